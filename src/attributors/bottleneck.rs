@@ -1,0 +1,65 @@
+//! The information bottleneck of IBA (Schulz et al., ICLR 2020), spec §1.3–1.7: the noise
+//! injection z = λR + (1−λ)ε, its KL capacity against the prior, the Gaussian smoothing of λ and the
+//! conversion of the capacity into a saliency map in bits per pixel.
+use tch::{Kind, Tensor};
+
+/// Per-element KL( N(λr, (1−λ)²) ‖ N(0,1) ) in nats, eq. (6) of the IBA paper in normalised
+/// coordinates r = (R − μ_R)/σ_R (spec §1.5). Shapes broadcast; output has the shape of λ·r.
+pub fn capacity(r_norm: &Tensor, lambda: &Tensor) -> Tensor {
+    let mu_z = lambda * r_norm;
+    let var_z = (lambda.ones_like() - lambda).square();
+    (1.0 + var_z.log() - mu_z.square() - var_z) * -0.5
+}
+
+/// z = λR + (1−λ)ε with ε = σ_R·n + μ_R, n ~ N(0, I) drawn per element and per copy (spec §1.4).
+/// `r`: [1,C,H,W]; `lambda`: [B,C,H,W]; mean/std: [C,H,W].
+pub fn noisy_features(r: &Tensor, lambda: &Tensor, mean: &Tensor, std: &Tensor) -> Tensor {
+    let eps = lambda.randn_like() * std + mean;
+    lambda * r + (lambda.ones_like() - lambda) * eps
+}
+
+/// Depthwise Gaussian blur of λ (IBA's `_SpatialGaussianKernel`): kernel size 2·round(2σ)+1,
+/// reflection padding, weights normalised to sum 1.
+pub struct GaussianSmoothing {
+    kernel: Tensor,
+    pad: i64,
+}
+
+impl GaussianSmoothing {
+    pub fn new(sigma: f64, channels: i64, device: tch::Device) -> Self {
+        let size = 2 * (2.0 * sigma).round() as i64 + 1;
+        let c = (size - 1) as f64 / 2.0;
+        let mut w = Vec::with_capacity((size * size) as usize);
+        for i in 0..size {
+            for j in 0..size {
+                let d2 = (i as f64 - c).powi(2) + (j as f64 - c).powi(2);
+                w.push((-d2 / (2.0 * sigma * sigma)).exp() as f32);
+            }
+        }
+        let k = Tensor::from_slice(&w).view([1, 1, size, size]);
+        let k = (&k / k.sum(Kind::Float)).expand([channels, 1, size, size], false).contiguous().to_device(device);
+        GaussianSmoothing { kernel: k, pad: (size - 1) / 2 }
+    }
+
+    /// [B,C,H,W] → [B,C,H,W].
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        let padded = x.reflection_pad2d([self.pad, self.pad, self.pad, self.pad]);
+        let groups = self.kernel.size()[0];
+        padded.conv2d(&self.kernel, None::<Tensor>, [1, 1], [0, 0], [1, 1], groups)
+    }
+}
+
+/// Capacity [C,h,w] in nats → saliency [H,W] in bits per pixel (spec §1.7): nansum over channels,
+/// ÷ ln 2, then, when `out` is given, × (h·w)/(H·W) and a bilinear resize (half-pixel centres), so
+/// the total number of bits is kept.
+pub fn saliency_bits(capacity: &Tensor, out: Option<[i64; 2]>) -> Tensor {
+    let bits = capacity.nansum(&[0i64][..], false, Kind::Float) / std::f64::consts::LN_2;
+    match out {
+        None => bits,
+        Some([h, w]) => {
+            let s = bits.size();
+            let scale = (s[0] * s[1]) as f64 / (h * w) as f64;
+            (bits * scale).view([1, 1, s[0], s[1]]).upsample_bilinear2d([h, w], false, None, None).view([h, w])
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Running mean / sample std / activity of a layer's output over a dataset (IBA's
+//! `TorchWelfordEstimator`, spec §1.2). Batches are merged with Chan et al.'s pairwise update, which
+//! equals the sequential Welford recursion; sums are kept in float64.
+use crate::error::{Error, Result};
+use std::path::Path;
+use tch::{Kind, Tensor};
+
+pub struct Welford {
+    m: Option<Tensor>,
+    s: Option<Tensor>,
+    nonzero: Option<Tensor>,
+    n: i64,
+}
+
+impl Default for Welford {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Welford {
+    pub fn new() -> Self {
+        Welford { m: None, s: None, nonzero: None, n: 0 }
+    }
+
+    pub fn n_samples(&self) -> i64 {
+        self.n
+    }
+
+    /// Adds a batch [N, *S] of feature maps.
+    pub fn update(&mut self, batch: &Tensor) {
+        let x = batch.to_kind(Kind::Double);
+        let nb = x.size()[0];
+        if nb == 0 {
+            return;
+        }
+        let mb = x.mean_dim(0, false, Kind::Double);
+        let m2b = (&x - &mb).square().sum_dim_intlist(0, false, Kind::Double);
+        let nzb = batch.ne(0.0).sum_dim_intlist(0, false, Kind::Int64);
+        match (&self.m, &self.s, &self.nonzero) {
+            (Some(m), Some(s), Some(nz)) => {
+                let (na, nbf) = (self.n as f64, nb as f64);
+                let tot = na + nbf;
+                let delta = &mb - m;
+                self.m = Some(m + &delta * (nbf / tot));
+                self.s = Some(s + m2b + delta.square() * (na * nbf / tot));
+                self.nonzero = Some(nz + nzb);
+            }
+            _ => {
+                self.m = Some(mb);
+                self.s = Some(m2b);
+                self.nonzero = Some(nzb);
+            }
+        }
+        self.n += nb;
+    }
+
+    fn need(&self) -> Result<(&Tensor, &Tensor, &Tensor)> {
+        match (&self.m, &self.s, &self.nonzero) {
+            (Some(m), Some(s), Some(nz)) if self.n >= 2 => Ok((m, s, nz)),
+            _ => Err(Error::Data(format!("the estimator has seen {} samples; it needs at least 2", self.n))),
+        }
+    }
+
+    /// Per-element mean, float32.
+    pub fn mean(&self) -> Result<Tensor> {
+        Ok(self.need()?.0.to_kind(Kind::Float))
+    }
+
+    /// Per-element sample std sqrt(s/(n−1)), float32.
+    pub fn std(&self) -> Result<Tensor> {
+        Ok((self.need()?.1 / (self.n - 1) as f64).sqrt().to_kind(Kind::Float))
+    }
+
+    /// 1.0 where the element was non-zero in more than `threshold` of the samples, else 0.0.
+    pub fn active_neurons(&self, threshold: f64) -> Result<Tensor> {
+        let nz = self.need()?.2;
+        Ok((nz.to_kind(Kind::Double) / self.n as f64).gt(threshold).to_kind(Kind::Float))
+    }
+
+    /// Saves {m, s, n_samples, neuron_nonzero} (the original's state keys).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let (m, s, nz) = self.need()?;
+        let n = Tensor::from_slice(&[self.n]);
+        crate::output::atomic::with_temp(path, |tmp| {
+            Tensor::write_safetensors(&[("m", m), ("s", s), ("n_samples", &n), ("neuron_nonzero", nz)], tmp).map_err(|e| Error::file(path, e.to_string()))
+        })
+    }
+
+    pub fn load(path: &Path, device: tch::Device) -> Result<Self> {
+        let named = Tensor::read_safetensors(path).map_err(|e| Error::file(path, e.to_string()))?;
+        let get = |k: &str| named.iter().find(|(n, _)| n == k).map(|(_, t)| t.to_device(device)).ok_or_else(|| Error::file(path, format!("no tensor `{k}`")));
+        Ok(Welford { m: Some(get("m")?), s: Some(get("s")?), nonzero: Some(get("neuron_nonzero")?), n: get("n_samples")?.int64_value(&[0]) })
+    }
+}

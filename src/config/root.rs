@@ -1,0 +1,71 @@
+//! The top level of a run config. Component tables (`model`, `data.*`, `attributor`) are checked by
+//! the component that the registry picks; everything else is checked here, so a typo anywhere is
+//! an error that names the key.
+use crate::data::synthetic::SyntheticConfig;
+use crate::training::TrainClassifierConfig;
+use figment::value::Dict;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(rename = "_base_", default, skip_serializing)]
+    pub base: Vec<String>,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Seeds data shuffling, noise and training (the original's `--seed`).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub model: Dict,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub attributor: Option<Dict>,
+    /// Generate the synthetic ground-truth dataset first, when it is not there yet.
+    #[serde(default)]
+    pub synthetic: Option<SyntheticConfig>,
+    /// Train the model first when `model.weights` does not exist yet.
+    #[serde(default)]
+    pub train_classifier: Option<TrainClassifierConfig>,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+fn default_device() -> String {
+    "cpu".into()
+}
+fn default_seed() -> u64 {
+    2021
+}
+
+/// Dataset tables by role; each is a registry component (`type = "ImageNet"`, ...).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub estimation: Option<Dict>,
+    pub attribution: Option<Dict>,
+    pub train: Option<Dict>,
+    pub test: Option<Dict>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Write `<name>.png` (8-bit, the original's format).
+    pub png: bool,
+    /// Write `<name>.npy` (float32, the exact map).
+    pub npy: bool,
+    /// Write `<name>_overlay.jpg`, the map over the input image.
+    pub overlay: bool,
+    /// How many samples' overlays go to TensorBoard.
+    pub tensorboard_images: usize,
+    /// Stop at the first failing sample instead of recording it and going on.
+    pub fail_fast: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
+    }
+}

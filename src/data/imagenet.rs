@@ -1,0 +1,158 @@
+//! The ImageNet layout of the InputIBA original (spec §9): `<img_root>/<wnid>/<name>.JPEG`, a class
+//! index JSON `{"0": ["n01440764", "tench"], ...}`, and VOC boxes under `annot_root`, either flat
+//! (`<annot_root>/<name>.xml`, what the original's loader opens) or in per-class folders (what its
+//! README shows). With `with_bbox`, only annotated images are kept, as in the original.
+use super::{find_images, require_dir, shuffle, voc, BBox, Dataset, Pipeline, Sample};
+use crate::error::{Error, Result};
+use crate::registry::{Build, BuildCtx, DatasetKind};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageNetParams {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub img_root: PathBuf,
+    pub ind_to_cls_file: PathBuf,
+    /// Folder of VOC XML files; needed when `with_bbox`.
+    pub annot_root: PathBuf,
+    pub with_bbox: bool,
+    /// Image size after the plain resize, [height, width].
+    pub img_size: [i64; 2],
+    pub mean: [f64; 3],
+    pub std: [f64; 3],
+    /// File extensions read (case-sensitive).
+    pub extensions: Vec<String>,
+    /// Shuffle the file order once, with `seed` (the original shuffles the estimation split).
+    pub shuffle: bool,
+    pub seed: u64,
+}
+
+impl Default for ImageNetParams {
+    fn default() -> Self {
+        let p = Pipeline::default();
+        ImageNetParams {
+            type_: "ImageNet".into(),
+            img_root: "data/imagenet/images/attribution/".into(),
+            ind_to_cls_file: "data/imagenet/imagenet_class_index.json".into(),
+            annot_root: PathBuf::new(),
+            with_bbox: false,
+            img_size: p.img_size,
+            mean: p.mean,
+            std: p.std,
+            extensions: ["JPEG", "jpeg", "jpg", "png"].map(String::from).to_vec(),
+            shuffle: false,
+            seed: 2021,
+        }
+    }
+}
+
+pub struct ImageNet {
+    items: Vec<(PathBuf, i64, Option<PathBuf>)>,
+    wnids: Vec<String>,
+    names: Vec<String>,
+    pipeline: Pipeline,
+}
+
+/// Reads `{"0": ["wnid", "name"], ...}` into (wnids, names) ordered by index.
+pub fn read_class_index(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::file(path, format!("class index not readable ({e}); expected JSON {{\"0\": [\"n01440764\", \"tench\"], ...}}"))
+    })?;
+    let map: HashMap<String, (String, String)> =
+        serde_json::from_str(&text).map_err(|e| Error::file(path, format!("not a class index {{\"0\": [wnid, name], ...}}: {e}")))?;
+    let n = map.len();
+    let mut wnids = vec![String::new(); n];
+    let mut names = vec![String::new(); n];
+    for (k, (w, name)) in map {
+        let i: usize = k.parse().ok().filter(|&i| i < n).ok_or_else(|| Error::file(path, format!("class key `{k}` is not an index in 0..{n}")))?;
+        wnids[i] = w;
+        names[i] = name;
+    }
+    Ok((wnids, names))
+}
+
+impl ImageNet {
+    pub fn new(p: &ImageNetParams) -> Result<Self> {
+        require_dir(&p.img_root, "the image folder `img_root` (layout <img_root>/<wnid>/<name>.JPEG; see data/README.md)")?;
+        let (wnids, names) = read_class_index(&p.ind_to_cls_file)?;
+        let by_wnid: HashMap<&str, i64> = wnids.iter().enumerate().map(|(i, w)| (w.as_str(), i as i64)).collect();
+        let annots = if p.with_bbox { annotation_index(&p.annot_root)? } else { HashMap::new() };
+        let mut items = Vec::new();
+        for path in find_images(&p.img_root, &p.extensions)? {
+            let wnid = path.parent().and_then(|d| d.file_name()).and_then(|n| n.to_str()).unwrap_or("");
+            let target = *by_wnid.get(wnid).ok_or_else(|| {
+                Error::file(&path, format!("parent folder `{wnid}` is not a wnid of {}", p.ind_to_cls_file.display()))
+            })?;
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            if p.with_bbox {
+                if let Some(a) = annots.get(&stem) {
+                    items.push((path, target, Some(a.clone())));
+                }
+            } else {
+                items.push((path, target, None));
+            }
+        }
+        if items.is_empty() {
+            let why = if p.with_bbox { "no image with an annotation (with_bbox = true)" } else { "no images" };
+            return Err(Error::file(&p.img_root, format!("{why} with extensions {:?}", p.extensions)));
+        }
+        if p.shuffle {
+            shuffle(&mut items, p.seed);
+        }
+        Ok(ImageNet { items, wnids, names, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std } })
+    }
+}
+
+/// Stem → XML path, for flat and per-class annotation folders alike.
+fn annotation_index(root: &Path) -> Result<HashMap<String, PathBuf>> {
+    require_dir(root, "the annotation folder `annot_root` (needed by with_bbox = true)")?;
+    let files = find_images(root, &["xml".to_string()])?;
+    Ok(files.into_iter().filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.clone()))).collect())
+}
+
+impl Dataset for ImageNet {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn get(&self, i: usize) -> Result<Sample> {
+        let (path, target, annot) = &self.items[i];
+        let (image, (h, w)) = self.pipeline.load(path)?;
+        let boxes = match annot {
+            Some(a) => target_boxes(a, &self.wnids[*target as usize], (h, w), self.pipeline.img_size)?,
+            None => Vec::new(),
+        };
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        Ok(Sample { name, image, target: *target, boxes })
+    }
+    fn name(&self, i: usize) -> String {
+        self.items[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
+    }
+    fn class_names(&self) -> &[String] {
+        &self.names
+    }
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+/// Boxes labelled with the target's wnid, scaled from the image's size to the resized one.
+fn target_boxes(xml: &Path, wnid: &str, (h, w): (i64, i64), [oh, ow]: [i64; 2]) -> Result<Vec<BBox>> {
+    let (sx, sy) = (ow as f64 / w as f64, oh as f64 / h as f64);
+    Ok(voc::read(xml)?
+        .objects
+        .into_iter()
+        .filter(|o| o.name == wnid)
+        .map(|o| BBox { xmin: o.bbox[0] * sx, ymin: o.bbox[1] * sy, xmax: o.bbox[2] * sx, ymax: o.bbox[3] * sy })
+        .collect())
+}
+
+impl Build<DatasetKind> for ImageNet {
+    type Params = ImageNetParams;
+    fn build(p: ImageNetParams, _cx: &BuildCtx) -> Result<Box<dyn Dataset>> {
+        Ok(Box::new(ImageNet::new(&p)?))
+    }
+}
+crate::register!(DatasetKind, ImageNet);

@@ -1,0 +1,82 @@
+//! Datasets of labelled images, read from disk in the layouts users have (ImageNet subsets as the
+//! InputIBA original expects them, generic ImageFolder), plus the synthetic ground-truth generator.
+mod image_folder;
+mod imagenet;
+pub mod synthetic;
+pub mod transforms;
+pub mod voc;
+
+pub use image_folder::{ImageFolder, ImageFolderParams};
+pub use imagenet::{ImageNet, ImageNetParams};
+pub use transforms::Pipeline;
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+/// A box in the coordinates of the transformed image (pixels, VOC convention: inclusive corners).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BBox {
+    pub xmin: f64,
+    pub ymin: f64,
+    pub xmax: f64,
+    pub ymax: f64,
+}
+
+pub struct Sample {
+    /// File stem, unique within a dataset; output files are named after it.
+    pub name: String,
+    /// [3,H,W] float, normalised with the dataset's mean and std.
+    pub image: Tensor,
+    pub target: i64,
+    /// Ground-truth boxes of the target class (empty without annotations).
+    pub boxes: Vec<BBox>,
+}
+
+pub trait Dataset: Send {
+    fn len(&self) -> usize;
+    fn get(&self, i: usize) -> Result<Sample>;
+    /// The name of sample `i` without reading the image (to skip finished samples quickly).
+    fn name(&self, i: usize) -> String;
+    fn class_names(&self) -> &[String];
+    /// The transform, so that outputs can show the image as the user sees it.
+    fn pipeline(&self) -> &Pipeline;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Image files under `root` (recursively) whose extension is in `exts`, sorted by path.
+pub(crate) fn find_images(root: &Path, exts: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| x == e)) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deterministic Fisher–Yates shuffle (splitmix64), independent of libtorch's global generator.
+pub(crate) fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut rng = crate::rng::SplitMix::new(seed);
+    for i in (1..v.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+pub(crate) fn require_dir(path: &Path, what: &str) -> Result<()> {
+    if path.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::file(path, format!("folder not found: {what}")))
+    }
+}

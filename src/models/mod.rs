@@ -1,0 +1,43 @@
+//! Classifiers that can be cut in two at a named layer. tch has no forward hooks, so instead of
+//! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
+//! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
+mod vgg;
+pub mod weights;
+
+pub use vgg::{Vgg, VggParams};
+
+use crate::error::{Error, Result};
+use tch::{nn, Tensor};
+
+pub trait Classifier: Send {
+    /// [N,C,H,W] input → [N,classes] logits. `train` turns on dropout and batch-norm updates.
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor;
+    /// Names of the layers the model can be cut at, torchvision naming (`features.17`).
+    fn layer_names(&self) -> Vec<String>;
+    /// [N,C,H,W] input → output of `layer` (eval mode).
+    fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor>;
+    /// Output of `layer` → [N,classes] logits (eval mode).
+    fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor>;
+    fn num_classes(&self) -> i64;
+    /// The parameters, for training and for freezing; `None` for models whose weights are opaque.
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore>;
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_t(x, false)
+    }
+    /// Fails at build time, not mid-run, when `layer` does not exist.
+    fn check_layer(&self, layer: &str) -> Result<()> {
+        let names = self.layer_names();
+        if names.iter().any(|n| n == layer) {
+            Ok(())
+        } else {
+            Err(Error::Model(format!("no layer `{layer}` to cut at; available: {}", names.join(", "))))
+        }
+    }
+    /// Stops weight gradients: attribution optimises masks only.
+    fn freeze(&mut self) {
+        if let Some(vs) = self.var_store_mut() {
+            vs.freeze();
+        }
+    }
+}

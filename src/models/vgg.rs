@@ -1,0 +1,210 @@
+//! The VGG family (Simonyan & Zisserman 2015) with torchvision's parameter names, so that
+//! `features.17` and the keys of a converted torchvision `state_dict` mean the same thing here.
+//! The layer list is torchvision's `cfg` (`[64, "M", 128, ...]`), so a small VGG-style net for small
+//! images is the same code as VGG16.
+use super::{weights, Classifier};
+use crate::error::{Error, Result};
+use crate::registry::{Build, BuildCtx, ModelKind};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+/// One entry of a torchvision VGG `cfg` list: a conv width or `"M"` (2×2 max-pool).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum CfgItem {
+    Conv(i64),
+    Pool(String),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VggParams {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// torchvision architecture (`vgg11`, `vgg13`, `vgg16`, `vgg19`); used when `cfg` is empty.
+    pub arch: String,
+    /// Explicit layer list, torchvision `cfg` style; overrides `arch`.
+    pub cfg: Vec<CfgItem>,
+    /// BatchNorm after every conv (torchvision's `vgg16_bn` naming).
+    pub batch_norm: bool,
+    pub in_channels: i64,
+    /// Output size of the adaptive average pool before the classifier.
+    pub avgpool: [i64; 2],
+    /// Hidden widths of the classifier (torchvision: 4096, 4096).
+    pub classifier: Vec<i64>,
+    pub num_classes: i64,
+    pub dropout: f64,
+    /// `.safetensors` (or tch `.ot`) file with torchvision's keys; empty = random init.
+    pub weights: String,
+}
+
+impl Default for VggParams {
+    fn default() -> Self {
+        VggParams {
+            type_: "Vgg".into(),
+            arch: "vgg16".into(),
+            cfg: Vec::new(),
+            batch_norm: false,
+            in_channels: 3,
+            avgpool: [7, 7],
+            classifier: vec![4096, 4096],
+            num_classes: 1000,
+            dropout: 0.5,
+            weights: String::new(),
+        }
+    }
+}
+
+/// torchvision's `cfgs` A, B, D, E.
+fn arch_cfg(arch: &str) -> Result<Vec<CfgItem>> {
+    use CfgItem::{Conv as C, Pool};
+    let m = || Pool("M".into());
+    let blocks: &[&[i64]] = match arch {
+        "vgg11" => &[&[64], &[128], &[256, 256], &[512, 512], &[512, 512]],
+        "vgg13" => &[&[64, 64], &[128, 128], &[256, 256], &[512, 512], &[512, 512]],
+        "vgg16" => &[&[64, 64], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]],
+        "vgg19" => &[&[64, 64], &[128, 128], &[256; 4], &[512; 4], &[512; 4]],
+        other => return Err(Error::Model(format!("unknown VGG arch `{other}` (vgg11, vgg13, vgg16, vgg19, or give `cfg`)"))),
+    };
+    Ok(blocks.iter().flat_map(|b| b.iter().map(|&c| C(c)).chain([m()])).collect())
+}
+
+enum Layer {
+    Conv(nn::Conv2D),
+    Norm(nn::BatchNorm),
+    Relu,
+    Pool,
+}
+
+pub struct Vgg {
+    vs: nn::VarStore,
+    features: Vec<Layer>,
+    avgpool: [i64; 2],
+    classifier: Vec<nn::Linear>,
+    dropout: f64,
+    num_classes: i64,
+}
+
+impl Vgg {
+    pub fn new(p: &VggParams, device: tch::Device) -> Result<Self> {
+        let cfg = if p.cfg.is_empty() { arch_cfg(&p.arch)? } else { p.cfg.clone() };
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let (f, c) = (&root / "features", &root / "classifier");
+        // torchvision's init: kaiming-normal (fan_out, relu) convs, N(0, 0.01) linears, zero biases.
+        let conv_cfg = nn::ConvConfig {
+            padding: 1,
+            ws_init: nn::Init::Kaiming { dist: nn::init::NormalOrUniform::Normal, fan: nn::init::FanInOut::FanOut, non_linearity: nn::init::NonLinearity::ReLU },
+            bs_init: nn::Init::Const(0.),
+            ..Default::default()
+        };
+        let mut features = Vec::new();
+        let mut ch = p.in_channels;
+        for item in &cfg {
+            match item {
+                CfgItem::Pool(s) if s == "M" => features.push(Layer::Pool),
+                CfgItem::Pool(s) => return Err(Error::Model(format!("VGG cfg item `{s}`: expected a width or \"M\""))),
+                CfgItem::Conv(w) => {
+                    features.push(Layer::Conv(nn::conv2d(&f / features.len(), ch, *w, 3, conv_cfg)));
+                    if p.batch_norm {
+                        features.push(Layer::Norm(nn::batch_norm2d(&f / features.len(), *w, Default::default())));
+                    }
+                    features.push(Layer::Relu);
+                    ch = *w;
+                }
+            }
+        }
+        let lin_cfg = nn::LinearConfig { ws_init: nn::Init::Randn { mean: 0., stdev: 0.01 }, bs_init: Some(nn::Init::Const(0.)), bias: true };
+        let mut widths = vec![ch * p.avgpool[0] * p.avgpool[1]];
+        widths.extend(&p.classifier);
+        widths.push(p.num_classes);
+        let classifier = widths.windows(2).enumerate().map(|(i, w)| nn::linear(&c / (3 * i), w[0], w[1], lin_cfg)).collect();
+        let mut vgg = Vgg { vs, features, avgpool: p.avgpool, classifier, dropout: p.dropout, num_classes: p.num_classes };
+        if !p.weights.is_empty() {
+            weights::load(&mut vgg.vs, &PathBuf::from(&p.weights))?;
+        }
+        Ok(vgg)
+    }
+
+    fn layer_index(&self, layer: &str) -> Result<usize> {
+        layer
+            .strip_prefix("features.")
+            .and_then(|k| k.parse::<usize>().ok())
+            .filter(|&k| k < self.features.len())
+            .ok_or_else(|| Error::Model(format!("no layer `{layer}` to cut at; available: features.0 … features.{}", self.features.len() - 1)))
+    }
+
+    /// Runs `features[from..to]`.
+    fn run_features(&self, x: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        for layer in &self.features[from..to] {
+            h = match layer {
+                Layer::Conv(c) => c.forward(&h),
+                Layer::Norm(b) => b.forward_t(&h, train),
+                Layer::Relu => h.relu(),
+                Layer::Pool => h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
+            };
+        }
+        h
+    }
+
+    /// [N,C,h,w] output of the last feature layer → [N,classes].
+    fn run_head(&self, h: &Tensor, train: bool) -> Tensor {
+        let mut h = h.adaptive_avg_pool2d(self.avgpool).flatten(1, -1);
+        let last = self.classifier.len() - 1;
+        for (i, lin) in self.classifier.iter().enumerate() {
+            h = lin.forward(&h);
+            if i < last {
+                h = h.relu().dropout(self.dropout, train);
+            }
+        }
+        h
+    }
+}
+
+impl Classifier for Vgg {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
+    }
+    fn layer_names(&self) -> Vec<String> {
+        (0..self.features.len()).map(|k| format!("features.{k}")).collect()
+    }
+    fn check_layer(&self, layer: &str) -> Result<()> {
+        self.layer_index(layer).map(|_| ())
+    }
+    fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor> {
+        let k = self.layer_index(layer)?;
+        Ok(self.run_features(x, 0, k + 1, false))
+    }
+    fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor> {
+        let k = self.layer_index(layer)?;
+        Ok(self.run_head(&self.run_features(z, k + 1, self.features.len(), false), false))
+    }
+    fn num_classes(&self) -> i64 {
+        self.num_classes
+    }
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        Some(&mut self.vs)
+    }
+}
+
+impl Build<ModelKind> for Vgg {
+    type Params = VggParams;
+    fn build(p: VggParams, cx: &BuildCtx) -> Result<Box<dyn Classifier>> {
+        let mut p = p;
+        if !cx.load_weights {
+            p.weights.clear();
+        } else if !p.weights.is_empty() && !PathBuf::from(&p.weights).is_file() {
+            return Err(Error::Weights {
+                path: p.weights.clone().into(),
+                why: "file not found. Put the converted weights there (README: \"Pretrained weights\"), \
+                      or train them with tools/train_classifier for a config that has [train_classifier]"
+                    .into(),
+            });
+        }
+        Ok(Box::new(Vgg::new(&p, cx.device)?))
+    }
+}
+crate::register!(ModelKind, Vgg);

@@ -1,0 +1,10 @@
+//! Everything a run writes: the work dir, attribution maps as PNG/NPY/overlay, TensorBoard events.
+//! Every file is written atomically (temp file + rename), so an interrupted run never leaves a
+//! half-written map that a re-run would mistake for a finished one.
+pub mod atomic;
+pub mod maps;
+pub mod tensorboard;
+pub mod workdir;
+
+pub use tensorboard::EventWriter;
+pub use workdir::WorkDir;

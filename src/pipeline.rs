@@ -1,0 +1,168 @@
+//! What `tools/train` does: prepare (generate the synthetic data, train the classifier, when the
+//! config asks for them and they are missing), build the components from the config, fit the
+//! attributor on the estimation split, then attribute every sample of the attribution split,
+//! skipping samples whose outputs exist, and write maps, TensorBoard events and a summary.
+use crate::attributors::{Attribution, MapSpec, RunCtx};
+use crate::config::{self, RunConfig};
+use crate::data::{synthetic, Dataset, Sample};
+use crate::error::{Error, Result};
+use crate::models::Classifier;
+use crate::output::{maps, EventWriter, WorkDir};
+use crate::registry::{self, AttributorKind, BuildCtx, DatasetKind, ModelKind};
+use figment::Figment;
+use std::path::{Path, PathBuf};
+
+/// A loaded, validated config and the device it runs on.
+pub struct Run {
+    pub fig: Figment,
+    pub cfg: RunConfig,
+    pub device: tch::Device,
+}
+
+/// What an attribution run did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub attributed: usize,
+    pub skipped: usize,
+    /// (sample, error) of samples that failed; the run went on without them.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Run {
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let fig = config::load(path, overrides)?;
+        let cfg: RunConfig = fig.extract().map_err(|e| Error::config("<root>", e))?;
+        let device = crate::runtime::parse_device(&cfg.device)?;
+        Ok(Run { fig, cfg, device })
+    }
+
+    fn ctx(&self, load_weights: bool) -> BuildCtx {
+        BuildCtx { device: self.device, load_weights }
+    }
+
+    pub fn model(&self) -> Result<Box<dyn Classifier>> {
+        registry::build::<ModelKind>(&self.fig, "model", &self.ctx(true))
+    }
+
+    pub fn dataset(&self, role: &str) -> Result<Box<dyn Dataset>> {
+        registry::build::<DatasetKind>(&self.fig, &format!("data.{role}"), &self.ctx(true))
+    }
+
+    /// `model.weights`, if the model table names a file.
+    pub fn weights_path(&self) -> Option<PathBuf> {
+        self.fig.extract_inner::<String>("model.weights").ok().filter(|s| !s.is_empty()).map(PathBuf::from)
+    }
+
+    /// Generates the synthetic data and trains the classifier where the config asks for it and
+    /// they do not exist yet.
+    pub fn prepare(&self) -> Result<()> {
+        if let Some(s) = &self.cfg.synthetic {
+            if synthetic::ensure(s)? {
+                log::info!("generated the synthetic dataset in {}", s.root.display());
+            }
+        }
+        if let (Some(_), Some(w)) = (&self.cfg.train_classifier, self.weights_path()) {
+            if !w.is_file() {
+                log::info!("no weights at {}: training the classifier ([train_classifier])", w.display());
+                self.train_classifier()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains `[model]` from scratch on `data.train`, reports `data.test` accuracy, saves `model.weights`.
+    pub fn train_classifier(&self) -> Result<f64> {
+        let tc = self.cfg.train_classifier.as_ref().ok_or_else(|| Error::ConfigMsg("no [train_classifier] table in the config".into()))?;
+        let out = self.weights_path().ok_or_else(|| Error::ConfigMsg("`model.weights` must name the file to save the trained weights to".into()))?;
+        let mut model = registry::build::<ModelKind>(&self.fig, "model", &self.ctx(false))?;
+        let (train, test) = (self.dataset("train")?, self.dataset("test")?);
+        let acc = crate::training::train(model.as_mut(), train.as_ref(), test.as_ref(), tc, self.cfg.seed, self.device)?;
+        let last = acc.last().copied().unwrap_or(0.0);
+        crate::training::save_weights(model.as_mut(), &out)?;
+        log::info!("saved {} (test accuracy {:.3})", out.display(), last);
+        Ok(last)
+    }
+
+    /// The attribution run into `wd`.
+    pub fn attribute(&self, wd: &WorkDir) -> Result<Summary> {
+        let mut model = self.model()?;
+        model.freeze();
+        let mut attr = registry::build::<AttributorKind>(&self.fig, "attributor", &self.ctx(true))?;
+        attr.check(model.as_ref())?;
+        let estimation = self.dataset("estimation")?;
+        let data = self.dataset("attribution")?;
+        let cx = RunCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
+        attr.fit(model.as_ref(), estimation.as_ref(), &cx)?;
+        let mut tb = EventWriter::create(wd.root())?;
+        let specs = attr.outputs();
+        let mut summary = Summary::default();
+        let bar = crate::logging::progress(data.len() as u64, "attribution");
+        for i in 0..data.len() {
+            bar.inc(1);
+            let name = data.name(i);
+            if self.is_done(wd, &specs, &name) {
+                summary.skipped += 1;
+                continue;
+            }
+            let sample = data.get(i)?;
+            match attr.attribute(model.as_ref(), &sample, &cx) {
+                Ok(a) => {
+                    self.write(wd, &specs, &sample, &a, data.as_ref(), &mut tb, i)?;
+                    summary.attributed += 1;
+                }
+                Err(e) if !self.cfg.output.fail_fast => {
+                    log::error!("{e}; going on with the next sample");
+                    summary.failed.push((name, e.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        bar.finish_and_clear();
+        crate::output::atomic::write(&wd.path("summary.json"), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
+        Ok(summary)
+    }
+
+    fn files(&self, wd: &WorkDir, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
+        let dir = wd.path(&spec.dir);
+        let o = &self.cfg.output;
+        [(o.png, "png"), (o.npy, "npy")].iter().filter(|(on, _)| *on).map(|(_, ext)| dir.join(format!("{name}.{ext}")))
+            .chain(o.overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .collect()
+    }
+
+    fn is_done(&self, wd: &WorkDir, specs: &[MapSpec], name: &str) -> bool {
+        specs.iter().all(|s| self.files(wd, s, name).iter().all(|f| f.is_file()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(&self, wd: &WorkDir, specs: &[MapSpec], s: &Sample, a: &Attribution, data: &dyn Dataset, tb: &mut EventWriter, step: usize) -> Result<()> {
+        let o = &self.cfg.output;
+        let step = step as i64;
+        for (tag, curve) in &a.curves {
+            if let Some(last) = curve.last() {
+                tb.scalar(&format!("{tag}_final"), step, *last)?;
+            }
+            for (k, v) in curve.iter().enumerate() {
+                tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
+            }
+        }
+        let image01 = data.pipeline().denormalize(&s.image);
+        for (spec, map) in specs.iter().zip(&a.maps) {
+            let dir = wd.path(&spec.dir);
+            let overlay = maps::overlay(&image01, map);
+            if (step as usize) < o.tensorboard_images {
+                tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
+            }
+            if o.overlay {
+                maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
+            }
+            if o.npy {
+                maps::write_npy(&dir.join(format!("{}.npy", s.name)), map)?;
+            }
+            if o.png {
+                maps::write_png(&dir.join(format!("{}.png", s.name)), map, spec.scale)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The component registry: a config table's `type = "Name"` picks a builder registered with
+//! [`register!`]. One flat registry per component kind, populated at link time by `inventory`, so
+//! adding a component is one file plus one `register!` line; `tests/registry.rs` checks that every
+//! expected name is present, because a dropped `inventory::submit!` would otherwise be silent.
+use crate::error::{Error, Result};
+use figment::Figment;
+use serde::de::DeserializeOwned;
+
+/// What a builder may need besides its own parameters.
+pub struct BuildCtx {
+    pub device: tch::Device,
+    /// Whether models load their `weights` file (false while training them from scratch).
+    pub load_weights: bool,
+}
+
+/// A component kind: the trait object it builds and the word used in error messages.
+pub trait Kind: 'static {
+    type Object: ?Sized;
+    const NAME: &'static str;
+}
+
+/// One registry row: config name → builder of the component from its (focused) config table.
+pub struct Entry<K: Kind> {
+    pub name: &'static str,
+    pub build: fn(&Figment, &str, &BuildCtx) -> Result<Box<K::Object>>,
+}
+
+/// Implemented by each concrete component; `Params` is its config table (with `deny_unknown_fields`).
+pub trait Build<K: Kind> {
+    type Params: DeserializeOwned;
+    fn build(p: Self::Params, cx: &BuildCtx) -> Result<Box<K::Object>>;
+}
+
+pub struct ModelKind;
+pub struct DatasetKind;
+pub struct AttributorKind;
+pub struct MetricKind;
+pub struct LoggerKind;
+
+impl Kind for ModelKind {
+    type Object = dyn crate::models::Classifier;
+    const NAME: &'static str = "model";
+}
+impl Kind for DatasetKind {
+    type Object = dyn crate::data::Dataset;
+    const NAME: &'static str = "dataset";
+}
+impl Kind for AttributorKind {
+    type Object = dyn crate::attributors::Attributor;
+    const NAME: &'static str = "attributor";
+}
+/// Reserved for the evaluation suite: metrics register here once they exist.
+impl Kind for MetricKind {
+    type Object = dyn std::any::Any;
+    const NAME: &'static str = "metric";
+}
+/// Reserved for alternative run loggers (TensorBoard is built in).
+impl Kind for LoggerKind {
+    type Object = dyn std::any::Any;
+    const NAME: &'static str = "logger";
+}
+
+inventory::collect!(Entry<ModelKind>);
+inventory::collect!(Entry<DatasetKind>);
+inventory::collect!(Entry<AttributorKind>);
+inventory::collect!(Entry<MetricKind>);
+inventory::collect!(Entry<LoggerKind>);
+
+/// Registers `$ty` under its own Rust name (so grep finds the config word and the type together).
+#[macro_export]
+macro_rules! register {
+    ($kind:ty, $ty:ident) => {
+        inventory::submit! {
+            $crate::registry::Entry::<$kind> {
+                name: stringify!($ty),
+                build: |fig, key, cx| {
+                    let p = fig.extract().map_err(|e| $crate::error::Error::config(key, e))?;
+                    <$ty as $crate::registry::Build<$kind>>::build(p, cx)
+                },
+            }
+        }
+    };
+}
+
+/// Builds the component configured at `key` (a dotted path such as `data.attribution`).
+pub fn build<K: Kind>(fig: &Figment, key: &str, cx: &BuildCtx) -> Result<Box<K::Object>>
+where
+    Entry<K>: inventory::Collect,
+{
+    if fig.find_value(key).is_err() {
+        return Err(Error::ConfigMsg(format!("missing table `[{key}]` (needs a `type = ...` key; {} types: {:?})", K::NAME, names::<K>())));
+    }
+    let sub = fig.focus(key);
+    let name: String = sub.extract_inner("type").map_err(|e| Error::config(key, e))?;
+    let entry = inventory::iter::<Entry<K>>
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| Error::UnknownType { kind: K::NAME, key: key.into(), name, known: names::<K>() })?;
+    (entry.build)(&sub, key, cx)
+}
+
+/// Sorted names registered for a kind.
+pub fn names<K: Kind>() -> Vec<&'static str>
+where
+    Entry<K>: inventory::Collect,
+{
+    let mut v: Vec<_> = inventory::iter::<Entry<K>>.into_iter().map(|e| e.name).collect();
+    v.sort_unstable();
+    v
+}

@@ -1,0 +1,8 @@
+//! `tools/list`: the registered component names, by kind.
+use ibex::registry::{names, AttributorKind, DatasetKind, ModelKind};
+
+fn main() {
+    println!("model:      {}", names::<ModelKind>().join(", "));
+    println!("dataset:    {}", names::<DatasetKind>().join(", "));
+    println!("attributor: {}", names::<AttributorKind>().join(", "));
+}

@@ -1,0 +1,22 @@
+//! `tools/print_config --config C [--cfg-options k=v ...]`: the resolved config as TOML, after the
+//! `_base_` chain and the overrides, checked as `tools/train` would check it.
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "Print the resolved config")]
+struct Args {
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, num_args = 1..)]
+    cfg_options: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    ibex::cli::start();
+    let a = Args::parse();
+    let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
+    print!("{}", ibex::config::resolved_toml(&run.fig)?);
+    Ok(())
+}

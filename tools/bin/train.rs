@@ -1,0 +1,39 @@
+//! `tools/train --config C --work-dir W [--cfg-options k=v ...]`: attribution maps for every sample
+//! of the config's attribution split, written into the work dir (resumes where a run stopped).
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "Run an attribution pipeline from a config")]
+struct Args {
+    /// Config file, e.g. configs/quickstart.toml
+    #[arg(long)]
+    config: PathBuf,
+    /// Output folder (default: workdirs/<config stem>)
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Override config values: a.b.c=value (TOML literals), e.g. attributor.beta=10 device=cuda
+    #[arg(long, num_args = 1..)]
+    cfg_options: Vec<String>,
+    /// Resume into a work dir even though its config.toml differs from this config
+    #[arg(long)]
+    overwrite_config: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    ibex::cli::start();
+    let a = Args::parse();
+    let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
+    let wd = ibex::output::WorkDir::create(&ibex::cli::work_dir(a.work_dir.as_deref(), &a.config))?;
+    ibex::logging::attach_file(&wd.log_file()).context("opening log.txt")?;
+    wd.write_config(&ibex::config::resolved_toml(&run.fig)?, a.overwrite_config)?;
+    log::info!("work dir {}, device {:?}", wd.root().display(), run.device);
+    run.prepare().context("preparing data and model")?;
+    let s = run.attribute(&wd).context("attribution")?;
+    log::info!("done: {} attributed, {} already there, {} failed", s.attributed, s.skipped, s.failed.len());
+    for (name, why) in &s.failed {
+        log::warn!("failed: {name}: {why}");
+    }
+    Ok(())
+}
