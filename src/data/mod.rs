@@ -46,6 +46,23 @@ pub trait Dataset: Send {
     }
 }
 
+/// [H,W] float mask: 1 inside any of the boxes (inclusive pixel corners), else 0; all ones when
+/// there are no boxes.
+pub fn box_mask(boxes: &[BBox], h: i64, w: i64) -> Tensor {
+    if boxes.is_empty() {
+        return Tensor::ones([h, w], (tch::Kind::Float, tch::Device::Cpu));
+    }
+    let m = Tensor::zeros([h, w], (tch::Kind::Float, tch::Device::Cpu));
+    for b in boxes {
+        let (x0, y0) = (b.xmin.floor().clamp(0., w as f64) as i64, b.ymin.floor().clamp(0., h as f64) as i64);
+        let (x1, y1) = ((b.xmax.floor() as i64 + 1).clamp(0, w), (b.ymax.floor() as i64 + 1).clamp(0, h));
+        if x1 > x0 && y1 > y0 {
+            let _ = m.narrow(0, y0, y1 - y0).narrow(1, x0, x1 - x0).fill_(1.0);
+        }
+    }
+    m
+}
+
 /// Image files under `root` (recursively) whose extension is in `exts`, sorted by path.
 pub(crate) fn find_images(root: &Path, exts: &[String]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
