@@ -6,9 +6,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A config value failed to parse or validate; `key` is the dotted table path (e.g. `attributor`).
-    #[error("config error at `{key}`: {source}")]
-    Config { key: String, source: Box<figment::Error> },
+    /// A config value failed to parse or validate; `key` is the table it belongs to.
+    #[error("{}", describe_config(key, err))]
+    Config { key: String, err: Box<figment::Error> },
     #[error("config error: {0}")]
     ConfigMsg(String),
     #[error("`_base_` cycle: {0}")]
@@ -43,6 +43,23 @@ impl Error {
         Error::File { path: path.into(), why: why.into() }
     }
     pub fn config(key: impl Into<String>, source: figment::Error) -> Self {
-        Error::Config { key: key.into(), source: Box::new(source) }
+        Error::Config { key: key.into(), err: Box::new(source) }
     }
+}
+
+/// "config key `attributor.bta` (in configs/x.toml): unknown field ..." for each error figment found.
+fn describe_config(key: &str, err: &figment::Error) -> String {
+    let lines: Vec<String> = err
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let mut parts: Vec<&str> = if key == "<root>" { vec![] } else { vec![key] };
+            parts.extend(e.path.iter().map(String::as_str));
+            let full = if parts.is_empty() { "<top level>".to_string() } else { parts.join(".") };
+            let from = e.metadata.as_ref().map(|m| m.source.as_ref().map(|s| s.to_string()).unwrap_or_else(|| m.name.to_string()));
+            let from = from.map(|f| format!(" (set in {f})")).unwrap_or_default();
+            format!("config key `{full}`{from}: {}", e.kind)
+        })
+        .collect();
+    lines.join("\n")
 }

@@ -33,7 +33,25 @@ impl Run {
         let fig = config::load(path, overrides)?;
         let cfg: RunConfig = fig.extract().map_err(|e| Error::config("<root>", e))?;
         let device = crate::runtime::parse_device(&cfg.device)?;
-        Ok(Run { fig, cfg, device })
+        let run = Run { fig, cfg, device };
+        run.validate()?;
+        Ok(run)
+    }
+
+    /// Checks every component table of the config (types registered, parameters parse) without
+    /// touching data or weights, so a typo fails before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        registry::check::<ModelKind>(&self.fig, "model")?;
+        let d = &self.cfg.data;
+        for (role, table) in [("estimation", &d.estimation), ("attribution", &d.attribution), ("train", &d.train), ("test", &d.test)] {
+            if table.is_some() {
+                registry::check::<DatasetKind>(&self.fig, &format!("data.{role}"))?;
+            }
+        }
+        if self.cfg.attributor.is_some() {
+            registry::check::<AttributorKind>(&self.fig, "attributor")?;
+        }
+        Ok(())
     }
 
     fn ctx(&self, load_weights: bool) -> BuildCtx {

@@ -23,6 +23,8 @@ pub trait Kind: 'static {
 pub struct Entry<K: Kind> {
     pub name: &'static str,
     pub build: fn(&Figment, &str, &BuildCtx) -> Result<Box<K::Object>>,
+    /// Parses the table without building (no files touched): config checks and tests.
+    pub check: fn(&Figment, &str) -> Result<()>,
 }
 
 /// Implemented by each concrete component; `Params` is its config table (with `deny_unknown_fields`).
@@ -77,6 +79,11 @@ macro_rules! register {
                     let p = fig.extract().map_err(|e| $crate::error::Error::config(key, e))?;
                     <$ty as $crate::registry::Build<$kind>>::build(p, cx)
                 },
+                check: |fig, key| {
+                    fig.extract::<<$ty as $crate::registry::Build<$kind>>::Params>()
+                        .map(|_| ())
+                        .map_err(|e| $crate::error::Error::config(key, e))
+                },
             }
         }
     };
@@ -84,6 +91,23 @@ macro_rules! register {
 
 /// Builds the component configured at `key` (a dotted path such as `data.attribution`).
 pub fn build<K: Kind>(fig: &Figment, key: &str, cx: &BuildCtx) -> Result<Box<K::Object>>
+where
+    Entry<K>: inventory::Collect,
+{
+    let (entry, sub) = lookup::<K>(fig, key)?;
+    (entry.build)(&sub, key, cx)
+}
+
+/// Checks the table at `key`: a registered `type` and parameters that parse.
+pub fn check<K: Kind>(fig: &Figment, key: &str) -> Result<()>
+where
+    Entry<K>: inventory::Collect,
+{
+    let (entry, sub) = lookup::<K>(fig, key)?;
+    (entry.check)(&sub, key)
+}
+
+fn lookup<K: Kind>(fig: &Figment, key: &str) -> Result<(&'static Entry<K>, Figment)>
 where
     Entry<K>: inventory::Collect,
 {
@@ -96,7 +120,7 @@ where
         .into_iter()
         .find(|e| e.name == name)
         .ok_or_else(|| Error::UnknownType { kind: K::NAME, key: key.into(), name, known: names::<K>() })?;
-    (entry.build)(&sub, key, cx)
+    Ok((entry, sub))
 }
 
 /// Sorted names registered for a kind.

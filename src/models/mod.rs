@@ -4,7 +4,7 @@
 mod vgg;
 pub mod weights;
 
-pub use vgg::{Vgg, VggParams};
+pub use vgg::{CfgItem, Vgg, VggParams};
 
 use crate::error::{Error, Result};
 use tch::{nn, Tensor};

@@ -32,16 +32,20 @@ pub fn load(vs: &mut VarStore, path: &Path) -> Result<()> {
     if !missing.is_empty() {
         return Err(err(format!("missing tensors {missing:?} (the file has {:?})", sorted_keys(&file))));
     }
-    tch::no_grad(|| -> Result<()> {
+    let wrong: Vec<String> = vars
+        .iter()
+        .filter(|(k, v)| file[k].size() != v.size())
+        .map(|(k, v)| format!("`{k}` has shape {:?}, the model expects {:?}", file[k].size(), v.size()))
+        .collect();
+    if !wrong.is_empty() {
+        return Err(err(format!("shape mismatch: {}", wrong.join("; "))));
+    }
+    tch::no_grad(|| {
         for (name, mut var) in vars {
             let src = file.remove(&name).expect("checked above");
-            if src.size() != var.size() {
-                return Err(err(format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), var.size())));
-            }
             var.copy_(&src.to_kind(var.kind()).to_device(var.device()));
         }
-        Ok(())
-    })?;
+    });
     if !file.is_empty() {
         return Err(err(format!("unexpected tensors {:?}: the file is for another architecture", sorted_keys(&file))));
     }

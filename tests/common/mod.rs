@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+use ibex::data::{Dataset, Pipeline, Sample};
+use ibex::Result;
+use std::path::PathBuf;
+use tch::Tensor;
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+/// An in-memory dataset of [C,H,W] tensors, for toy models.
+pub struct TensorDataset {
+    pub images: Vec<Tensor>,
+    pub targets: Vec<i64>,
+    pub pipeline: Pipeline,
+    pub classes: Vec<String>,
+}
+
+impl TensorDataset {
+    pub fn new(images: Vec<Tensor>, targets: Vec<i64>) -> Self {
+        TensorDataset { images, targets, pipeline: Pipeline::default(), classes: vec!["a".into(), "b".into()] }
+    }
+}
+
+impl Dataset for TensorDataset {
+    fn len(&self) -> usize {
+        self.images.len()
+    }
+    fn get(&self, i: usize) -> Result<Sample> {
+        Ok(Sample { name: self.name(i), image: self.images[i].shallow_clone(), target: self.targets[i], boxes: vec![] })
+    }
+    fn name(&self, i: usize) -> String {
+        format!("s{i:04}")
+    }
+    fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}

@@ -1,0 +1,96 @@
+//! The native VGG against torchvision: same weights (tests/fixtures, made by make_fixtures.py with
+//! PyTorch 2.11.0) must give the same logits, split-layer output and input gradient.
+mod common;
+use common::{fixture, max_abs_diff};
+use ibex::models::{CfgItem, Classifier, Vgg, VggParams};
+use tch::{Device, Kind, Tensor};
+
+fn tiny_params() -> VggParams {
+    let c = |n| CfgItem::Conv(n);
+    let m = || CfgItem::Pool("M".into());
+    VggParams {
+        cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
+        avgpool: [4, 4],
+        classifier: vec![64, 64],
+        num_classes: 10,
+        weights: fixture("tiny_vgg.safetensors").display().to_string(),
+        ..VggParams::default()
+    }
+}
+
+#[test]
+fn logits_features_and_gradient_match_pytorch() {
+    let vgg = Vgg::new(&tiny_params(), Device::Cpu).unwrap();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let logits = tch::no_grad(|| vgg.forward(&x));
+    let want = Tensor::read_npy(fixture("tiny_vgg_logits.npy")).unwrap();
+    assert!(max_abs_diff(&logits, &want) < 1e-5, "logits differ by {}", max_abs_diff(&logits, &want));
+
+    let f8 = tch::no_grad(|| vgg.features(&x, "features.8")).unwrap();
+    let want8 = Tensor::read_npy(fixture("tiny_vgg_features8.npy")).unwrap();
+    assert!(max_abs_diff(&f8, &want8) < 1e-5);
+    // head(features(x)) is the whole network
+    let composed = tch::no_grad(|| vgg.head(&f8, "features.8")).unwrap();
+    assert!(max_abs_diff(&composed, &want) < 1e-5);
+
+    let xg = x.copy().set_requires_grad(true);
+    vgg.forward(&xg).select(1, 3).sum(Kind::Float).backward();
+    let want_g = Tensor::read_npy(fixture("tiny_vgg_input_grad_class3.npy")).unwrap();
+    assert!(max_abs_diff(&xg.grad(), &want_g) < 1e-6);
+}
+
+#[test]
+fn layer_names_follow_torchvision() {
+    let vgg = Vgg::new(&VggParams { arch: "vgg16".into(), classifier: vec![8, 8], num_classes: 3, ..VggParams::default() }, Device::Cpu).unwrap();
+    // torchvision VGG16: 13 convs + 13 ReLUs + 5 pools = 31 feature layers; features.17 is conv4_1
+    assert_eq!(vgg.layer_names().len(), 31);
+    let x = Tensor::zeros([1, 3, 64, 64], (Kind::Float, Device::Cpu));
+    assert_eq!(vgg.features(&x, "features.17").unwrap().size(), vec![1, 512, 8, 8]);
+    let err = vgg.features(&x, "features.31").unwrap_err().to_string();
+    assert!(err.contains("features.31") && err.contains("features.30"), "{err}");
+}
+
+#[test]
+fn batch_norm_variant_has_torchvision_names() {
+    let vgg = Vgg::new(&VggParams { arch: "vgg11".into(), batch_norm: true, classifier: vec![8], num_classes: 2, ..VggParams::default() }, Device::Cpu).unwrap();
+    let mut vgg = vgg;
+    let names: Vec<String> = vgg.var_store_mut().unwrap().variables().into_keys().collect();
+    // vgg11_bn: conv at 0, bn at 1 (weight, bias, running stats), relu at 2, pool at 3, next conv at 4
+    for k in ["features.0.weight", "features.1.running_mean", "features.1.weight", "features.4.weight", "classifier.3.bias"] {
+        assert!(names.iter().any(|n| n == k), "missing {k} in {names:?}");
+    }
+}
+
+#[test]
+fn wrong_weights_are_clear_errors() {
+    let mut p = tiny_params();
+    p.weights = "/nonexistent/w.safetensors".into();
+    let e = Vgg::new(&p, Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("/nonexistent/w.safetensors") && e.contains("not found"), "{e}");
+
+    let mut p = tiny_params();
+    p.classifier = vec![64, 32]; // classifier.3 is 64→32 here, 64→64 in the file
+    let e = Vgg::new(&p, Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("classifier.3.weight") && e.contains("[64, 64]") && e.contains("[32, 64]"), "{e}");
+
+    let mut p = tiny_params();
+    p.cfg.push(CfgItem::Conv(32)); // one conv more than the file has
+    let e = Vgg::new(&p, Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("missing tensors") && e.contains("features.11.weight"), "{e}");
+}
+
+#[test]
+fn weights_round_trip_through_safetensors_and_ot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vgg = Vgg::new(&tiny_params(), Device::Cpu).unwrap();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let want = tch::no_grad(|| vgg.forward(&x));
+    for ext in ["safetensors", "ot"] {
+        let path = dir.path().join(format!("w.{ext}"));
+        ibex::training::save_weights(&mut vgg, &path).unwrap();
+        let mut p = tiny_params();
+        p.weights = path.display().to_string();
+        let back = Vgg::new(&p, Device::Cpu).unwrap();
+        assert_eq!(max_abs_diff(&tch::no_grad(|| back.forward(&x)), &want), 0.0, "{ext}");
+    }
+}
