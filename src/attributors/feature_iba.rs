@@ -86,6 +86,7 @@ struct Prior {
 pub struct FeatureIba {
     p: FeatureIbaParams,
     prior: Option<Prior>,
+    n_estimated: i64,
 }
 
 /// One sample's optimisation result at the layer's resolution.
@@ -97,11 +98,16 @@ pub struct FeatureResult {
 
 impl FeatureIba {
     pub fn new(p: FeatureIbaParams) -> Self {
-        FeatureIba { p, prior: None }
+        FeatureIba { p, prior: None, n_estimated: 0 }
     }
 
     pub fn params(&self) -> &FeatureIbaParams {
         &self.p
+    }
+
+    /// How many samples the estimator has seen.
+    pub fn n_estimated(&self) -> i64 {
+        self.n_estimated
     }
 
     /// Runs the estimator over `data` (or reloads it from the run's state folder).
@@ -120,6 +126,7 @@ impl FeatureIba {
                 est
             }
         };
+        self.n_estimated = est.n_samples();
         let std = est.std()?.clamp_min(self.p.min_std);
         self.prior = Some(Prior { mean: est.mean()?, std, active: est.active_neurons(self.p.active_neurons_threshold)? });
         Ok(())

@@ -4,7 +4,7 @@ mod bottleneck;
 mod feature_iba;
 pub mod welford;
 
-pub use bottleneck::{capacity, saliency_bits, GaussianSmoothing};
+pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
 pub use feature_iba::{FeatureIba, FeatureIbaParams};
 pub use welford::Welford;
 

@@ -44,3 +44,10 @@ impl Dataset for TensorDataset {
         &self.pipeline
     }
 }
+
+/// libtorch's generator is global: tests that seed it hold this lock so parallel tests cannot
+/// draw from it in between.
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
