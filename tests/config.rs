@@ -1,0 +1,127 @@
+//! Config loading: `_base_` inheritance, overrides, and errors that name the file and the key.
+use ibex::config;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const BASE: &str = r#"
+seed = 1
+[model]
+type = "Vgg"
+cfg = [8, "M"]
+classifier = [16, 16]
+num_classes = 3
+[attributor]
+type = "FeatureIba"
+layer = "features.0"
+beta = 10.0
+adam_betas = [0.9, 0.999]
+"#;
+
+#[test]
+fn bases_merge_tables_and_replace_arrays_then_overrides_win() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "_base_/b.toml", BASE);
+    let child = write(d.path(), "child.toml", "_base_ = [\"_base_/b.toml\"]\n[model]\nclassifier = [4]\n[attributor]\nbeta = 20.0\n");
+    let fig = config::load(&child, &["attributor.opt_steps=3".into(), "device=cpu".into(), "model.cfg=[4, \"M\", 8]".into()]).unwrap();
+    let run: config::RunConfig = fig.extract().unwrap();
+    assert_eq!(run.seed, 1, "inherited from the base");
+    assert_eq!(fig.extract_inner::<f64>("attributor.beta").unwrap(), 20.0, "the child wins");
+    assert_eq!(fig.extract_inner::<String>("attributor.layer").unwrap(), "features.0", "tables merge");
+    assert_eq!(fig.extract_inner::<Vec<i64>>("model.classifier").unwrap(), vec![4], "arrays replace");
+    assert_eq!(fig.extract_inner::<i64>("attributor.opt_steps").unwrap(), 3, "override parsed as TOML");
+    assert_eq!(fig.extract_inner::<String>("device").unwrap(), "cpu", "bare word taken as a string");
+    assert_eq!(fig.extract_inner::<Vec<toml::Value>>("model.cfg").unwrap().len(), 3);
+}
+
+#[test]
+fn resolved_config_reloads_to_the_same_values() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "b.toml", BASE);
+    let child = write(d.path(), "c.toml", "_base_ = [\"b.toml\"]\n[attributor]\nbeta = 30.0\n");
+    let text = config::resolved_toml(&config::load(&child, &["seed=5".into()]).unwrap()).unwrap();
+    assert!(!text.contains("_base_"));
+    let again = write(d.path(), "resolved.toml", &text);
+    let text2 = config::resolved_toml(&config::load(&again, &[]).unwrap()).unwrap();
+    assert_eq!(text, text2);
+    let t: toml::Table = text.parse().unwrap();
+    assert_eq!(t["seed"].as_integer(), Some(5));
+    assert_eq!(t["attributor"]["beta"].as_float(), Some(30.0));
+}
+
+fn run_err(dir: &Path, text: &str, overrides: &[&str]) -> String {
+    write(dir, "b.toml", BASE);
+    let p = write(dir, "bad.toml", text);
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    match ibex::Run::load(&p, &o) {
+        Ok(_) => panic!("expected an error for {text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_typo_names_the_file_the_key_and_the_valid_keys() {
+    let d = tempfile::tempdir().unwrap();
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[attributor]\nbta = 3.0\n", &[]);
+    assert!(e.contains("attributor.bta") && e.contains("bad.toml") && e.contains("`beta`") && e.contains("`opt_steps`"), "{e}");
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[outptu]\npng = true\n", &[]);
+    assert!(e.contains("outptu") && e.contains("`output`"), "{e}");
+}
+
+#[test]
+fn a_wrong_type_names_the_key_and_the_expected_type() {
+    let d = tempfile::tempdir().unwrap();
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[attributor]\nbeta = \"high\"\n", &[]);
+    assert!(e.contains("attributor.beta") && e.contains("bad.toml") && e.contains("f64"), "{e}");
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n", &["seed=\"x\""]);
+    assert!(e.contains("`seed`") && e.contains("--cfg-options seed=\"x\"") && e.contains("u64"), "{e}");
+}
+
+#[test]
+fn an_unknown_type_lists_the_registered_names() {
+    let d = tempfile::tempdir().unwrap();
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[attributor]\ntype = \"FeatureIBA\"\n", &[]);
+    assert!(e.contains("FeatureIBA") && e.contains("\"FeatureIba\"") && e.contains("attributor"), "{e}");
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[model]\ntype = \"ResNet\"\n", &[]);
+    assert!(e.contains("ResNet") && e.contains("\"Vgg\""), "{e}");
+}
+
+#[test]
+fn a_base_cycle_is_an_error_naming_the_chain() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "x.toml", "_base_ = [\"y.toml\"]\n");
+    let y = write(d.path(), "y.toml", "_base_ = [\"x.toml\"]\n");
+    let e = config::load(&y, &[]).err().unwrap().to_string();
+    assert!(e.contains("cycle") && e.contains("x.toml") && e.contains("y.toml"), "{e}");
+    let z = write(d.path(), "z.toml", "_base_ = \"x.toml\"\n");
+    let e = config::load(&z, &[]).err().unwrap().to_string();
+    assert!(e.contains("z.toml") && e.contains("array"), "{e}");
+    let m = write(d.path(), "m.toml", "_base_ = [\"missing.toml\"]\n");
+    let e = config::load(&m, &[]).err().unwrap().to_string();
+    assert!(e.contains("missing.toml") && e.contains("not found"), "{e}");
+}
+
+#[test]
+fn bad_cfg_options_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "b.toml", BASE);
+    for (item, why) in [("attributor.beta", "key=value"), ("attributor.beta=[1", "not a TOML value"), ("=3", "dotted"), ("a..b=1", "dotted"), ("seed=", "empty")] {
+        let e = config::load(&p, &[item.to_string()]).err().unwrap().to_string();
+        assert!(e.contains(item) && e.contains(why), "{item}: {e}");
+    }
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n", &["attributor.bta=3"]);
+    assert!(e.contains("attributor.bta") && e.contains("--cfg-options attributor.bta=3"), "{e}");
+}
+
+#[test]
+fn invalid_toml_names_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "broken.toml", "[model\ntype = 1\n");
+    let e = config::load(&p, &[]).err().unwrap().to_string();
+    assert!(e.contains("broken.toml") && e.contains("invalid TOML"), "{e}");
+}
