@@ -1,0 +1,143 @@
+//! The ImageNet-layout loader on files the test writes (flat and per-class annotations, JPEG and
+//! PNG, box scaling), clear errors for missing or corrupt data, and the synthetic generator.
+use ibex::data::synthetic::{self, SyntheticConfig};
+use ibex::data::{voc, Dataset, ImageNet, ImageNetParams};
+use std::path::Path;
+
+fn save_rgb(path: &Path, w: u32, h: u32, val: [u8; 3]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_pixel(w, h, image::Rgb(val)).save(path).unwrap();
+}
+
+fn layout(root: &Path, per_class_annotations: bool) -> ImageNetParams {
+    std::fs::write(root.join("idx.json"), r#"{"0": ["n01", "tench"], "1": ["n02", "goldfish"]}"#).unwrap();
+    save_rgb(&root.join("img/n01/a.JPEG"), 40, 20, [255, 0, 0]);
+    save_rgb(&root.join("img/n02/b.png"), 10, 10, [0, 255, 0]);
+    save_rgb(&root.join("img/n02/c.jpg"), 10, 10, [0, 0, 255]);
+    let ann = |stem: &str, cls: &str| if per_class_annotations { root.join("ann").join(cls).join(format!("{stem}.xml")) } else { root.join("ann").join(format!("{stem}.xml")) };
+    let objs = [voc::VocObject { name: "n01".into(), bbox: [4.0, 2.0, 20.0, 10.0] }, voc::VocObject { name: "n99".into(), bbox: [0.0, 0.0, 1.0, 1.0] }];
+    for (stem, cls, o) in [("a", "n01", &objs[..]), ("b", "n02", &[][..])] {
+        let p = ann(stem, cls);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, voc::to_xml(stem, (40, 20), o)).unwrap();
+    }
+    ImageNetParams {
+        img_root: root.join("img"),
+        ind_to_cls_file: root.join("idx.json"),
+        annot_root: root.join("ann"),
+        with_bbox: true,
+        img_size: [8, 16],
+        ..ImageNetParams::default()
+    }
+}
+
+#[test]
+fn imagenet_layout_with_flat_or_per_class_boxes() {
+    for per_class in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let p = layout(d.path(), per_class);
+        let ds = ImageNet::new(&p).unwrap();
+        assert_eq!(ds.len(), 2, "c.jpg has no annotation and is dropped with with_bbox");
+        assert_eq!(ds.class_names(), ["tench", "goldfish"]);
+        let a = ds.get(0).unwrap();
+        assert_eq!((a.name.as_str(), a.target), ("a", 0));
+        assert_eq!(a.image.size(), vec![3, 8, 16]);
+        // only the target's box, scaled from 40×20 to 16×8
+        assert_eq!(a.boxes.len(), 1);
+        let b = a.boxes[0];
+        assert_eq!([b.xmin, b.ymin, b.xmax, b.ymax], [4.0 * 0.4, 2.0 * 0.4, 20.0 * 0.4, 10.0 * 0.4]);
+        // red, normalised with ImageNet's mean/std
+        let r = a.image.double_value(&[0, 3, 3]);
+        assert!((r - (1.0 - 0.485) / 0.229).abs() < 0.05, "{r} (JPEG is lossy)");
+        assert_eq!(ds.get(1).unwrap().target, 1);
+    }
+}
+
+#[test]
+fn without_boxes_every_image_is_read() {
+    let d = tempfile::tempdir().unwrap();
+    let p = ImageNetParams { with_bbox: false, ..layout(d.path(), false) };
+    let ds = ImageNet::new(&p).unwrap();
+    assert_eq!(ds.len(), 3);
+    assert!(ds.get(2).unwrap().boxes.is_empty());
+}
+
+#[test]
+fn missing_and_corrupt_data_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let p = layout(d.path(), false);
+    let e = ImageNet::new(&ImageNetParams { img_root: d.path().join("nope"), ..p.clone() }).err().unwrap().to_string();
+    assert!(e.contains("nope") && e.contains("img_root"), "{e}");
+    let e = ImageNet::new(&ImageNetParams { ind_to_cls_file: d.path().join("none.json"), ..p.clone() }).err().unwrap().to_string();
+    assert!(e.contains("none.json"), "{e}");
+    std::fs::create_dir_all(d.path().join("img/n77")).unwrap();
+    std::fs::write(d.path().join("img/n77/x.png"), b"png").unwrap();
+    let e = ImageNet::new(&ImageNetParams { with_bbox: false, ..p.clone() }).err().unwrap().to_string();
+    assert!(e.contains("x.png") && e.contains("n77"), "{e}");
+    std::fs::remove_dir_all(d.path().join("img/n77")).unwrap();
+    std::fs::write(d.path().join("img/n01/a.JPEG"), b"not a jpeg").unwrap();
+    let e = ImageNet::new(&p).unwrap().get(0).err().unwrap().to_string();
+    assert!(e.contains("a.JPEG") && e.contains("decode"), "{e}");
+}
+
+fn small(root: &Path, seed: u64) -> SyntheticConfig {
+    SyntheticConfig { root: root.to_path_buf(), seed, image_size: 32, classes: 3, train_per_class: 2, test_per_class: 1, estimation_per_class: 1, attribution_per_class: 2, ..SyntheticConfig::default() }
+}
+
+fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else if p.file_name().unwrap() != "synthetic.json" {
+                out.push((p.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&p).unwrap()))
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn synthetic_set_is_deterministic_and_loads_with_its_boxes() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
+    assert!(synthetic::ensure(&small(&a, 1)).unwrap());
+    assert!(!synthetic::ensure(&small(&a, 1)).unwrap(), "second call reuses it");
+    synthetic::ensure(&small(&b, 1)).unwrap();
+    synthetic::ensure(&small(&c, 2)).unwrap();
+    let (ta, tb, tc) = (read_tree(&a), read_tree(&b), read_tree(&c));
+    assert_eq!(ta.len(), 3 * (2 + 1 + 1 + 2) * 2 + 1, "an image and an XML per sample, plus the class index");
+    assert!(ta == tb, "same seed, same bytes");
+    assert!(ta != tc, "another seed, other images");
+    let e = synthetic::ensure(&SyntheticConfig { classes: 2, ..small(&a, 1) }).err().unwrap().to_string();
+    assert!(e.contains("other settings"), "{e}");
+
+    let ds = ImageNet::new(&ImageNetParams {
+        img_root: a.join("images/attribution"),
+        annot_root: a.join("annotations/attribution"),
+        ind_to_cls_file: a.join("imagenet_class_index.json"),
+        with_bbox: true,
+        img_size: [32, 32],
+        ..ImageNetParams::default()
+    })
+    .unwrap();
+    assert_eq!(ds.len(), 6);
+    assert_eq!(ds.class_names(), ["disk", "square", "triangle"]);
+    for i in 0..ds.len() {
+        let s = ds.get(i).unwrap();
+        assert_eq!(s.boxes.len(), 1, "{}", s.name);
+        let bx = s.boxes[0];
+        let (w, h) = (bx.xmax - bx.xmin + 1.0, bx.ymax - bx.ymin + 1.0);
+        assert!(w >= 4.0 && h >= 4.0 && bx.xmin >= 0.0 && bx.xmax < 32.0, "{bx:?}");
+        // the object is saturated; its box's pixels differ in colour from the grey background
+        let img = ds.pipeline().denormalize(&s.image);
+        let sat = |t: tch::Tensor| (t.amax([0], false) - t.amin([0], false)).mean(tch::Kind::Float).double_value(&[]);
+        let inside = sat(img.narrow(1, bx.ymin as i64, h as i64).narrow(2, bx.xmin as i64, w as i64));
+        let whole = sat(img.shallow_clone());
+        assert!(inside > whole && inside > 0.3, "{}: box saturation {inside}, image {whole}", s.name);
+    }
+}
