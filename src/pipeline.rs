@@ -92,12 +92,16 @@ impl Run {
     pub fn train_classifier(&self) -> Result<f64> {
         let tc = self.cfg.train_classifier.as_ref().ok_or_else(|| Error::ConfigMsg("no [train_classifier] table in the config".into()))?;
         let out = self.weights_path().ok_or_else(|| Error::ConfigMsg("`model.weights` must name the file to save the trained weights to".into()))?;
+        tch::manual_seed(self.cfg.seed as i64); // the initial weights too
         let mut model = registry::build::<ModelKind>(&self.fig, "model", &self.ctx(false))?;
         let (train, test) = (self.dataset("train")?, self.dataset("test")?);
         let acc = crate::training::train(model.as_mut(), train.as_ref(), test.as_ref(), tc, self.cfg.seed, self.device)?;
         let last = acc.last().copied().unwrap_or(0.0);
         crate::training::save_weights(model.as_mut(), &out)?;
-        log::info!("saved {} (test accuracy {:.3})", out.display(), last);
+        let report = serde_json::json!({ "test_accuracy": last, "accuracy_per_epoch": acc, "train_classifier": tc, "seed": self.cfg.seed });
+        let side = out.with_extension("json");
+        crate::output::atomic::write(&side, serde_json::to_string_pretty(&report).expect("json").as_bytes())?;
+        log::info!("saved {} (test accuracy {:.3}; report {})", out.display(), last, side.display());
         Ok(last)
     }
 

@@ -77,7 +77,7 @@ pub fn accuracy(model: &dyn Classifier, x: &Tensor, y: &Tensor, batch: i64, devi
 
 /// Trains `model` in place; returns the test accuracy after each epoch.
 pub fn train(model: &mut dyn Classifier, train: &dyn Dataset, test: &dyn Dataset, cfg: &TrainClassifierConfig, seed: u64, device: tch::Device) -> Result<Vec<f64>> {
-    tch::manual_seed(seed as i64);
+    tch::manual_seed(seed as i64 ^ 0x5eed);
     let tr = load_all(train, "train data")?;
     let te = load_all(test, "test data")?;
     let vs = model.var_store_mut().ok_or_else(|| Error::Model("this model type cannot be trained here".into()))?;

@@ -1,0 +1,78 @@
+//! What runs write: the original's PNG quantisation, exact `.npy`, overlays, TensorBoard events
+//! (non-square images keep their orientation), atomic writes.
+use ibex::output::maps::{self, PngScale};
+use ibex::output::tensorboard::{read_events, EventWriter, Payload, What};
+use tch::{Device, Kind, Tensor};
+
+#[test]
+fn png_quantisation_follows_the_original() {
+    let d = tempfile::tempdir().unwrap();
+    let m = Tensor::from_slice(&[0.0f32, 0.5, 1.0, 2.0, 3.9, 4.0]).view([2, 3]);
+    // feat mask: ⌊255·m/max⌋
+    let u = maps::to_u8(&m, PngScale::MaxNormalised);
+    assert_eq!(Vec::<u8>::try_from(u.flatten(0, -1)).unwrap(), vec![0, 31, 63, 127, 248, 255]);
+    // input mask: ⌊255·m⌋ of a [0,1] mask, no normalisation
+    let mask = Tensor::from_slice(&[0.0f32, 0.1, 0.999, 1.0]).view([2, 2]);
+    assert_eq!(Vec::<u8>::try_from(maps::to_u8(&mask, PngScale::Raw).flatten(0, -1)).unwrap(), vec![0, 25, 254, 255]);
+    // written as 8-bit grey, width × height as the map
+    let p = d.path().join("m.png");
+    maps::write_png(&p, &m, PngScale::MaxNormalised).unwrap();
+    let img = image::open(&p).unwrap();
+    assert_eq!(img.color(), image::ColorType::L8);
+    assert_eq!((img.width(), img.height()), (3, 2));
+    assert_eq!(img.to_luma8().into_raw(), vec![0, 31, 63, 127, 248, 255]);
+    // the npy is exact float32
+    let q = d.path().join("m.npy");
+    maps::write_npy(&q, &m).unwrap();
+    assert_eq!(Tensor::read_npy(&q).unwrap(), m);
+    // a constant-zero map is all zeros, not NaN
+    assert_eq!(maps::to_u8(&m.zeros_like(), PngScale::MaxNormalised).sum(Kind::Int64).int64_value(&[]), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().ends_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn overlay_reddens_where_the_map_is_high() {
+    let img = Tensor::full([3, 4, 6], 0.5, (Kind::Float, Device::Cpu));
+    let map = Tensor::zeros([4, 6], (Kind::Float, Device::Cpu));
+    let _ = map.get(1).get(2).fill_(1.0);
+    let o = maps::overlay(&img, &map);
+    assert_eq!(o.size(), vec![3, 4, 6]);
+    assert_eq!(o.kind(), Kind::Uint8);
+    let at = |c: i64, y: i64, x: i64| o.int64_value(&[c, y, x]);
+    assert!(at(0, 1, 2) > 200 && at(1, 1, 2) < 60, "hot pixel is red");
+    assert!((at(0, 0, 0) - at(1, 0, 0)).abs() < 5, "cold pixels stay grey");
+}
+
+#[test]
+fn tensorboard_events_round_trip_with_non_square_images() {
+    let d = tempfile::tempdir().unwrap();
+    let mut w = EventWriter::create(d.path()).unwrap();
+    w.scalar("loss/total", 3, 0.25).unwrap();
+    // a 2×5 image whose left column is white: a transposing writer would put it in the top row
+    let img = Tensor::zeros([3, 2, 5], (Kind::Uint8, Device::Cpu));
+    let _ = img.narrow(2, 0, 1).fill_(255);
+    w.image("overlay/x", 1, &img).unwrap();
+    let path = w.path().to_path_buf();
+    drop(w);
+    assert!(path.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."));
+    let ev = read_events(&path).unwrap();
+    assert_eq!(ev.len(), 3);
+    assert_eq!(ev[0].what, Some(What::FileVersion("brain.Event:2".into())));
+    let Some(What::Summary(s)) = &ev[1].what else { panic!("no scalar") };
+    assert_eq!((ev[1].step, s.value[0].tag.as_str()), (3, "loss/total"));
+    assert_eq!(s.value[0].payload, Some(Payload::SimpleValue(0.25)));
+    let Some(What::Summary(s)) = &ev[2].what else { panic!("no image") };
+    let Some(Payload::Image(im)) = &s.value[0].payload else { panic!("not an image") };
+    assert_eq!((im.height, im.width, im.colorspace), (2, 5, 3));
+    let png = image::load_from_memory(&im.encoded_image_string).unwrap().to_rgb8();
+    assert_eq!((png.width(), png.height()), (5, 2));
+    assert_eq!(png.get_pixel(0, 1).0, [255, 255, 255]);
+    assert_eq!(png.get_pixel(1, 0).0, [0, 0, 0]);
+    // a flipped byte is detected by the CRC
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    assert!(read_events(&path).unwrap_err().to_string().contains("CRC"));
+}
