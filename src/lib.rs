@@ -2,6 +2,7 @@
 //! tch/libtorch. Start at [`pipeline::Run`]; components live in [`models`], [`data`] and
 //! [`attributors`] and are picked by name through the [`registry`].
 pub mod attributors;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -1,1 +1,32 @@
-fn main() {}
+//! `tools/bench [--config C]`: seconds per image for estimation and feature IBA on the config's
+//! model (default: the quickstart), as JSON. Run with OMP_WAIT_POLICY=PASSIVE (tools/ sets it).
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "Time the pipeline's stages")]
+struct Args {
+    #[arg(long, default_value = "configs/quickstart.toml")]
+    config: PathBuf,
+    #[arg(long, num_args = 1..)]
+    cfg_options: Vec<String>,
+    /// Images for the estimation timing
+    #[arg(long, default_value_t = 200)]
+    estimation_images: usize,
+    /// Images for the feature-IBA timing
+    #[arg(long, default_value_t = 16)]
+    images: usize,
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    ibex::cli::start();
+    let a = Args::parse();
+    let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
+    run.prepare()?;
+    let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
+    println!("{}", serde_json::to_string_pretty(&r)?);
+    Ok(())
+}

@@ -8,8 +8,12 @@ command -v cargo >/dev/null || { echo "ibex: cargo not found; install the Rust t
 LIBTORCH=$("$root/tools/lib/libtorch.sh")
 export LIBTORCH
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-if ! cargo build --release --bins --quiet --manifest-path "$root/Cargo.toml" 2>"$root/target.build.log"; then
-  cat "$root/target.build.log" >&2; exit 1
+if [[ ! -x "$root/target/release/$tool" ]]; then
+  echo "ibex setup: building the release binaries (first time: about 5 minutes on 2 cores)" >&2
+  cargo build --release --bins --manifest-path "$root/Cargo.toml" >&2
+else
+  log=$(mktemp)
+  cargo build --release --bins --quiet --manifest-path "$root/Cargo.toml" 2>"$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
 fi
-rm -f "$root/target.build.log"
 exec "$root/target/release/$tool" "$@"
