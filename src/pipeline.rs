@@ -126,9 +126,9 @@ impl Run {
                 summary.skipped += 1;
                 continue;
             }
-            let sample = data.get(i)?;
-            match attr.attribute(model.as_ref(), &sample, &cx) {
-                Ok(a) => {
+            let result = data.get(i).and_then(|s| attr.attribute(model.as_ref(), &s, &cx).map(|a| (s, a)));
+            match result {
+                Ok((sample, a)) => {
                     self.write(wd, &specs, &sample, &a, data.as_ref(), &mut tb, i)?;
                     summary.attributed += 1;
                 }

@@ -13,7 +13,8 @@ pub struct BuildCtx {
     pub load_weights: bool,
 }
 
-/// A component kind: the trait object it builds and the word used in error messages.
+/// A component kind: the trait object it builds and the word used in error messages. A new kind
+/// (metrics, loggers) is a unit struct, this impl, and one `inventory::collect!` line.
 pub trait Kind: 'static {
     type Object: ?Sized;
     const NAME: &'static str;
@@ -36,8 +37,6 @@ pub trait Build<K: Kind> {
 pub struct ModelKind;
 pub struct DatasetKind;
 pub struct AttributorKind;
-pub struct MetricKind;
-pub struct LoggerKind;
 
 impl Kind for ModelKind {
     type Object = dyn crate::models::Classifier;
@@ -51,22 +50,10 @@ impl Kind for AttributorKind {
     type Object = dyn crate::attributors::Attributor;
     const NAME: &'static str = "attributor";
 }
-/// Reserved for the evaluation suite: metrics register here once they exist.
-impl Kind for MetricKind {
-    type Object = dyn std::any::Any;
-    const NAME: &'static str = "metric";
-}
-/// Reserved for alternative run loggers (TensorBoard is built in).
-impl Kind for LoggerKind {
-    type Object = dyn std::any::Any;
-    const NAME: &'static str = "logger";
-}
 
 inventory::collect!(Entry<ModelKind>);
 inventory::collect!(Entry<DatasetKind>);
 inventory::collect!(Entry<AttributorKind>);
-inventory::collect!(Entry<MetricKind>);
-inventory::collect!(Entry<LoggerKind>);
 
 /// Registers `$ty` under its own Rust name (so grep finds the config word and the type together).
 #[macro_export]

@@ -101,7 +101,18 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let out = train(cwd, &wd.join("config.toml"), "workdirs/quickstart");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!((summary(&wd)["attributed"].as_i64(), summary(&wd)["skipped"].as_i64()), (Some(1), Some(15)));
+
+    // a corrupt image fails that sample with its file named, the run goes on, the summary lists it
+    let victim = cwd.join("data/synthetic/images/attribution/n90000001/attribution_1_00002.png");
+    std::fs::write(&victim, b"not a png").unwrap();
+    let out = train(cwd, &repo("configs/quickstart.toml"), "workdirs/corrupt");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 sample(s) failed") && err.contains("attribution_1_00002.png") && err.contains("decode"), "{err}");
+    let s = summary(&cwd.join("workdirs/corrupt"));
+    assert_eq!((s["attributed"].as_i64(), s["failed"][0][0].as_str()), (Some(15), Some("attribution_1_00002")));
 }
+
 
 #[test]
 fn missing_weights_and_data_say_what_to_put_where() {

@@ -134,3 +134,37 @@ fn welford_equals_two_pass_statistics() {
     assert_eq!(back.n_samples(), 37);
     assert_eq!((back.std().unwrap() - w.std().unwrap()).abs().max().double_value(&[]), 0.0);
 }
+
+/// A model whose head turns the noisy features into NaN.
+struct NanHead;
+
+impl Classifier for NanHead {
+    fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
+        OneFeature.forward_t(x, false)
+    }
+    fn layer_names(&self) -> Vec<String> {
+        vec!["input".into()]
+    }
+    fn features(&self, x: &Tensor, _layer: &str) -> Result<Tensor> {
+        Ok(x.shallow_clone())
+    }
+    fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor> {
+        Ok(OneFeature.head(z, layer)? * f64::NAN)
+    }
+    fn num_classes(&self) -> i64 {
+        2
+    }
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        None
+    }
+}
+
+#[test]
+fn a_nan_loss_is_an_error_naming_the_sample_and_stage() {
+    let _rng = rng_lock();
+    let data = toy_data(20);
+    let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 20, ..params() });
+    iba.fit(&NanHead, &data, &cx()).unwrap();
+    let e = iba.attribute(&NanHead, &data.get_sample(0), &cx()).err().unwrap().to_string();
+    assert!(e.contains("s0000") && e.contains("feature IBA loss is NaN at step 0"), "{e}");
+}

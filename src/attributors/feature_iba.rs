@@ -221,7 +221,7 @@ impl Attributor for FeatureIba {
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
         let x = s.image.to_device(cx.device);
-        let target = self.p.target.resolve(model, &Sample { image: x.shallow_clone(), name: s.name.clone(), target: s.target, boxes: vec![] });
+        let target = self.p.target.resolve(model, &x, s.target);
         let res = self.optimise(model, &x, target, &s.name, cx.seed)?;
         let size = x.size();
         let out = self.p.upscale.then(|| [size[1], size[2]]);
@@ -232,8 +232,15 @@ impl Attributor for FeatureIba {
 impl Build<AttributorKind> for FeatureIba {
     type Params = FeatureIbaParams;
     fn build(p: FeatureIbaParams, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
-        if p.batch_size < 1 || p.opt_steps == 0 {
-            return Err(Error::ConfigMsg("attributor: batch_size and opt_steps must be at least 1".into()));
+        let bad = |what: &str| Err(Error::ConfigMsg(format!("attributor: {what}")));
+        if p.batch_size < 1 || p.opt_steps == 0 || p.estimation_batch_size == 0 {
+            return bad("batch_size, opt_steps and estimation_batch_size must be at least 1");
+        }
+        if !(p.lr.is_finite() && p.lr > 0.0) || !(p.beta.is_finite() && p.beta >= 0.0) {
+            return bad("lr must be a positive number and beta a non-negative one");
+        }
+        if !(p.min_std.is_finite() && p.min_std > 0.0) || !p.initial_alpha.is_finite() || !(p.sigma >= 0.0) {
+            return bad("min_std must be positive (it guards the division by σ_R), initial_alpha finite, sigma ≥ 0");
         }
         Ok(Box::new(FeatureIba::new(p)))
     }

@@ -61,10 +61,11 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn resolve(self, model: &dyn Classifier, sample: &Sample) -> i64 {
+    /// The class to explain for `image` [C,H,W] whose label is `label`.
+    pub fn resolve(self, model: &dyn Classifier, image: &Tensor, label: i64) -> i64 {
         match self {
-            Target::Label => sample.target,
-            Target::Predicted => tch::no_grad(|| model.forward(&sample.image.unsqueeze(0)).argmax(-1, false).int64_value(&[0])),
+            Target::Label => label,
+            Target::Predicted => tch::no_grad(|| model.forward(&image.unsqueeze(0)).argmax(-1, false).int64_value(&[0])),
         }
     }
 }

@@ -35,5 +35,8 @@ fn main() -> anyhow::Result<()> {
     for (name, why) in &s.failed {
         log::warn!("failed: {name}: {why}");
     }
+    if !s.failed.is_empty() {
+        anyhow::bail!("{} sample(s) failed; the others are done (list in {})", s.failed.len(), wd.path("summary.json").display());
+    }
     Ok(())
 }

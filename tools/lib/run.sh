@@ -9,7 +9,7 @@ LIBTORCH=$("$root/tools/lib/libtorch.sh")
 export LIBTORCH
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 if [[ ! -x "$root/target/release/$tool" ]]; then
-  echo "ibex setup: building the release binaries (first time: about 5 minutes on 2 cores)" >&2
+  echo "ibex setup: building the release binaries (first time: about 3 minutes on 2 cores)" >&2
   cargo build --release --bins --manifest-path "$root/Cargo.toml" >&2
 else
   log=$(mktemp)
