@@ -141,3 +141,21 @@ fn synthetic_set_is_deterministic_and_loads_with_its_boxes() {
         assert!(inside > whole && inside > 0.3, "{}: box saturation {inside}, image {whole}", s.name);
     }
 }
+
+#[test]
+fn image_folder_orders_classes_by_folder_name() {
+    use ibex::data::{ImageFolder, ImageFolderParams};
+    let d = tempfile::tempdir().unwrap();
+    save_rgb(&d.path().join("zebra/1.png"), 6, 4, [10, 10, 10]);
+    save_rgb(&d.path().join("ant/2.jpg"), 6, 4, [200, 10, 10]);
+    save_rgb(&d.path().join("ant/3.png"), 6, 4, [10, 200, 10]);
+    std::fs::write(d.path().join("ant/notes.txt"), "not an image").unwrap();
+    let ds = ImageFolder::new(&ImageFolderParams { root: d.path().to_path_buf(), img_size: [4, 6], ..ImageFolderParams::default() }).unwrap();
+    assert_eq!(ds.class_names(), ["ant", "zebra"]);
+    assert_eq!(ds.len(), 3);
+    let targets: Vec<i64> = (0..3).map(|i| ds.get(i).unwrap().target).collect();
+    assert_eq!(targets, vec![0, 0, 1]);
+    assert_eq!(ds.get(2).unwrap().name, "1");
+    let e = ImageFolder::new(&ImageFolderParams { root: d.path().join("none"), ..ImageFolderParams::default() }).err().unwrap().to_string();
+    assert!(e.contains("none") && e.contains("ImageFolder"), "{e}");
+}
