@@ -42,7 +42,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let wd = cwd.join("workdirs/quickstart");
 
     // the classifier trained on first use reaches ≥ 95% test accuracy
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("data/quickstart/vgg_small.json")).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("data/quickstart/vgg_small_bn.json")).unwrap()).unwrap();
     let acc = report["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "test accuracy {acc}");
 
@@ -61,10 +61,11 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert_eq!(summary(&wd)["attributed"], 16);
     assert!(std::fs::read_to_string(wd.join("log.txt")).unwrap().contains("estimator"));
     let config = std::fs::read_to_string(wd.join("config.toml")).unwrap();
-    assert!(config.contains("layer = \"features.11\"") && !config.contains("_base_"));
+    assert!(config.contains("layer = \"features.16\"") && !config.contains("_base_"));
 
     // the maps put their bits on the objects: mass in the box vs a uniform map (ratio 1). Measured
-    // 2.97 on average here (per class 2.5 / 1.8 / 5.0 / 2.6); we require 2.0.
+    // 3.54 on average here (per class 2.6 / 6.5 / 2.4 / 2.7; 2.7 and 3.55 with seeds 7 and 1); we
+    // require 2.0.
     let ratios: Vec<f64> = names.iter().map(|n| {
         let map = tch::Tensor::read_npy(wd.join("feat_masks").join(format!("{n}.npy"))).unwrap();
         mass_in_box_ratio(&map, &cwd.join("data/synthetic/annotations/attribution").join(format!("{n}.xml")))
