@@ -2,12 +2,12 @@
 //! config asks for them and they are missing), build the components from the config, fit the
 //! attributor on the estimation split, then attribute every sample of the attribution split,
 //! skipping samples whose outputs exist, and write maps, TensorBoard events and a summary.
-use crate::attributors::{Attribution, MapSpec, RunCtx};
+use crate::attributors::RunCtx;
 use crate::config::{self, RunConfig};
-use crate::data::{synthetic, Dataset, Sample};
+use crate::data::{synthetic, Dataset};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
-use crate::output::{maps, EventWriter, WorkDir};
+use crate::output::{MapSink, WorkDir};
 use crate::registry::{self, AttributorKind, BuildCtx, DatasetKind, ModelKind};
 use figment::Figment;
 use std::path::{Path, PathBuf};
@@ -115,21 +115,20 @@ impl Run {
         let data = self.dataset("attribution")?;
         let cx = RunCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
         attr.fit(model.as_ref(), estimation.as_ref(), &cx)?;
-        let mut tb = EventWriter::create(wd.root())?;
-        let specs = attr.outputs();
+        let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
         let mut summary = Summary::default();
         let bar = crate::logging::progress(data.len() as u64, "attribution");
         for i in 0..data.len() {
             bar.inc(1);
             let name = data.name(i);
-            if self.is_done(wd, &specs, &name) {
+            if sink.is_done(&name) {
                 summary.skipped += 1;
                 continue;
             }
             let result = data.get(i).and_then(|s| attr.attribute(model.as_ref(), &s, &cx).map(|a| (s, a)));
             match result {
                 Ok((sample, a)) => {
-                    self.write(wd, &specs, &sample, &a, data.as_ref(), &mut tb, i)?;
+                    sink.write(i, &sample, &a, data.pipeline())?;
                     summary.attributed += 1;
                 }
                 Err(e) if !self.cfg.output.fail_fast => {
@@ -142,49 +141,5 @@ impl Run {
         bar.finish_and_clear();
         crate::output::atomic::write(&wd.path("summary.json"), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
         Ok(summary)
-    }
-
-    fn files(&self, wd: &WorkDir, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
-        let dir = wd.path(&spec.dir);
-        let o = &self.cfg.output;
-        [(o.png, "png"), (o.npy, "npy")].iter().filter(|(on, _)| *on).map(|(_, ext)| dir.join(format!("{name}.{ext}")))
-            .chain(o.overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
-            .collect()
-    }
-
-    fn is_done(&self, wd: &WorkDir, specs: &[MapSpec], name: &str) -> bool {
-        specs.iter().all(|s| self.files(wd, s, name).iter().all(|f| f.is_file()))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn write(&self, wd: &WorkDir, specs: &[MapSpec], s: &Sample, a: &Attribution, data: &dyn Dataset, tb: &mut EventWriter, step: usize) -> Result<()> {
-        let o = &self.cfg.output;
-        let step = step as i64;
-        for (tag, curve) in &a.curves {
-            if let Some(last) = curve.last() {
-                tb.scalar(&format!("{tag}_final"), step, *last)?;
-            }
-            for (k, v) in curve.iter().enumerate() {
-                tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
-            }
-        }
-        let image01 = data.pipeline().denormalize(&s.image);
-        for (spec, map) in specs.iter().zip(&a.maps) {
-            let dir = wd.path(&spec.dir);
-            let overlay = maps::overlay(&image01, map);
-            if (step as usize) < o.tensorboard_images {
-                tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
-            }
-            if o.overlay {
-                maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
-            }
-            if o.npy {
-                maps::write_npy(&dir.join(format!("{}.npy", s.name)), map)?;
-            }
-            if o.png {
-                maps::write_png(&dir.join(format!("{}.png", s.name)), map, spec.scale)?;
-            }
-        }
-        Ok(())
     }
 }

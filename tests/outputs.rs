@@ -42,6 +42,11 @@ fn overlay_reddens_where_the_map_is_high() {
     let at = |c: i64, y: i64, x: i64| o.int64_value(&[c, y, x]);
     assert!(at(0, 1, 2) > 200 && at(1, 1, 2) < 60, "hot pixel is red");
     assert!((at(0, 0, 0) - at(1, 0, 0)).abs() < 5, "cold pixels stay grey");
+    // a map at the layer's resolution (upscale = false) is stretched over the image
+    let small = Tensor::from_slice(&[0.0f32, 1.0]).view([1, 2]);
+    let o = maps::overlay(&img, &small);
+    assert_eq!(o.size(), vec![3, 4, 6]);
+    assert!(o.int64_value(&[1, 0, 5]) < o.int64_value(&[1, 0, 0]), "the right half is redder");
 }
 
 #[test]

@@ -60,7 +60,12 @@ pub fn write_npy(path: &Path, map: &Tensor) -> Result<()> {
 /// centre, as the original's JPEGs), stronger where the map is larger. Returns [3,H,W] u8.
 pub fn overlay(image01: &Tensor, map: &Tensor) -> Tensor {
     let img = image01.to_device(tch::Device::Cpu).to_kind(Kind::Float);
-    let m = map.to_device(tch::Device::Cpu).to_kind(Kind::Float).nan_to_num(0., None, None);
+    let mut m = map.to_device(tch::Device::Cpu).to_kind(Kind::Float).nan_to_num(0., None, None);
+    let (h, w) = (img.size()[1], img.size()[2]);
+    if m.size() != [h, w] {
+        // a map at the layer's resolution (upscale = false) is stretched for display only
+        m = m.view([1, 1, m.size()[0], m.size()[1]]).upsample_bilinear2d([h, w], false, None, None).view([h, w]);
+    }
     let max = m.max().double_value(&[]);
     let v = if max > 0. { (m / max).clamp(0., 1.) } else { m.zeros_like() }.unsqueeze(0);
     let red = Tensor::from_slice(&[1.0f32, 0.0, 0.0]).view([3, 1, 1]);

@@ -3,8 +3,10 @@
 //! half-written map that a re-run would mistake for a finished one.
 pub mod atomic;
 pub mod maps;
+pub mod sink;
 pub mod tensorboard;
 pub mod workdir;
 
+pub use sink::MapSink;
 pub use tensorboard::EventWriter;
 pub use workdir::WorkDir;

@@ -1,0 +1,70 @@
+//! Where one run's per-sample results go: map files in the work dir (PNG, NPY, overlay, as the
+//! config's `[output]` asks) and TensorBoard events. Also says which samples are already done, so a
+//! re-run resumes.
+use super::{maps, EventWriter, WorkDir};
+use crate::attributors::{Attribution, MapSpec};
+use crate::config::OutputConfig;
+use crate::data::{Pipeline, Sample};
+use crate::error::Result;
+use std::path::PathBuf;
+
+pub struct MapSink<'a> {
+    wd: &'a WorkDir,
+    cfg: OutputConfig,
+    specs: Vec<MapSpec>,
+    tb: EventWriter,
+}
+
+impl<'a> MapSink<'a> {
+    /// Starts a new TensorBoard event file in the work dir.
+    pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>) -> Result<Self> {
+        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs })
+    }
+
+    fn files(&self, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
+        let dir = self.wd.path(&spec.dir);
+        let o = &self.cfg;
+        [(o.png, "png"), (o.npy, "npy")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
+            .chain(o.overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .collect()
+    }
+
+    /// Every file of every map of `name` exists (each was written atomically, so it is whole).
+    pub fn is_done(&self, name: &str) -> bool {
+        self.specs.iter().all(|s| self.files(s, name).iter().all(|f| f.is_file()))
+    }
+
+    /// Writes sample number `index`'s maps and loss curves.
+    pub fn write(&mut self, index: usize, s: &Sample, a: &Attribution, pipeline: &Pipeline) -> Result<()> {
+        let step = index as i64;
+        for (tag, curve) in &a.curves {
+            if let Some(last) = curve.last() {
+                self.tb.scalar(&format!("{tag}_final"), step, *last)?;
+            }
+            for (k, v) in curve.iter().enumerate() {
+                self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
+            }
+        }
+        let image01 = pipeline.denormalize(&s.image);
+        for (spec, map) in self.specs.iter().zip(&a.maps) {
+            let dir = self.wd.path(&spec.dir);
+            let overlay = maps::overlay(&image01, map);
+            if index < self.cfg.tensorboard_images {
+                self.tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
+            }
+            if self.cfg.overlay {
+                maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
+            }
+            if self.cfg.npy {
+                maps::write_npy(&dir.join(format!("{}.npy", s.name)), map)?;
+            }
+            if self.cfg.png {
+                maps::write_png(&dir.join(format!("{}.png", s.name)), map, spec.scale)?;
+            }
+        }
+        Ok(())
+    }
+}
