@@ -112,7 +112,9 @@ impl FeatureIba {
 
     /// Runs the estimator over `data` (or reloads it from the run's state folder).
     pub fn estimate(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &RunCtx) -> Result<()> {
-        let cache = cx.state_dir.as_ref().map(|d| d.join(format!("estimator_{}.safetensors", self.p.layer)));
+        // keyed by what decides the estimate, so a changed config never reuses a stale one
+        let key = format!("estimator_{}_n{}_b{}{}.safetensors", self.p.layer, self.p.n_samples, self.p.estimation_batch_size, if self.p.estimation_overshoot { "_overshoot" } else { "" });
+        let cache = cx.state_dir.as_ref().map(|d| d.join(key));
         let est = match cache.as_ref().filter(|c| c.is_file()) {
             Some(c) => {
                 log::info!("estimator: reusing {}", c.display());
