@@ -159,3 +159,44 @@ fn image_folder_orders_classes_by_folder_name() {
     let e = ImageFolder::new(&ImageFolderParams { root: d.path().join("none"), ..ImageFolderParams::default() }).err().unwrap().to_string();
     assert!(e.contains("none") && e.contains("ImageFolder"), "{e}");
 }
+
+#[test]
+fn resize_shorter_side_then_centre_crop_moves_the_boxes() {
+    let d = tempfile::tempdir().unwrap();
+    // a 40×20 image, left half red, right half blue; resize shorter side 10 → 20×10, crop 8×8 at
+    // (top 1, left 6): torchvision's rounding (round half to even)
+    let mut img = image::RgbImage::from_pixel(40, 20, image::Rgb([0, 0, 255]));
+    for y in 0..20 {
+        for x in 0..20 {
+            img.put_pixel(x, y, image::Rgb([255, 0, 0]));
+        }
+    }
+    std::fs::create_dir_all(d.path().join("img/n01")).unwrap();
+    img.save(d.path().join("img/n01/a.png")).unwrap();
+    std::fs::write(d.path().join("idx.json"), r#"{"0": ["n01", "tench"]}"#).unwrap();
+    std::fs::create_dir_all(d.path().join("ann")).unwrap();
+    let objs = [voc::VocObject { name: "n01".into(), bbox: [10.0, 4.0, 30.0, 16.0] }, voc::VocObject { name: "n01".into(), bbox: [0.0, 0.0, 4.0, 1.0] }];
+    std::fs::write(d.path().join("ann/a.xml"), voc::to_xml("a", (40, 20), &objs)).unwrap();
+    let p = ImageNetParams {
+        img_root: d.path().join("img"),
+        ind_to_cls_file: d.path().join("idx.json"),
+        annot_root: d.path().join("ann"),
+        with_bbox: true,
+        img_size: [8, 8],
+        resize_shorter: 10,
+        ..ImageNetParams::default()
+    };
+    let ds = ImageNet::new(&p).unwrap();
+    let g = ds.pipeline().geometry(20, 40);
+    assert_eq!((g.resized, g.offset), ((10, 20), (1, 6)));
+    let s = ds.get(0).unwrap();
+    assert_eq!(s.image.size(), vec![3, 8, 8]);
+    let rgb = ds.pipeline().denormalize(&s.image);
+    assert!(rgb.double_value(&[0, 4, 1]) > 0.9 && rgb.double_value(&[2, 4, 6]) > 0.9, "red left of centre, blue right");
+    // the first box (5..15 × 2..8 after the resize) moves by the crop; the second falls outside
+    assert_eq!(s.boxes.len(), 1);
+    let b = s.boxes[0];
+    assert_eq!([b.xmin, b.ymin, b.xmax, b.ymax], [0.0, 1.0, 7.0, 7.0]);
+    // 375×500 → 256×341, crop left (341 − 224)/2 = 58.5 → 58 (half to even, as Python)
+    assert_eq!(ibex::data::Pipeline { resize_shorter: 256, ..Default::default() }.geometry(375, 500).offset, (16, 58));
+}

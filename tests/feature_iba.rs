@@ -168,3 +168,22 @@ fn a_nan_loss_is_an_error_naming_the_sample_and_stage() {
     let e = iba.attribute(&NanHead, &data.get_sample(0), &cx()).err().unwrap().to_string();
     assert!(e.contains("s0000") && e.contains("feature IBA loss is NaN at step 0"), "{e}");
 }
+
+#[test]
+fn smoothing_of_lambda_keeps_the_bits_around_the_deciding_feature() {
+    let _rng = rng_lock();
+    let model = OneFeature;
+    let data = toy_data(200);
+    let mut iba = FeatureIba::new(FeatureIbaParams { sigma: 1.0, beta: 10.0, ..params() });
+    iba.fit(&model, &data, &cx()).unwrap();
+    let mut x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
+    let _ = x.get(0).get(2).get(3).fill_(2.5);
+    let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
+    let map = iba.attribute(&model, &sample, &cx()).unwrap().maps.remove(0);
+    let best = map.flatten(0, -1).argmax(0, false).int64_value(&[]);
+    let (r, c) = (best / 5, best % 5);
+    assert!((r - 2).abs() <= 1 && (c - 3).abs() <= 1, "peak at ({r}, {c}): {map}");
+    // the smoothed mask spreads the information: the neighbours of the feature carry more than
+    // the far corner
+    assert!(map.double_value(&[2, 2]) > map.double_value(&[0, 0]));
+}

@@ -14,6 +14,8 @@ pub struct ImageFolderParams {
     pub img_size: [i64; 2],
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    /// 0: plain resize to `img_size` (InputIBA); N: shorter side to N, then centre crop (IBA: 256).
+    pub resize_shorter: i64,
     pub extensions: Vec<String>,
     pub shuffle: bool,
     pub seed: u64,
@@ -28,6 +30,7 @@ impl Default for ImageFolderParams {
             img_size: p.img_size,
             mean: p.mean,
             std: p.std,
+            resize_shorter: p.resize_shorter,
             extensions: ["JPEG", "jpeg", "jpg", "png", "bmp"].map(String::from).to_vec(),
             shuffle: false,
             seed: 2021,
@@ -61,7 +64,7 @@ impl ImageFolder {
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
-        Ok(ImageFolder { items, classes, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std } })
+        Ok(ImageFolder { items, classes, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter } })
     }
 }
 

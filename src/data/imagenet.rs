@@ -2,6 +2,7 @@
 //! index JSON `{"0": ["n01440764", "tench"], ...}`, and VOC boxes under `annot_root`, either flat
 //! (`<annot_root>/<name>.xml`, what the original's loader opens) or in per-class folders (what its
 //! README shows). With `with_bbox`, only annotated images are kept, as in the original.
+use super::transforms::Geometry;
 use super::{find_images, require_dir, shuffle, voc, BBox, Dataset, Pipeline, Sample};
 use crate::error::{Error, Result};
 use crate::registry::{Build, BuildCtx, DatasetKind};
@@ -23,6 +24,8 @@ pub struct ImageNetParams {
     pub img_size: [i64; 2],
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    /// 0: plain resize to `img_size` (InputIBA); N: shorter side to N, then centre crop (IBA: 256).
+    pub resize_shorter: i64,
     /// File extensions read (case-sensitive).
     pub extensions: Vec<String>,
     /// Shuffle the file order once, with `seed` (the original shuffles the estimation split).
@@ -42,6 +45,7 @@ impl Default for ImageNetParams {
             img_size: p.img_size,
             mean: p.mean,
             std: p.std,
+            resize_shorter: p.resize_shorter,
             extensions: ["JPEG", "jpeg", "jpg", "png"].map(String::from).to_vec(),
             shuffle: false,
             seed: 2021,
@@ -102,7 +106,7 @@ impl ImageNet {
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
-        Ok(ImageNet { items, wnids, names, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std } })
+        Ok(ImageNet { items, wnids, names, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter } })
     }
 }
 
@@ -119,9 +123,9 @@ impl Dataset for ImageNet {
     }
     fn get(&self, i: usize) -> Result<Sample> {
         let (path, target, annot) = &self.items[i];
-        let (image, (h, w)) = self.pipeline.load(path)?;
+        let (image, geo) = self.pipeline.load(path)?;
         let boxes = match annot {
-            Some(a) => target_boxes(a, &self.wnids[*target as usize], (h, w), self.pipeline.img_size)?,
+            Some(a) => target_boxes(a, &self.wnids[*target as usize], &geo, self.pipeline.img_size)?,
             None => Vec::new(),
         };
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
@@ -138,14 +142,14 @@ impl Dataset for ImageNet {
     }
 }
 
-/// Boxes labelled with the target's wnid, scaled from the image's size to the resized one.
-fn target_boxes(xml: &Path, wnid: &str, (h, w): (i64, i64), [oh, ow]: [i64; 2]) -> Result<Vec<BBox>> {
-    let (sx, sy) = (ow as f64 / w as f64, oh as f64 / h as f64);
+/// Boxes labelled with the target's wnid, moved with the image's resize and crop.
+fn target_boxes(xml: &Path, wnid: &str, geo: &Geometry, size: [i64; 2]) -> Result<Vec<BBox>> {
     Ok(voc::read(xml)?
         .objects
         .into_iter()
         .filter(|o| o.name == wnid)
-        .map(|o| BBox { xmin: o.bbox[0] * sx, ymin: o.bbox[1] * sy, xmax: o.bbox[2] * sx, ymax: o.bbox[3] * sy })
+        .filter_map(|o| geo.map_box(o.bbox, size))
+        .map(|[xmin, ymin, xmax, ymax]| BBox { xmin, ymin, xmax, ymax })
         .collect())
 }
 

@@ -1,6 +1,7 @@
-//! The original's preprocessing (albumentations `Resize` + `Normalize` + `ToTensorV2`): a plain
+//! Image preprocessing. InputIBA's (albumentations `Resize` + `Normalize` + `ToTensorV2`): a plain
 //! bilinear resize to a fixed size (aspect ratio not kept, cv2 INTER_LINEAR, result rounded to 8 bit
-//! as cv2 does on uint8 images), then (x/255 − mean)/std.
+//! as cv2 does on uint8 images), then (x/255 − mean)/std. IBA's notebooks instead resize the shorter
+//! side and crop the centre (torchvision `Resize(256)` + `CenterCrop(224)`): `resize_shorter`.
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -13,11 +14,37 @@ pub struct Pipeline {
     pub img_size: [i64; 2],
     pub mean: [f64; 3],
     pub std: [f64; 3],
+    /// 0: plain resize to `img_size` (InputIBA). N > 0: resize the shorter side to N keeping the
+    /// aspect ratio, then crop the centre `img_size` (IBA: 256 then 224).
+    pub resize_shorter: i64,
 }
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Pipeline { img_size: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
+        Pipeline { img_size: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resize_shorter: 0 }
+    }
+}
+
+/// Where the pixels of an (h, w) image end up: resized to `resized`, then cropped at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Geometry {
+    pub original: (i64, i64),
+    pub resized: (i64, i64),
+    /// (top, left) of the crop in the resized image.
+    pub offset: (i64, i64),
+}
+
+impl Geometry {
+    /// Maps a box (xmin, ymin, xmax, ymax, in original pixels) into the output image, clipped to
+    /// `size` [H,W]; `None` when it falls outside the crop.
+    pub fn map_box(&self, b: [f64; 4], [oh, ow]: [i64; 2]) -> Option<[f64; 4]> {
+        let (sy, sx) = (self.resized.0 as f64 / self.original.0 as f64, self.resized.1 as f64 / self.original.1 as f64);
+        let (top, left) = (self.offset.0 as f64, self.offset.1 as f64);
+        let x0 = (b[0] * sx - left).max(0.0);
+        let y0 = (b[1] * sy - top).max(0.0);
+        let x1 = (b[2] * sx - left).min(ow as f64 - 1.0);
+        let y1 = (b[3] * sy - top).min(oh as f64 - 1.0);
+        (x1 >= x0 && y1 >= y0).then_some([x0, y0, x1, y1])
     }
 }
 
@@ -35,22 +62,42 @@ pub fn read_rgb(path: &Path) -> Result<Tensor> {
 }
 
 impl Pipeline {
-    /// Image file → ([3,H,W] normalised float, original (height, width)).
-    pub fn load(&self, path: &Path) -> Result<(Tensor, (i64, i64))> {
+    /// Image file → ([3,H,W] normalised float, where its pixels went).
+    pub fn load(&self, path: &Path) -> Result<(Tensor, Geometry)> {
         let rgb = read_rgb(path)?;
-        let (h, w) = (rgb.size()[1], rgb.size()[2]);
-        Ok((self.apply(&rgb), (h, w)))
+        let geo = self.geometry(rgb.size()[1], rgb.size()[2]);
+        Ok((self.apply(&rgb), geo))
+    }
+
+    /// The resize and crop for an (h, w) image (torchvision's rounding for `resize_shorter`).
+    pub fn geometry(&self, h: i64, w: i64) -> Geometry {
+        let [oh, ow] = self.img_size;
+        if self.resize_shorter <= 0 {
+            return Geometry { original: (h, w), resized: (oh, ow), offset: (0, 0) };
+        }
+        let s = self.resize_shorter;
+        let resized = if h <= w { (s, s * w / h) } else { (s * h / w, s) };
+        // torchvision's CenterCrop: int(round(d / 2)), Python's round (half to even)
+        let top = ((resized.0 - oh) as f64 / 2.0).round_ties_even() as i64;
+        let left = ((resized.1 - ow) as f64 / 2.0).round_ties_even() as i64;
+        Geometry { original: (h, w), resized, offset: (top, left) }
     }
 
     /// [3,h,w] uint8 → [3,H,W] normalised float.
     pub fn apply(&self, rgb: &Tensor) -> Tensor {
         let x = rgb.to_kind(Kind::Float).unsqueeze(0);
+        let g = self.geometry(x.size()[2], x.size()[3]);
         let [oh, ow] = self.img_size;
-        let resized = if x.size()[2..] == [oh, ow] {
+        let (rh, rw) = g.resized;
+        let resized = if x.size()[2..] == [rh, rw] {
             x
+        } else if self.resize_shorter > 0 {
+            // torchvision's Resize on images is antialiased
+            x.internal_upsample_bilinear2d_aa([rh, rw], false, None, None).round().clamp(0., 255.)
         } else {
-            x.upsample_bilinear2d([oh, ow], false, None, None).round().clamp(0., 255.)
+            x.upsample_bilinear2d([rh, rw], false, None, None).round().clamp(0., 255.)
         };
+        let resized = resized.narrow(2, g.offset.0, oh).narrow(3, g.offset.1, ow);
         let mean = Tensor::from_slice(&self.mean).to_kind(Kind::Float).view([1, 3, 1, 1]);
         let std = Tensor::from_slice(&self.std).to_kind(Kind::Float).view([1, 3, 1, 1]);
         ((resized / 255.0 - mean) / std).squeeze_dim(0)
