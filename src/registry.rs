@@ -20,10 +20,13 @@ pub trait Kind: 'static {
     const NAME: &'static str;
 }
 
+/// Builds a component from its (focused) config table; the `&str` is the table's key, for errors.
+pub type BuildFn<K> = fn(&Figment, &str, &BuildCtx) -> Result<Box<<K as Kind>::Object>>;
+
 /// One registry row: config name → builder of the component from its (focused) config table.
 pub struct Entry<K: Kind> {
     pub name: &'static str,
-    pub build: fn(&Figment, &str, &BuildCtx) -> Result<Box<K::Object>>,
+    pub build: BuildFn<K>,
     /// Parses the table without building (no files touched): config checks and tests.
     pub check: fn(&Figment, &str) -> Result<()>,
 }

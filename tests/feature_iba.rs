@@ -52,7 +52,7 @@ fn the_deciding_feature_gets_the_most_bits() {
     let data = toy_data(200);
     let mut iba = FeatureIba::new(params());
     iba.fit(&model, &data, &cx()).unwrap();
-    let mut x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
+    let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
     let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
     let a = iba.attribute(&model, &sample, &cx()).unwrap();
@@ -176,7 +176,7 @@ fn smoothing_of_lambda_keeps_the_bits_around_the_deciding_feature() {
     let data = toy_data(200);
     let mut iba = FeatureIba::new(FeatureIbaParams { sigma: 1.0, beta: 10.0, ..params() });
     iba.fit(&model, &data, &cx()).unwrap();
-    let mut x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
+    let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
     let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
     let map = iba.attribute(&model, &sample, &cx()).unwrap().maps.remove(0);

@@ -234,15 +234,17 @@ impl Attributor for FeatureIba {
 impl Build<AttributorKind> for FeatureIba {
     type Params = FeatureIbaParams;
     fn build(p: FeatureIbaParams, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
-        let bad = |what: &str| Err(Error::ConfigMsg(format!("attributor: {what}")));
-        if p.batch_size < 1 || p.opt_steps == 0 || p.estimation_batch_size == 0 {
-            return bad("batch_size, opt_steps and estimation_batch_size must be at least 1");
-        }
-        if !(p.lr.is_finite() && p.lr > 0.0) || !(p.beta.is_finite() && p.beta >= 0.0) {
-            return bad("lr must be a positive number and beta a non-negative one");
-        }
-        if !(p.min_std.is_finite() && p.min_std > 0.0) || !p.initial_alpha.is_finite() || !(p.sigma >= 0.0) {
-            return bad("min_std must be positive (it guards the division by σ_R), initial_alpha finite, sigma ≥ 0");
+        let finite_at_least = |v: f64, lo: f64| v.is_finite() && v >= lo;
+        let checks = [
+            (p.batch_size >= 1 && p.opt_steps >= 1 && p.estimation_batch_size >= 1, "batch_size, opt_steps and estimation_batch_size must be at least 1"),
+            (finite_at_least(p.lr, f64::MIN_POSITIVE), "lr must be a positive number"),
+            (finite_at_least(p.beta, 0.0), "beta must be a non-negative number"),
+            (finite_at_least(p.min_std, f64::MIN_POSITIVE), "min_std must be positive (it guards the division by σ_R)"),
+            (p.initial_alpha.is_finite(), "initial_alpha must be a number"),
+            (finite_at_least(p.sigma, 0.0), "sigma must be ≥ 0 (0: no smoothing)"),
+        ];
+        if let Some((_, why)) = checks.iter().find(|(ok, _)| !ok) {
+            return Err(Error::ConfigMsg(format!("attributor: {why}")));
         }
         Ok(Box::new(FeatureIba::new(p)))
     }

@@ -161,7 +161,7 @@ fn render(cfg: &SyntheticConfig, class: usize, rng: &mut SplitMix) -> Result<(Ve
 fn background(n: usize, rng: &mut SplitMix) -> Vec<[f32; 3]> {
     let base = rng.range(0.3, 0.7) as f32;
     let tint = [0, 1, 2].map(|_| rng.range(-0.05, 0.05) as f32);
-    let waves: Vec<[f64; 4]> = (0..3).map(|_| [rng.range(-0.5, 0.5), rng.range(-0.5, 0.5), rng.range(0., 6.28), rng.range(0.03, 0.08)]).collect();
+    let waves: Vec<[f64; 4]> = (0..3).map(|_| [rng.range(-0.5, 0.5), rng.range(-0.5, 0.5), rng.range(0., std::f64::consts::TAU), rng.range(0.03, 0.08)]).collect();
     let mut px = Vec::with_capacity(n * n);
     for y in 0..n {
         for x in 0..n {
