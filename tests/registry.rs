@@ -1,6 +1,6 @@
 //! Every component we ship is registered, and every config under configs/ resolves and passes the
 //! checks of the components it names (types, keys, value types) without touching data or weights.
-use ibex::registry::{names, AttributorKind, DatasetKind, ModelKind};
+use ibex::registry::{build, names, AttributorKind, BuildCtx, DatasetKind, ModelKind};
 use std::path::{Path, PathBuf};
 
 #[test]
@@ -21,8 +21,10 @@ fn configs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every config resolves, every table parses, and its model and attributor build (random weights:
+/// the weight files and datasets are the user's) and fit together (the layer exists).
 #[test]
-fn every_config_resolves_and_validates() {
+fn every_config_resolves_validates_and_builds() {
     let mut all = Vec::new();
     configs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs"), &mut all);
     assert!(all.len() >= 2, "{all:?}");
@@ -30,6 +32,10 @@ fn every_config_resolves_and_validates() {
         let run = ibex::Run::load(&c, &[]).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
         run.validate().unwrap();
         assert!(run.cfg.attributor.is_some(), "{} has no [attributor]", c.display());
+        let cx = BuildCtx { device: tch::Device::Cpu, load_weights: false };
+        let model = build::<ModelKind>(&run.fig, "model", &cx).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        let attr = build::<AttributorKind>(&run.fig, "attributor", &cx).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        attr.check(model.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
         ibex::config::resolved_toml(&run.fig).unwrap();
     }
 }
