@@ -105,6 +105,16 @@ impl Run {
         Ok(last)
     }
 
+    /// Records a failed sample and goes on, or stops with `output.fail_fast`.
+    fn failed(&self, summary: &mut Summary, name: String, e: Error) -> Result<()> {
+        if self.cfg.output.fail_fast {
+            return Err(e);
+        }
+        log::error!("{e}; going on with the next sample");
+        summary.failed.push((name, e.to_string()));
+        Ok(())
+    }
+
     /// The attribution run into `wd`.
     pub fn attribute(&self, wd: &WorkDir) -> Result<Summary> {
         let mut model = self.model()?;
@@ -117,26 +127,41 @@ impl Run {
         attr.fit(model.as_ref(), estimation.as_ref(), &cx)?;
         let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
         let mut summary = Summary::default();
+        let pending: Vec<usize> = (0..data.len()).filter(|&i| !sink.is_done(&data.name(i))).collect();
+        summary.skipped = data.len() - pending.len();
         let bar = crate::logging::progress(data.len() as u64, "attribution");
-        for i in 0..data.len() {
-            bar.inc(1);
-            let name = data.name(i);
-            if sink.is_done(&name) {
-                summary.skipped += 1;
-                continue;
-            }
-            let result = data.get(i).and_then(|s| attr.attribute(model.as_ref(), &s, &cx).map(|a| (s, a)));
-            match result {
-                Ok((sample, a)) => {
-                    sink.write(i, &sample, &a, data.pipeline())?;
-                    summary.attributed += 1;
+        bar.inc(summary.skipped as u64);
+        for chunk in pending.chunks(attr.batch_size().max(1)) {
+            let mut samples = Vec::new();
+            for &i in chunk {
+                match data.get(i) {
+                    Ok(s) => samples.push((i, s)),
+                    Err(e) => self.failed(&mut summary, data.name(i), e)?,
                 }
-                Err(e) if !self.cfg.output.fail_fast => {
-                    log::error!("{e}; going on with the next sample");
-                    summary.failed.push((name, e.to_string()));
-                }
-                Err(e) => return Err(e),
             }
+            let batch: Vec<_> = samples.iter().map(|(_, s)| s.clone_shallow()).collect();
+            match attr.attribute_batch(model.as_ref(), &batch, &cx) {
+                Ok(results) => {
+                    for ((i, s), a) in samples.iter().zip(results) {
+                        sink.write(*i, s, &a, data.pipeline())?;
+                        summary.attributed += 1;
+                    }
+                }
+                // one bad sample must not take its batch with it: redo the batch one by one
+                Err(_) if samples.len() > 1 => {
+                    for (i, s) in &samples {
+                        match attr.attribute(model.as_ref(), s, &cx) {
+                            Ok(a) => {
+                                sink.write(*i, s, &a, data.pipeline())?;
+                                summary.attributed += 1;
+                            }
+                            Err(e) => self.failed(&mut summary, s.name.clone(), e)?,
+                        }
+                    }
+                }
+                Err(e) => self.failed(&mut summary, samples.first().map(|(_, s)| s.name.clone()).unwrap_or_default(), e)?,
+            }
+            bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
         crate::output::atomic::write(&wd.path("summary.json"), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;

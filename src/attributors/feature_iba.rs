@@ -4,7 +4,7 @@
 //! λ = σ(α) with Adam so that the noisy features z = λR + (1−λ)ε keep the class while the KL
 //! capacity (β-weighted) is small. The map is the capacity in bits per pixel.
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
-use super::{sample_seed, Attribution, Attributor, MapSpec, RunCtx, Target, Welford};
+use super::{sample_seed, Attribution, Attributor, MapSpec, Reduce, RunCtx, Target, Welford};
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -219,7 +219,7 @@ impl Attributor for FeatureIba {
         self.estimate(model, data, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
-        vec![MapSpec { dir: "feat_masks".into(), scale: PngScale::MaxNormalised }]
+        vec![MapSpec { dir: "feat_masks".into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
         let x = s.image.to_device(cx.device);

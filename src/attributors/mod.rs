@@ -2,6 +2,7 @@
 //! pipeline (`crate::pipeline`) runs `fit` once, then `attribute` per sample, and writes the maps.
 mod bottleneck;
 mod feature_iba;
+pub mod gradient;
 pub mod welford;
 
 pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
@@ -20,9 +21,36 @@ use tch::Tensor;
 pub struct MapSpec {
     pub dir: String,
     pub scale: PngScale,
+    /// How a [C,H,W] map becomes [H,W] for the PNG and the overlay (the `.npy` keeps all channels).
+    pub reduce: Reduce,
 }
 
-/// One sample's result: one [H,W] map per [`MapSpec`], and loss curves for TensorBoard.
+/// Channel reduction of a [C,H,W] attribution for display and evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduce {
+    Sum,
+    #[default]
+    SumAbs,
+    MaxAbs,
+}
+
+impl Reduce {
+    /// [C,H,W] → [H,W]; an [H,W] map is returned as it is.
+    pub fn apply(self, map: &Tensor) -> Tensor {
+        if map.dim() == 2 {
+            return map.shallow_clone();
+        }
+        match self {
+            Reduce::Sum => map.sum_dim_intlist(0, false, tch::Kind::Float),
+            Reduce::SumAbs => map.abs().sum_dim_intlist(0, false, tch::Kind::Float),
+            Reduce::MaxAbs => map.abs().amax([0], false),
+        }
+    }
+}
+
+/// One sample's result: one map per [`MapSpec`] ([H,W], or [C,H,W] with the input's H×W), and
+/// curves (per optimisation step, or single values) for TensorBoard.
 pub struct Attribution {
     pub maps: Vec<Tensor>,
     /// (tag, value per optimisation step), e.g. ("feat_iba/loss", [...]).
@@ -47,17 +75,51 @@ pub trait Attributor {
     /// The maps this method writes, in the order of [`Attribution::maps`].
     fn outputs(&self) -> Vec<MapSpec>;
     fn attribute(&mut self, model: &dyn Classifier, sample: &Sample, cx: &RunCtx) -> Result<Attribution>;
+    /// Samples per call of [`Attributor::attribute_batch`] (the config's `batch_size` for batched methods).
+    fn batch_size(&self) -> usize {
+        1
+    }
+    /// Several samples at once; the result for each equals its single-sample attribution.
+    fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
+        samples.iter().map(|s| self.attribute(model, s, cx)).collect()
+    }
 }
 
-/// Which class a sample is explained for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Which class a sample is explained for: `"label"` (the dataset's, the original's behaviour),
+/// `"predicted"` (the model's top-1) or a class index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Target {
-    /// The dataset's label (the original's behaviour).
     #[default]
     Label,
-    /// The model's top-1 prediction.
     Predicted,
+    Class(i64),
+}
+
+impl<'de> serde::Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Index(i64),
+            Name(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Index(i) if i >= 0 => Ok(Target::Class(i)),
+            Raw::Name(n) if n == "label" => Ok(Target::Label),
+            Raw::Name(n) if n == "predicted" => Ok(Target::Predicted),
+            _ => Err(serde::de::Error::custom("expected \"label\", \"predicted\" or a class index ≥ 0")),
+        }
+    }
+}
+
+impl serde::Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Target::Label => s.serialize_str("label"),
+            Target::Predicted => s.serialize_str("predicted"),
+            Target::Class(i) => s.serialize_i64(*i),
+        }
+    }
 }
 
 impl Target {
@@ -65,8 +127,19 @@ impl Target {
     pub fn resolve(self, model: &dyn Classifier, image: &Tensor, label: i64) -> i64 {
         match self {
             Target::Label => label,
+            Target::Class(c) => c,
             Target::Predicted => tch::no_grad(|| model.forward(&image.unsqueeze(0)).argmax(-1, false).int64_value(&[0])),
         }
+    }
+
+    /// Classes for a batch [N,C,H,W] with labels `labels`, as a [N] int64 tensor on the batch's device.
+    pub fn resolve_batch(self, model: &dyn Classifier, x: &Tensor, labels: &[i64]) -> Tensor {
+        let t = match self {
+            Target::Label => Tensor::from_slice(labels),
+            Target::Class(c) => Tensor::from_slice(&vec![c; labels.len()]),
+            Target::Predicted => return tch::no_grad(|| model.forward(x).argmax(-1, false)),
+        };
+        t.to_device(x.device())
     }
 }
 

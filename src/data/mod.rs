@@ -33,6 +33,13 @@ pub struct Sample {
     pub boxes: Vec<BBox>,
 }
 
+impl Sample {
+    /// A copy that shares the image's storage.
+    pub fn clone_shallow(&self) -> Sample {
+        Sample { name: self.name.clone(), image: self.image.shallow_clone(), target: self.target, boxes: self.boxes.clone() }
+    }
+}
+
 pub trait Dataset: Send {
     fn len(&self) -> usize;
     fn get(&self, i: usize) -> Result<Sample>;

@@ -9,6 +9,24 @@ pub use vgg::{CfgItem, Vgg, VggParams};
 use crate::error::{Error, Result};
 use tch::{nn, Tensor};
 
+/// One step of a model seen as a chain, for methods that change the backward rule of ReLUs
+/// (guided backprop, DeconvNet): tch has no backward hooks, so they walk the chain themselves.
+pub enum Stage<'a> {
+    /// max(x, 0); `in_features` is false for the classifier's ReLUs.
+    Relu { in_features: bool },
+    /// Any other layer, in eval mode.
+    Op(Box<dyn Fn(&Tensor) -> Tensor + 'a>),
+}
+
+impl Stage<'_> {
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Stage::Relu { .. } => x.relu(),
+            Stage::Op(f) => f(x),
+        }
+    }
+}
+
 pub trait Classifier: Send {
     /// [N,C,H,W] input → [N,classes] logits. `train` turns on dropout and batch-norm updates.
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor;
@@ -33,6 +51,11 @@ pub trait Classifier: Send {
         } else {
             Err(Error::Model(format!("no layer `{layer}` to cut at; available: {}", names.join(", "))))
         }
+    }
+    /// The model as a chain of stages whose composition is `forward` in eval mode; `None` when the
+    /// layers are opaque (TorchScript).
+    fn stages(&self) -> Option<Vec<Stage<'_>>> {
+        None
     }
     /// Stops weight gradients: attribution optimises masks only.
     fn freeze(&mut self) {

@@ -2,7 +2,7 @@
 //! `features.17` and the keys of a converted torchvision `state_dict` mean the same thing here.
 //! The layer list is torchvision's `cfg` (`[64, "M", 128, ...]`), so a small VGG-style net for small
 //! images is the same code as VGG16.
-use super::{weights, Classifier};
+use super::{weights, Classifier, Stage};
 use crate::error::{Error, Result};
 use crate::registry::{Build, BuildCtx, ModelKind};
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,29 @@ impl Vgg {
 }
 
 impl Classifier for Vgg {
+    fn stages(&self) -> Option<Vec<Stage<'_>>> {
+        let mut st: Vec<Stage<'_>> = Vec::new();
+        for layer in &self.features {
+            st.push(match layer {
+                Layer::Relu => Stage::Relu { in_features: true },
+                _ => Stage::Op(Box::new(move |x: &Tensor| match layer {
+                    Layer::Conv(c) => c.forward(x),
+                    Layer::Norm(b) => b.forward_t(x, false),
+                    _ => x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
+                })),
+            });
+        }
+        let pool = self.avgpool;
+        st.push(Stage::Op(Box::new(move |x: &Tensor| x.adaptive_avg_pool2d(pool).flatten(1, -1))));
+        let last = self.classifier.len() - 1;
+        for (i, lin) in self.classifier.iter().enumerate() {
+            st.push(Stage::Op(Box::new(move |x: &Tensor| lin.forward(x))));
+            if i < last {
+                st.push(Stage::Relu { in_features: false });
+            }
+        }
+        Some(st)
+    }
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
     }

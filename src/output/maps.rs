@@ -50,7 +50,7 @@ pub fn write_png(path: &Path, map: &Tensor, scale: PngScale) -> Result<()> {
     atomic::write(path, &encode(&to_u8(map, scale), false, path)?)
 }
 
-/// Exact float32 values of an [H,W] map.
+/// Exact float32 values of a map ([H,W] or [C,H,W]).
 pub fn write_npy(path: &Path, map: &Tensor) -> Result<()> {
     let m = map.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous();
     atomic::with_temp(path, |tmp| m.write_npy(tmp).map_err(|e| Error::file(path, e.to_string())))

@@ -49,8 +49,9 @@ impl<'a> MapSink<'a> {
             }
         }
         let image01 = pipeline.denormalize(&s.image);
-        for (spec, map) in self.specs.iter().zip(&a.maps) {
+        for (spec, raw) in self.specs.iter().zip(&a.maps) {
             let dir = self.wd.path(&spec.dir);
+            let map = &spec.reduce.apply(raw);
             let overlay = maps::overlay(&image01, map);
             if index < self.cfg.tensorboard_images {
                 self.tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
@@ -59,7 +60,7 @@ impl<'a> MapSink<'a> {
                 maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
             }
             if self.cfg.npy {
-                maps::write_npy(&dir.join(format!("{}.npy", s.name)), map)?;
+                maps::write_npy(&dir.join(format!("{}.npy", s.name)), raw)?;
             }
             if self.cfg.png {
                 maps::write_png(&dir.join(format!("{}.png", s.name)), map, spec.scale)?;

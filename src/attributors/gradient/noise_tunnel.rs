@@ -1,0 +1,120 @@
+//! SmoothGrad (Smilkov et al. 2017), SmoothGrad-Squared and VarGrad (Adebayo et al. 2018) as a
+//! wrapper around any gradient method, like Captum's NoiseTunnel: the base method's maps over
+//! `samples` noisy copies x + ε, ε ~ N(0, (noise_level · (max x − min x))²), reduced by their mean,
+//! mean of squares, or variance E[a²] − E[a]².
+use super::common::{grad_params, per_sample_noise};
+use super::{
+    Common, DeconvNet, DeconvNetParams, GradCam, GradCamParams, GradMethod, GradOutput, GuidedBackprop, GuidedBackpropParams,
+    GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams, IntegratedGradients, IntegratedGradientsParams,
+    Saliency, SaliencyParams, Score,
+};
+use crate::error::{Error, Result};
+use crate::models::Classifier;
+use crate::registry::{AttributorKind, Build, BuildCtx};
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelKind {
+    #[default]
+    Smoothgrad,
+    SmoothgradSq,
+    Vargrad,
+}
+
+/// The wrapped method's table (`[attributor.base]`, with its own `type`). Its target, score,
+/// batch and output fields are ignored: the tunnel's apply.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "type")]
+pub enum BaseMethod {
+    Saliency(SaliencyParams),
+    InputXGradient(InputXGradientParams),
+    IntegratedGradients(IntegratedGradientsParams),
+    GuidedBackprop(GuidedBackpropParams),
+    DeconvNet(DeconvNetParams),
+    GradCam(GradCamParams),
+    GuidedGradCam(GuidedGradCamParams),
+}
+
+impl BaseMethod {
+    fn build(&self, score: Score) -> Box<dyn GradMethod> {
+        macro_rules! with_score {
+            ($p:expr, $m:ident) => {{
+                let mut p = $p.clone();
+                p.score = score;
+                Box::new($m::from_params(p)) as Box<dyn GradMethod>
+            }};
+        }
+        match self {
+            BaseMethod::Saliency(p) => with_score!(p, Saliency),
+            BaseMethod::InputXGradient(p) => with_score!(p, InputXGradient),
+            BaseMethod::IntegratedGradients(p) => with_score!(p, IntegratedGradients),
+            BaseMethod::GuidedBackprop(p) => with_score!(p, GuidedBackprop),
+            BaseMethod::DeconvNet(p) => with_score!(p, DeconvNet),
+            BaseMethod::GradCam(p) => with_score!(p, GradCam),
+            BaseMethod::GuidedGradCam(p) => with_score!(p, GuidedGradCam),
+        }
+    }
+}
+
+grad_params! {
+    /// Config of [`NoiseTunnel`].
+    NoiseTunnelParams = "NoiseTunnel" {
+        /// smoothgrad, smoothgrad_sq or vargrad.
+        kind: TunnelKind = TunnelKind::Smoothgrad,
+        /// Noisy copies per image (SmoothGrad paper: 50).
+        samples: usize = 50,
+        /// Noise std as a fraction of each image's value range (SmoothGrad paper: 0.1–0.2).
+        noise_level: f64 = 0.15,
+        base: BaseMethod = BaseMethod::Saliency(SaliencyParams::default()),
+    }
+}
+
+pub struct NoiseTunnel {
+    p: NoiseTunnelParams,
+    common: Common,
+    base: Box<dyn GradMethod>,
+}
+
+impl GradMethod for NoiseTunnel {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+    fn check_model(&self, model: &dyn Classifier) -> Result<()> {
+        self.base.check_model(model)
+    }
+    fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
+        let size = x.size();
+        let range = x.amax([1, 2, 3], true) - x.amin([1, 2, 3], true);
+        let std = range * self.p.noise_level;
+        let (mut sum, mut sq): (Option<Tensor>, Option<Tensor>) = (None, None);
+        for d in 0..self.p.samples {
+            let n = per_sample_noise(seeds, 1000 + d as i64, || Tensor::randn(&size[1..], (Kind::Float, tch::Device::Cpu)));
+            let a = self.base.compute(model, &(x + n.to_device(x.device()) * &std), targets, seeds)?.maps;
+            sq = Some(match sq { Some(s) => s + a.square(), None => a.square() });
+            sum = Some(match sum { Some(s) => s + a, None => a });
+        }
+        let k = self.p.samples as f64;
+        let mean = sum.expect("samples ≥ 1") / k;
+        let mean_sq = sq.expect("samples ≥ 1") / k;
+        Ok(match self.p.kind {
+            TunnelKind::Smoothgrad => mean,
+            TunnelKind::SmoothgradSq => mean_sq,
+            TunnelKind::Vargrad => mean_sq - mean.square(),
+        }
+        .into())
+    }
+}
+
+impl Build<AttributorKind> for NoiseTunnel {
+    type Params = NoiseTunnelParams;
+    fn build(p: NoiseTunnelParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
+        if p.samples == 0 || !(p.noise_level >= 0.0 && p.noise_level.is_finite()) {
+            return Err(Error::ConfigMsg("attributor: samples must be ≥ 1 and noise_level a number ≥ 0".into()));
+        }
+        let base = p.base.build(p.score);
+        Ok(Box::new(NoiseTunnel { common: p.common(), base, p }))
+    }
+}
+crate::register!(AttributorKind, NoiseTunnel);
