@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 fn registry_holds_every_expected_name() {
     assert_eq!(names::<ModelKind>(), vec!["Vgg"]);
     assert_eq!(names::<DatasetKind>(), vec!["ImageFolder", "ImageNet"]);
-    assert_eq!(names::<AttributorKind>(), vec!["FeatureIba"]);
+    assert_eq!(
+        names::<AttributorKind>(),
+        vec![
+            "DeconvNet", "FeatureIba", "GradCam", "GuidedBackprop", "GuidedGradCam", "InputXGradient", "IntegratedGradients",
+            "NoiseTunnel", "Occlusion", "RandomMap", "Saliency"
+        ]
+    );
 }
 
 fn configs(dir: &Path, out: &mut Vec<PathBuf>) {

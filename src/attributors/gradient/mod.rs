@@ -13,10 +13,10 @@ mod quadrature;
 mod saliency;
 
 pub use common::{input_gradients, Common, Score};
-pub use grad_cam::{GradCam, GradCamParams, GuidedGradCam, GuidedGradCamParams};
+pub use grad_cam::{GradCam, GradCamParams, GuidedGradCam, GuidedGradCamParams, Interpolation};
 pub use guided::{relu_rule_backward, DeconvNet, DeconvNetParams, GuidedBackprop, GuidedBackpropParams, ReluRule};
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsParams};
-pub use noise_tunnel::{NoiseTunnel, NoiseTunnelParams, TunnelKind};
+pub use noise_tunnel::{BaseMethod, NoiseTunnel, NoiseTunnelParams, TunnelKind};
 pub use occlusion::{Occlusion, OcclusionParams, RandomMap, RandomMapParams};
 pub use quadrature::{Quadrature, Rule};
 pub use saliency::{InputXGradient, InputXGradientParams, Saliency, SaliencyParams};

@@ -77,6 +77,12 @@ pub struct NoiseTunnel {
     base: Box<dyn GradMethod>,
 }
 
+impl NoiseTunnel {
+    pub fn from_params(p: NoiseTunnelParams) -> Self {
+        NoiseTunnel { common: p.common(), base: p.base.build(p.score), p }
+    }
+}
+
 impl GradMethod for NoiseTunnel {
     fn common(&self) -> &Common {
         &self.common
@@ -113,8 +119,7 @@ impl Build<AttributorKind> for NoiseTunnel {
         if p.samples == 0 || !(p.noise_level >= 0.0 && p.noise_level.is_finite()) {
             return Err(Error::ConfigMsg("attributor: samples must be ≥ 1 and noise_level a number ≥ 0".into()));
         }
-        let base = p.base.build(p.score);
-        Ok(Box::new(NoiseTunnel { common: p.common(), base, p }))
+        Ok(Box::new(NoiseTunnel::from_params(p)))
     }
 }
 crate::register!(AttributorKind, NoiseTunnel);
