@@ -1,0 +1,96 @@
+//! Every registered attributor through one contract (captum's habit of testing all methods alike):
+//! built from its config table alone, maps of the input's H×W, finite, the same twice with the
+//! same seed, and a batch of N equal to N single runs.
+mod common;
+use common::{fixture, rng_lock, TensorDataset};
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use ibex::attributors::RunCtx;
+use ibex::data::{Dataset, Sample};
+use ibex::models::{CfgItem, Classifier, Vgg, VggParams};
+use ibex::registry::{build, names, AttributorKind, BuildCtx};
+use tch::{Device, Kind, Tensor};
+
+/// Settings that make each method small enough for a test, on the tiny VGG (32×32, features.0–10).
+fn table(name: &str) -> String {
+    let extra = match name {
+        "FeatureIba" => "layer = \"features.8\"\nn_samples = 12",
+        "GradCam" | "GuidedGradCam" => "layer = \"features.9\"",
+        "IntegratedGradients" => "steps = 8\ninternal_batch_size = 8",
+        "NoiseTunnel" => "samples = 3",
+        "Occlusion" => "window = [8, 8]\nstride = [8, 8]",
+        _ => "",
+    };
+    format!("[attributor]\ntype = \"{name}\"\n{extra}\n")
+}
+
+fn tiny_vgg() -> Vgg {
+    let c = |n| CfgItem::Conv(n);
+    let m = || CfgItem::Pool("M".into());
+    let p = VggParams {
+        cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
+        avgpool: [4, 4],
+        classifier: vec![64, 64],
+        num_classes: 10,
+        weights: fixture("tiny_vgg.safetensors").display().to_string(),
+        ..VggParams::default()
+    };
+    Vgg::new(&p, Device::Cpu).unwrap()
+}
+
+fn close(a: &Tensor, b: &Tensor) -> bool {
+    let scale = 1.0 + b.abs().max().double_value(&[]);
+    (a - b).abs().max().double_value(&[]) <= 1e-4 * scale
+}
+
+#[test]
+fn every_attributor_keeps_the_contract() {
+    let _rng = rng_lock();
+    let mut model = tiny_vgg();
+    model.freeze();
+    tch::manual_seed(0);
+    let images: Vec<Tensor> = (0..16).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
+    let data = TensorDataset::new(images, (0..16).map(|i| i % 10).collect());
+    let cx = RunCtx { device: Device::Cpu, seed: 5, state_dir: None };
+    let samples: Vec<Sample> = (0..3).map(|i| data.get(i).unwrap()).collect();
+    for name in names::<AttributorKind>() {
+        let fig = Figment::from(Toml::string(&table(name)));
+        let mut attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        attr.check(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
+        attr.fit(&model, &data, &cx).unwrap();
+        let specs = attr.outputs();
+        let batch = attr.attribute_batch(&model, &samples, &cx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(batch.len(), 3, "{name}");
+        for (s, a) in samples.iter().zip(&batch) {
+            assert_eq!(a.maps.len(), specs.len(), "{name}: one map per output spec");
+            for m in &a.maps {
+                let size = m.size();
+                assert_eq!(&size[size.len() - 2..], &[32, 32], "{name}: map {size:?}");
+                assert!(bool::try_from(m.isfinite().all()).unwrap(), "{name}: non-finite map");
+            }
+            let single = attr.attribute(&model, s, &cx).unwrap();
+            let again = attr.attribute(&model, s, &cx).unwrap();
+            for ((b, one), two) in a.maps.iter().zip(&single.maps).zip(&again.maps) {
+                assert!(close(b, one), "{name}: batch of 3 differs from a single run for {}", s.name);
+                assert_eq!((one - two).abs().max().double_value(&[]), 0.0, "{name}: not deterministic");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_method_that_cannot_run_on_a_model_says_so_at_build_time() {
+    let model = tiny_vgg();
+    let fig = Figment::from(Toml::string("[attributor]\ntype = \"GradCam\"\nlayer = \"features.40\"\n"));
+    let attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
+    let e = attr.check(&model).unwrap_err().to_string();
+    assert!(e.contains("features.40"), "{e}");
+    let fig = Figment::from(Toml::string("[attributor]\ntype = \"IntegratedGradients\"\nmethod = \"simpson\"\n"));
+    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).err().unwrap().to_string();
+    assert!(e.contains("attributor.method") && e.contains("gauss_legendre"), "{e}");
+    let fig = Figment::from(Toml::string("[attributor]\ntype = \"NoiseTunnel\"\n[attributor.base]\ntype = \"Saliency\"\nabss = true\n"));
+    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).err().unwrap().to_string();
+    assert!(e.contains("abss"), "{e}");
+    let _ = model.num_classes();
+}
