@@ -265,3 +265,27 @@ fn smoothgrad_with_zero_noise_is_the_wrapped_method() {
 fn noise_tunnel(kind: TunnelKind, noise_level: f64, samples: usize, base: BaseMethod) -> NoiseTunnel {
     NoiseTunnel::from_params(NoiseTunnelParams { kind, noise_level, samples, base, ..Default::default() })
 }
+
+#[test]
+fn gradient_methods_run_on_torchscript_halves() {
+    use ibex::models::{TorchScript, TorchScriptParams};
+    let ts = TorchScript::new(
+        &TorchScriptParams { head: fixture("tiny_vgg_head.ts.pt"), tail: fixture("tiny_vgg_tail.ts.pt"), layer: "features.8".into(), num_classes: 10, ..Default::default() },
+        Device::Cpu,
+    )
+    .unwrap();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let logits = tch::no_grad(|| ts.forward(&x));
+    assert!(max_abs_diff(&logits, &Tensor::read_npy(fixture("tiny_vgg_logits.npy")).unwrap()) < 1e-5);
+    // the gradient through both halves equals PyTorch's
+    let sal = Saliency::from_params(SaliencyParams { abs: false, ..Default::default() });
+    let g = run(&sal, &ts, &x, 3);
+    assert!(max_abs_diff(&g, &Tensor::read_npy(fixture("tiny_vgg_input_grad_class3.npy")).unwrap()) < 1e-6);
+    // and equals the native model's Grad-CAM at the cut
+    let cam = GradCam::from_params(GradCamParams { layer: "features.8".into(), ..Default::default() });
+    assert!(max_abs_diff(&run(&cam, &ts, &x, 3), &run(&cam, &tiny_vgg(), &x, 3)) < 1e-5);
+    // methods that need the layers say so before running
+    let gb = GuidedBackprop::from_params(Default::default());
+    let e = gb.check_model(&ts).unwrap_err().to_string();
+    assert!(e.contains("GuidedBackprop") && e.contains("opaque"), "{e}");
+}

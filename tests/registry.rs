@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn registry_holds_every_expected_name() {
-    assert_eq!(names::<ModelKind>(), vec!["Vgg"]);
+    assert_eq!(names::<ModelKind>(), vec!["TorchScript", "Vgg"]);
     assert_eq!(names::<DatasetKind>(), vec!["ImageFolder", "ImageNet"]);
     assert_eq!(
         names::<AttributorKind>(),

@@ -1,9 +1,11 @@
 //! Classifiers that can be cut in two at a named layer. tch has no forward hooks, so instead of
 //! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
 //! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
+mod torchscript;
 mod vgg;
 pub mod weights;
 
+pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
 
 use crate::error::{Error, Result};
