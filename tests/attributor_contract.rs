@@ -2,12 +2,12 @@
 //! built from its config table alone, maps of the input's H×W, finite, the same twice with the
 //! same seed, and a batch of N equal to N single runs.
 mod common;
-use common::{fixture, rng_lock, TensorDataset};
+use common::{rng_lock, tiny_vgg, TensorDataset};
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use ibex::attributors::RunCtx;
 use ibex::data::{Dataset, Sample};
-use ibex::models::{CfgItem, Classifier, Vgg, VggParams};
+use ibex::models::Classifier;
 use ibex::registry::{build, names, AttributorKind, BuildCtx};
 use tch::{Device, Kind, Tensor};
 
@@ -24,19 +24,6 @@ fn table(name: &str) -> String {
     format!("[attributor]\ntype = \"{name}\"\n{extra}\n")
 }
 
-fn tiny_vgg() -> Vgg {
-    let c = |n| CfgItem::Conv(n);
-    let m = || CfgItem::Pool("M".into());
-    let p = VggParams {
-        cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
-        avgpool: [4, 4],
-        classifier: vec![64, 64],
-        num_classes: 10,
-        weights: fixture("tiny_vgg.safetensors").display().to_string(),
-        ..VggParams::default()
-    };
-    Vgg::new(&p, Device::Cpu).unwrap()
-}
 
 fn close(a: &Tensor, b: &Tensor) -> bool {
     let scale = 1.0 + b.abs().max().double_value(&[]);

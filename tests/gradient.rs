@@ -1,11 +1,9 @@
 //! The gradient family against analytic answers on tiny models, and every registered attributor
 //! through one shared contract.
 mod common;
-use common::{fixture, max_abs_diff, rng_lock};
+use common::{fixture, max_abs_diff, rng_lock, tiny_vgg};
 use ibex::attributors::gradient::*;
-use ibex::attributors::{Attributor, RunCtx};
-use ibex::data::Sample;
-use ibex::models::{CfgItem, Classifier, Stage, Vgg, VggParams};
+use ibex::models::{Classifier, Stage};
 use ibex::Result;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -155,22 +153,6 @@ fn integrated_gradients_completeness_and_quadrature() {
     assert!(e < 1e-3, "VGG completeness error {e}");
 }
 
-fn tiny_vgg() -> Vgg {
-    let c = |n| CfgItem::Conv(n);
-    let m = || CfgItem::Pool("M".into());
-    Vgg::new(
-        &VggParams {
-            cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
-            avgpool: [4, 4],
-            classifier: vec![64, 64],
-            num_classes: 10,
-            weights: fixture("tiny_vgg.safetensors").display().to_string(),
-            ..VggParams::default()
-        },
-        Device::Cpu,
-    )
-    .unwrap()
-}
 
 #[test]
 fn quadrature_rules_integrate_what_they_should() {

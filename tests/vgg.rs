@@ -6,21 +6,12 @@ use ibex::models::{CfgItem, Classifier, Vgg, VggParams};
 use tch::{Device, Kind, Tensor};
 
 fn tiny_params() -> VggParams {
-    let c = |n| CfgItem::Conv(n);
-    let m = || CfgItem::Pool("M".into());
-    VggParams {
-        cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
-        avgpool: [4, 4],
-        classifier: vec![64, 64],
-        num_classes: 10,
-        weights: fixture("tiny_vgg.safetensors").display().to_string(),
-        ..VggParams::default()
-    }
+    common::tiny_vgg_params()
 }
 
 #[test]
 fn logits_features_and_gradient_match_pytorch() {
-    let vgg = Vgg::new(&tiny_params(), Device::Cpu).unwrap();
+    let vgg = common::tiny_vgg();
     let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
     let logits = tch::no_grad(|| vgg.forward(&x));
     let want = Tensor::read_npy(fixture("tiny_vgg_logits.npy")).unwrap();

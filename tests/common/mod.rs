@@ -51,3 +51,23 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The tiny torchvision VGG of the fixtures (cfg [8,"M",16,"M",32,32,"M"], 32×32, 10 classes),
+/// with its PyTorch weights.
+pub fn tiny_vgg() -> ibex::models::Vgg {
+    ibex::models::Vgg::new(&tiny_vgg_params(), tch::Device::Cpu).unwrap()
+}
+
+pub fn tiny_vgg_params() -> ibex::models::VggParams {
+    use ibex::models::{CfgItem, VggParams};
+    let c = |n| CfgItem::Conv(n);
+    let m = || CfgItem::Pool("M".into());
+    VggParams {
+        cfg: vec![c(8), m(), c(16), m(), c(32), c(32), m()],
+        avgpool: [4, 4],
+        classifier: vec![64, 64],
+        num_classes: 10,
+        weights: fixture("tiny_vgg.safetensors").display().to_string(),
+        ..VggParams::default()
+    }
+}

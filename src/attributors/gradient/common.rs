@@ -113,3 +113,33 @@ pub fn per_sample_noise(seeds: &[i64], salt: i64, draw: impl Fn() -> Tensor) -> 
         .collect();
     Tensor::stack(&v, 0)
 }
+
+/// Declares a method's struct over its params, `from_params`, its registry builder (with an
+/// optional check of the params) and its registration under its own name.
+macro_rules! grad_method {
+    ($(#[$doc:meta])* $name:ident($params:ident) $(, check = $check:expr)?) => {
+        $(#[$doc])*
+        pub struct $name {
+            #[allow(dead_code)]
+            p: $params,
+            common: $crate::attributors::gradient::Common,
+        }
+
+        impl $name {
+            pub fn from_params(p: $params) -> Self {
+                $name { common: p.common(), p }
+            }
+        }
+
+        impl $crate::registry::Build<$crate::registry::AttributorKind> for $name {
+            type Params = $params;
+            fn build(p: $params, _cx: &$crate::registry::BuildCtx) -> $crate::error::Result<Box<dyn $crate::attributors::Attributor>> {
+                $( let check: fn(&$params) -> ::std::result::Result<(), String> = $check;
+                   check(&p).map_err(|why| $crate::error::Error::ConfigMsg(format!("attributor: {why}")))?; )?
+                Ok(Box::new($name::from_params(p)))
+            }
+        }
+        $crate::register!($crate::registry::AttributorKind, $name);
+    };
+}
+pub(crate) use grad_method;

@@ -1,12 +1,11 @@
 //! Grad-CAM (Selvaraju et al. 2017) on a named layer: w_k = mean over positions of ∂s/∂A_k,
 //! cam = ReLU(Σ_k w_k A_k), upsampled to the input. Guided Grad-CAM multiplies guided backprop by it.
 //! Works on any model that can be cut at the layer (native or TorchScript halves).
-use super::common::{grad_params, target_scores};
+use super::common::{grad_method, grad_params, target_scores};
 use super::guided::{relu_rule_backward, ReluRule};
 use super::{Common, GradMethod, GradOutput};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
-use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -51,15 +50,11 @@ grad_params! {
     }
 }
 
-pub struct GradCam {
-    p: GradCamParams,
-    common: Common,
-}
 
-impl GradCam {
-    pub fn from_params(p: GradCamParams) -> Self {
-        GradCam { common: p.common(), p }
-    }
+
+grad_method! {
+    /// Grad-CAM.
+    GradCam(GradCamParams)
 }
 
 impl GradMethod for GradCam {
@@ -75,13 +70,6 @@ impl GradMethod for GradCam {
     }
 }
 
-impl Build<AttributorKind> for GradCam {
-    type Params = GradCamParams;
-    fn build(p: GradCamParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(GradCam::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, GradCam);
 
 grad_params! {
     /// Config of [`GuidedGradCam`].
@@ -95,15 +83,11 @@ grad_params! {
     }
 }
 
-pub struct GuidedGradCam {
-    p: GuidedGradCamParams,
-    common: Common,
-}
 
-impl GuidedGradCam {
-    pub fn from_params(p: GuidedGradCamParams) -> Self {
-        GuidedGradCam { common: p.common(), p }
-    }
+
+grad_method! {
+    /// Guided Grad-CAM.
+    GuidedGradCam(GuidedGradCamParams)
 }
 
 impl GradMethod for GuidedGradCam {
@@ -121,10 +105,3 @@ impl GradMethod for GuidedGradCam {
     }
 }
 
-impl Build<AttributorKind> for GuidedGradCam {
-    type Params = GuidedGradCamParams;
-    fn build(p: GuidedGradCamParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(GuidedGradCam::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, GuidedGradCam);

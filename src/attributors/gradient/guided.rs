@@ -2,11 +2,10 @@
 //! input gradient with the backward rule of the ReLUs replaced. tch has no backward hooks, so we
 //! walk the model's [`Stage`] chain backwards ourselves: every other layer contributes its exact
 //! vector–Jacobian product (autograd on that layer alone), ReLUs apply the method's rule.
-use super::common::grad_params;
+use super::common::{grad_method, grad_params};
 use super::{Common, GradMethod, GradOutput, Score};
 use crate::error::{Error, Result};
 use crate::models::{Classifier, Stage};
-use crate::registry::{AttributorKind, Build, BuildCtx};
 use tch::{Kind, Tensor};
 
 /// The backward rule at a ReLU with input r and incoming gradient g.
@@ -78,15 +77,11 @@ grad_params! {
     }
 }
 
-pub struct GuidedBackprop {
-    p: GuidedBackpropParams,
-    common: Common,
-}
 
-impl GuidedBackprop {
-    pub fn from_params(p: GuidedBackpropParams) -> Self {
-        GuidedBackprop { common: p.common(), p }
-    }
+
+grad_method! {
+    /// Guided backpropagation.
+    GuidedBackprop(GuidedBackpropParams)
 }
 
 impl GradMethod for GuidedBackprop {
@@ -101,13 +96,6 @@ impl GradMethod for GuidedBackprop {
     }
 }
 
-impl Build<AttributorKind> for GuidedBackprop {
-    type Params = GuidedBackpropParams;
-    fn build(p: GuidedBackpropParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(GuidedBackprop::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, GuidedBackprop);
 
 grad_params! {
     /// Config of [`DeconvNet`].
@@ -117,15 +105,11 @@ grad_params! {
     }
 }
 
-pub struct DeconvNet {
-    p: DeconvNetParams,
-    common: Common,
-}
 
-impl DeconvNet {
-    pub fn from_params(p: DeconvNetParams) -> Self {
-        DeconvNet { common: p.common(), p }
-    }
+
+grad_method! {
+    /// DeconvNet.
+    DeconvNet(DeconvNetParams)
 }
 
 impl GradMethod for DeconvNet {
@@ -140,10 +124,3 @@ impl GradMethod for DeconvNet {
     }
 }
 
-impl Build<AttributorKind> for DeconvNet {
-    type Params = DeconvNetParams;
-    fn build(p: DeconvNetParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(DeconvNet::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, DeconvNet);

@@ -1,12 +1,11 @@
 //! Integrated Gradients (Sundararajan et al. 2017): (x − x′) ⊙ ∫₀¹ ∂s/∂x(x′ + α(x − x′)) dα, with
 //! Captum's quadrature rules, a choice of baseline x′, the path points evaluated in internal batches,
 //! and the completeness error |Σ attributions − (s(x) − s(x′))| / |s(x) − s(x′)| reported per image.
-use super::common::{grad_params, input_gradients, per_sample_noise, target_scores};
+use super::common::{grad_method, grad_params, input_gradients, per_sample_noise, target_scores};
 use super::{Common, GradMethod, GradOutput, Quadrature, Rule};
 use crate::attributors::GaussianSmoothing;
 use crate::error::Result;
 use crate::models::Classifier;
-use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -41,10 +40,6 @@ grad_params! {
     }
 }
 
-pub struct IntegratedGradients {
-    p: IntegratedGradientsParams,
-    common: Common,
-}
 
 impl IntegratedGradients {
     fn baseline(&self, x: &Tensor, seeds: &[i64]) -> Tensor {
@@ -62,10 +57,10 @@ impl IntegratedGradients {
     }
 }
 
-impl IntegratedGradients {
-    pub fn from_params(p: IntegratedGradientsParams) -> Self {
-        IntegratedGradients { common: p.common(), p }
-    }
+
+grad_method! {
+    /// Integrated Gradients.
+    IntegratedGradients(IntegratedGradientsParams)
 }
 
 impl GradMethod for IntegratedGradients {
@@ -98,10 +93,3 @@ impl GradMethod for IntegratedGradients {
     }
 }
 
-impl Build<AttributorKind> for IntegratedGradients {
-    type Params = IntegratedGradientsParams;
-    fn build(p: IntegratedGradientsParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(IntegratedGradients::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, IntegratedGradients);

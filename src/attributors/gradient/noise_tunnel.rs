@@ -71,6 +71,7 @@ grad_params! {
     }
 }
 
+/// SmoothGrad, SmoothGrad² or VarGrad around a base method.
 pub struct NoiseTunnel {
     p: NoiseTunnelParams,
     common: Common,
@@ -116,7 +117,7 @@ impl GradMethod for NoiseTunnel {
 impl Build<AttributorKind> for NoiseTunnel {
     type Params = NoiseTunnelParams;
     fn build(p: NoiseTunnelParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        if p.samples == 0 || !(p.noise_level >= 0.0 && p.noise_level.is_finite()) {
+        if p.samples == 0 || !p.noise_level.is_finite() || p.noise_level < 0.0 {
             return Err(Error::ConfigMsg("attributor: samples must be ≥ 1 and noise_level a number ≥ 0".into()));
         }
         Ok(Box::new(NoiseTunnel::from_params(p)))

@@ -1,11 +1,10 @@
 //! Perturbation baselines. Occlusion (Zeiler & Fergus 2014, Captum's `Occlusion`): slide a window
 //! of `baseline` values over the image; each pixel's attribution is the mean drop of the target
 //! score over the windows that cover it. RandomMap: N(0, ¼) noise, the floor of evaluation metrics.
-use super::common::{grad_params, per_sample_noise, target_scores};
+use super::common::{grad_method, grad_params, per_sample_noise, target_scores};
 use super::{Common, GradMethod, GradOutput};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
-use crate::registry::{AttributorKind, Build, BuildCtx};
 use tch::{Kind, Tensor};
 
 grad_params! {
@@ -22,9 +21,10 @@ grad_params! {
     }
 }
 
-pub struct Occlusion {
-    p: OcclusionParams,
-    common: Common,
+grad_method! {
+    /// Occlusion.
+    Occlusion(OcclusionParams),
+    check = |p| if p.window.iter().chain(&p.stride).all(|&v| v >= 1) { Ok(()) } else { Err("window and stride must be ≥ 1".into()) }
 }
 
 /// Window starts along one axis: ceil((len − window)/stride) + 1 of them, the last one clipped.
@@ -34,10 +34,6 @@ fn starts(len: i64, window: i64, stride: i64) -> Vec<i64> {
 }
 
 impl Occlusion {
-    pub fn from_params(p: OcclusionParams) -> Self {
-        Occlusion { common: p.common(), p }
-    }
-
     /// One image x [C,H,W], target t → [1,H,W].
     fn one(&self, model: &dyn Classifier, x: &Tensor, t: &Tensor) -> Tensor {
         let (h, w) = (x.size()[1], x.size()[2]);
@@ -79,25 +75,15 @@ impl GradMethod for Occlusion {
     }
 }
 
-impl Build<AttributorKind> for Occlusion {
-    type Params = OcclusionParams;
-    fn build(p: OcclusionParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        if p.window.iter().chain(&p.stride).any(|&v| v < 1) {
-            return Err(Error::ConfigMsg("attributor: window and stride must be ≥ 1".into()));
-        }
-        Ok(Box::new(Occlusion::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, Occlusion);
 
 grad_params! {
     /// Config of [`RandomMap`].
     RandomMapParams = "RandomMap" {}
 }
 
-/// N(0, ¼) per pixel (InputIBA's random baseline: randn / 2), seeded per image.
-pub struct RandomMap {
-    common: Common,
+grad_method! {
+    /// N(0, ¼) per pixel (InputIBA's random baseline: randn / 2), seeded per image.
+    RandomMap(RandomMapParams)
 }
 
 impl GradMethod for RandomMap {
@@ -110,10 +96,3 @@ impl GradMethod for RandomMap {
     }
 }
 
-impl Build<AttributorKind> for RandomMap {
-    type Params = RandomMapParams;
-    fn build(p: RandomMapParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(RandomMap { common: p.common() }))
-    }
-}
-crate::register!(AttributorKind, RandomMap);

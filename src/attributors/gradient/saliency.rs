@@ -1,10 +1,9 @@
 //! Saliency (Simonyan et al. 2014): the gradient of the target score with respect to the input,
 //! signed or absolute; and Input × Gradient (Shrikumar et al. 2016): x ⊙ ∂s/∂x.
-use super::common::{grad_params, input_gradients};
+use super::common::{grad_method, grad_params, input_gradients};
 use super::{Common, GradMethod, GradOutput};
 use crate::error::Result;
 use crate::models::Classifier;
-use crate::registry::{AttributorKind, Build, BuildCtx};
 use tch::Tensor;
 
 grad_params! {
@@ -15,15 +14,11 @@ grad_params! {
     }
 }
 
-pub struct Saliency {
-    p: SaliencyParams,
-    common: Common,
-}
 
-impl Saliency {
-    pub fn from_params(p: SaliencyParams) -> Self {
-        Saliency { common: p.common(), p }
-    }
+
+grad_method! {
+    /// Saliency: the (absolute) input gradient.
+    Saliency(SaliencyParams)
 }
 
 impl GradMethod for Saliency {
@@ -36,27 +31,17 @@ impl GradMethod for Saliency {
     }
 }
 
-impl Build<AttributorKind> for Saliency {
-    type Params = SaliencyParams;
-    fn build(p: SaliencyParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(Saliency::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, Saliency);
 
 grad_params! {
     /// Config of [`InputXGradient`].
     InputXGradientParams = "InputXGradient" {}
 }
 
-pub struct InputXGradient {
-    common: Common,
-}
 
-impl InputXGradient {
-    pub fn from_params(p: InputXGradientParams) -> Self {
-        InputXGradient { common: p.common() }
-    }
+
+grad_method! {
+    /// Input × Gradient.
+    InputXGradient(InputXGradientParams)
 }
 
 impl GradMethod for InputXGradient {
@@ -69,10 +54,3 @@ impl GradMethod for InputXGradient {
     }
 }
 
-impl Build<AttributorKind> for InputXGradient {
-    type Params = InputXGradientParams;
-    fn build(p: InputXGradientParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        Ok(Box::new(InputXGradient::from_params(p)))
-    }
-}
-crate::register!(AttributorKind, InputXGradient);
