@@ -103,6 +103,19 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!((summary(&wd)["attributed"].as_i64(), summary(&wd)["skipped"].as_i64()), (Some(1), Some(15)));
 
+    // a baseline method on the same data and model: raw [C,H,W] maps, batched, completeness logged
+    let out = train(cwd, &repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ig = cwd.join("workdirs/ig/maps");
+    let m = tch::Tensor::read_npy(ig.join(format!("{}.npy", names[0]))).unwrap();
+    assert_eq!(m.size(), vec![3, 64, 64]);
+    assert!(m.lt(0.0).any().int64_value(&[]) == 1, "the .npy keeps the signed attribution");
+    assert!(ig.join(format!("{}.png", names[0])).is_file() && ig.join(format!("{}_overlay.jpg", names[0])).is_file());
+    let ev = std::fs::read_dir(cwd.join("workdirs/ig")).unwrap().map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out")).unwrap();
+    let tags: Vec<String> = read_events(&ev).unwrap().iter().filter_map(|e| match &e.what { Some(What::Summary(s)) => Some(s.value[0].tag.clone()), _ => None }).collect();
+    assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
+
     // a corrupt image fails that sample with its file named, the run goes on, the summary lists it
     let victim = cwd.join("data/synthetic/images/attribution/n90000001/attribution_1_00002.png");
     std::fs::write(&victim, b"not a png").unwrap();

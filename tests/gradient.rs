@@ -271,3 +271,35 @@ fn gradient_methods_run_on_torchscript_halves() {
     let e = gb.check_model(&ts).unwrap_err().to_string();
     assert!(e.contains("GuidedBackprop") && e.contains("opaque"), "{e}");
 }
+
+#[test]
+fn integrated_gradients_baselines() {
+    let _rng = rng_lock();
+    let vgg = tiny_vgg();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let ig = |baseline| IntegratedGradients::from_params(IntegratedGradientsParams { baseline, steps: 16, blur_sigma: 2.0, ..Default::default() });
+    // a constant image is its own blurred baseline: nothing to attribute
+    let flat = Tensor::full([1, 3, 32, 32], 0.3, (Kind::Float, Device::Cpu));
+    assert!(run(&ig(Baseline::Blurred), &vgg, &flat, 3).abs().max().double_value(&[]) < 1e-6);
+    // the uniform baseline is drawn per image from its seed: same seed, same map; another, another
+    let a = run(&ig(Baseline::Uniform), &vgg, &x, 3);
+    assert_eq!(max_abs_diff(&a, &run(&ig(Baseline::Uniform), &vgg, &x, 3)), 0.0);
+    let other = ig(Baseline::Uniform).compute(&vgg, &x, &Tensor::from_slice(&[3i64, 3]), &[7, 8]).unwrap().maps;
+    assert!(max_abs_diff(&a, &other) > 1e-6);
+    // with the zero baseline, IG on a linear model is exactly x ⊙ W
+    let lin = TwoLayer { w1: Tensor::eye(4, (Kind::Float, Device::Cpu)) * 10.0, w2: t(&[1., -2., 0.5, 3.], &[1, 4]) };
+    let xp = t(&[1., 2., 3., 4.], &[1, 1, 2, 2]); // all hidden units active along the whole path
+    let want = &xp * t(&[10., -20., 5., 30.], &[1, 1, 2, 2]);
+    assert!(max_abs_diff(&run(&ig(Baseline::Zeros), &lin, &xp, 0), &want) < 1e-4);
+}
+
+#[test]
+fn targets_parse_from_the_config() {
+    use figment::providers::{Format, Toml};
+    let p = |v: &str| figment::Figment::from(Toml::string(&format!("type = \"Saliency\"\ntarget = {v}\n"))).extract::<SaliencyParams>();
+    assert_eq!(p("\"label\"").unwrap().target, ibex::attributors::Target::Label);
+    assert_eq!(p("\"predicted\"").unwrap().target, ibex::attributors::Target::Predicted);
+    assert_eq!(p("7").unwrap().target, ibex::attributors::Target::Class(7));
+    assert!(p("\"best\"").unwrap_err().to_string().contains("predicted"));
+    assert!(p("-1").is_err());
+}
