@@ -1,6 +1,8 @@
 //! Throughput of the pipeline's stages on a config's model and data (`tools/bench`), in seconds per
 //! image. Time it with `OMP_WAIT_POLICY=PASSIVE` on a shared machine (see README "Benchmarks").
 use crate::attributors::{FeatureIba, FeatureIbaParams, RunCtx};
+use crate::data::Sample;
+use crate::registry::{self, AttributorKind, BuildCtx};
 use crate::error::{Error, Result};
 use crate::pipeline::Run;
 use std::time::Instant;
@@ -42,4 +44,47 @@ pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize) -> Result<Benc
         per_image.push(t.elapsed().as_secs_f64() / samples.len().max(1) as f64);
     }
     Ok(BenchReport { device: format!("{:?}", run.device), threads: tch::get_num_threads(), estimation_s_per_image: estimation, feature_iba_s_per_image: per_image })
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BatchReport {
+    pub device: String,
+    pub method: String,
+    /// Seconds per image with one image per call, then with the config's batch size.
+    pub s_per_image_single: f64,
+    pub s_per_image_batched: f64,
+    pub batch_size: usize,
+}
+
+/// Times the config's attributor on `n` attribution images, one at a time and in its batches
+/// (after one warm-up call).
+pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
+    let mut model = run.model()?;
+    model.freeze();
+    let mut attr = registry::build::<AttributorKind>(&run.fig, "attributor", &BuildCtx { device: run.device, load_weights: true })?;
+    attr.check(model.as_ref())?;
+    let data = run.dataset("attribution")?;
+    let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
+    let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
+    attr.attribute(model.as_ref(), &samples[0], &cx)?;
+    let sync = || {
+        if let tch::Device::Cuda(i) = run.device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let t = Instant::now();
+    for s in &samples {
+        attr.attribute(model.as_ref(), s, &cx)?;
+    }
+    sync();
+    let single = t.elapsed().as_secs_f64() / samples.len() as f64;
+    let bs = attr.batch_size();
+    let t = Instant::now();
+    for chunk in samples.chunks(bs) {
+        attr.attribute_batch(model.as_ref(), chunk, &cx)?;
+    }
+    sync();
+    let batched = t.elapsed().as_secs_f64() / samples.len() as f64;
+    let method: String = run.fig.extract_inner("attributor.type").unwrap_or_default();
+    Ok(BatchReport { device: format!("{:?}", run.device), method, s_per_image_single: single, s_per_image_batched: batched, batch_size: bs })
 }

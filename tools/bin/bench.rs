@@ -1,5 +1,6 @@
-//! `tools/bench [--config C]`: seconds per image for estimation and feature IBA on the config's
-//! model (default: the quickstart), as JSON. Run with OMP_WAIT_POLICY=PASSIVE (tools/ sets it).
+//! `tools/bench [--config C]`: seconds per image, as JSON: for feature IBA (default: the quickstart)
+//! the estimation and optimisation stages; for any other attributor, one image per call vs batched.
+//! Run with OMP_WAIT_POLICY=PASSIVE (tools/ sets it).
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
@@ -26,7 +27,13 @@ fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
     run.prepare()?;
-    let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
-    println!("{}", serde_json::to_string_pretty(&r)?);
+    let kind: String = run.fig.extract_inner("attributor.type").context("the config has no [attributor]")?;
+    if kind == "FeatureIba" {
+        let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        let r = ibex::bench::run_batched(&run, a.images)?;
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    }
     Ok(())
 }
