@@ -7,6 +7,7 @@ use crate::config::{self, RunConfig};
 use crate::data::{synthetic, Dataset};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
+use crate::output::lock::FileLock;
 use crate::output::{MapSink, WorkDir};
 use crate::registry::{self, AttributorKind, BuildCtx, DatasetKind, ModelKind};
 use figment::Figment;
@@ -17,6 +18,26 @@ pub struct Run {
     pub fig: Figment,
     pub cfg: RunConfig,
     pub device: tch::Device,
+}
+
+/// One of `count` disjoint parts of the attribution split (`tools/train --shard index/count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `i/n` with 0 ≤ i < n (Slurm's `$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or("expected i/n, e.g. 0/4")?;
+        let (index, count) = (i.trim().parse::<usize>().map_err(|e| e.to_string())?, n.trim().parse::<usize>().map_err(|e| e.to_string())?);
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 ≤ i < n"));
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// What an attribution run did.
@@ -74,12 +95,16 @@ impl Run {
     /// Generates the synthetic data and trains the classifier where the config asks for it and
     /// they do not exist yet.
     pub fn prepare(&self) -> Result<()> {
+        // several processes (shards) may start at once: one makes the data and weights, the
+        // others wait for it and then find them there
         if let Some(s) = &self.cfg.synthetic {
+            let _lock = FileLock::acquire(&s.root.with_extension("lock"))?;
             if synthetic::ensure(s)? {
                 log::info!("generated the synthetic dataset in {}", s.root.display());
             }
         }
         if let (Some(_), Some(w)) = (&self.cfg.train_classifier, self.weights_path()) {
+            let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             if !w.is_file() {
                 log::info!("no weights at {}: training the classifier ([train_classifier])", w.display());
                 self.train_classifier()?;
@@ -115,8 +140,9 @@ impl Run {
         Ok(())
     }
 
-    /// The attribution run into `wd`.
-    pub fn attribute(&self, wd: &WorkDir) -> Result<Summary> {
+    /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
+    /// whose position k in the attribution split has k mod count = index.
+    pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
         let mut model = self.model()?;
         model.freeze();
         let mut attr = registry::build::<AttributorKind>(&self.fig, "attributor", &self.ctx(true))?;
@@ -127,9 +153,10 @@ impl Run {
         attr.fit(model.as_ref(), estimation.as_ref(), &cx)?;
         let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
         let mut summary = Summary::default();
-        let pending: Vec<usize> = (0..data.len()).filter(|&i| !sink.is_done(&data.name(i))).collect();
-        summary.skipped = data.len() - pending.len();
-        let bar = crate::logging::progress(data.len() as u64, "attribution");
+        let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
+        let pending: Vec<usize> = mine.iter().copied().filter(|&i| !sink.is_done(&data.name(i))).collect();
+        summary.skipped = mine.len() - pending.len();
+        let bar = crate::logging::progress(mine.len() as u64, "attribution");
         bar.inc(summary.skipped as u64);
         for chunk in pending.chunks(attr.batch_size().max(1)) {
             let mut samples = Vec::new();
@@ -164,7 +191,11 @@ impl Run {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
-        crate::output::atomic::write(&wd.path("summary.json"), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
+        let file = match shard {
+            Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
+            None => "summary.json".into(),
+        };
+        crate::output::atomic::write(&wd.path(&file), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
         Ok(summary)
     }
 }

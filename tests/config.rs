@@ -125,3 +125,12 @@ fn invalid_toml_names_the_file() {
     let e = config::load(&p, &[]).err().unwrap().to_string();
     assert!(e.contains("broken.toml") && e.contains("invalid TOML"), "{e}");
 }
+
+#[test]
+fn shards_parse_as_i_of_n() {
+    use ibex::pipeline::Shard;
+    assert_eq!("2/5".parse::<Shard>().unwrap(), Shard { index: 2, count: 5 });
+    for bad in ["5/5", "1/0", "3", "a/4", "-1/4"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+}

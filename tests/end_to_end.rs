@@ -3,7 +3,18 @@
 //! point at the ground-truth objects.
 use ibex::output::tensorboard::{read_events, Payload, What};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+trait OutputAsync {
+    fn output_async(&mut self) -> Child;
+}
+
+impl OutputAsync for Command {
+    /// Starts the command with its output captured, without waiting for it.
+    fn output_async(&mut self) -> Child {
+        self.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -115,6 +126,25 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out")).unwrap();
     let tags: Vec<String> = read_events(&ev).unwrap().iter().filter_map(|e| match &e.what { Some(What::Summary(s)) => Some(s.value[0].tag.clone()), _ => None }).collect();
     assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
+
+    // n processes with --shard i/n share one work dir: every sample once, none twice
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
+                .args(["--config", repo("configs/quickstart.toml").to_str().unwrap(), "--work-dir", "workdirs/shards", "--shard", &format!("{i}/3")])
+                .output_async()
+        })
+        .collect();
+    let mut done = 0;
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "shard {i}: {}", String::from_utf8_lossy(&out.stderr));
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join(format!("workdirs/shards/summary.shard-{i}-of-3.json"))).unwrap()).unwrap();
+        done += s["attributed"].as_i64().unwrap();
+    }
+    assert_eq!(done, 16, "the shards together attribute every sample exactly once");
+    let npys = std::fs::read_dir(cwd.join("workdirs/shards/feat_masks")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "npy")).count();
+    assert_eq!(npys, 16);
 
     // a corrupt image fails that sample with its file named, the run goes on, the summary lists it
     let victim = cwd.join("data/synthetic/images/attribution/n90000001/attribution_1_00002.png");

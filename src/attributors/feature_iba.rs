@@ -115,6 +115,8 @@ impl FeatureIba {
         // keyed by what decides the estimate, so a changed config never reuses a stale one
         let key = format!("estimator_{}_n{}_b{}{}.safetensors", self.p.layer, self.p.n_samples, self.p.estimation_batch_size, if self.p.estimation_overshoot { "_overshoot" } else { "" });
         let cache = cx.state_dir.as_ref().map(|d| d.join(key));
+        // shards of one run share the estimate: one computes it, the others wait and reuse it
+        let _lock = cache.as_ref().map(|c| crate::output::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
         let est = match cache.as_ref().filter(|c| c.is_file()) {
             Some(c) => {
                 log::info!("estimator: reusing {}", c.display());

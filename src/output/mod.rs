@@ -2,6 +2,7 @@
 //! Every file is written atomically (temp file + rename), so an interrupted run never leaves a
 //! half-written map that a re-run would mistake for a finished one.
 pub mod atomic;
+pub mod lock;
 pub mod maps;
 pub mod sink;
 pub mod tensorboard;

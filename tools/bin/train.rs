@@ -19,6 +19,10 @@ struct Args {
     /// Resume into a work dir even though its config.toml differs from this config
     #[arg(long)]
     overwrite_config: bool,
+    /// Attribute only part i of n of the attribution split (0 ≤ i < n); n processes with one work
+    /// dir share the work (see tools/slurm_train.sh)
+    #[arg(long)]
+    shard: Option<ibex::pipeline::Shard>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,13 +34,13 @@ fn main() -> anyhow::Result<()> {
     wd.write_config(&ibex::config::resolved_toml(&run.fig)?, a.overwrite_config)?;
     log::info!("work dir {}, device {:?}", wd.root().display(), run.device);
     run.prepare().context("preparing data and model")?;
-    let s = run.attribute(&wd).context("attribution")?;
+    let s = run.attribute(&wd, a.shard).context("attribution")?;
     log::info!("done: {} attributed, {} already there, {} failed", s.attributed, s.skipped, s.failed.len());
     for (name, why) in &s.failed {
         log::warn!("failed: {name}: {why}");
     }
     if !s.failed.is_empty() {
-        anyhow::bail!("{} sample(s) failed; the others are done (list in {})", s.failed.len(), wd.path("summary.json").display());
+        anyhow::bail!("{} sample(s) failed; the others are done (list in the work dir's summary*.json)", s.failed.len());
     }
     Ok(())
 }

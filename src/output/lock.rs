@@ -1,0 +1,27 @@
+//! An exclusive lock on a file in the work dir, so that several processes sharing one work dir
+//! (`tools/train --shard i/n`) compute shared state such as the estimator once: the first takes
+//! the lock and computes, the others wait and then reuse its result. Released on drop.
+use crate::error::{Error, Result};
+use std::path::Path;
+
+pub struct FileLock {
+    file: std::fs::File,
+}
+
+impl FileLock {
+    /// Blocks until the lock on `path` (created if missing) is held.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(FileLock { file })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
