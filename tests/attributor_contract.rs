@@ -15,6 +15,7 @@ use tch::{Device, Kind, Tensor};
 fn table(name: &str) -> String {
     let extra = match name {
         "FeatureIba" => "layer = \"features.8\"\nn_samples = 12",
+        "InputIba" => "[attributor.feat_iba]\nlayer = \"features.8\"\nn_samples = 12\n[attributor.gan]\ndataset_size = 16\nbatch_size = 8\nepochs = 1\n[attributor.input_iba]\nopt_steps = 3",
         "GradCam" | "GuidedGradCam" => "layer = \"features.9\"",
         "IntegratedGradients" => "steps = 8\ninternal_batch_size = 8",
         "NoiseTunnel" => "samples = 3",

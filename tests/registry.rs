@@ -10,7 +10,7 @@ fn registry_holds_every_expected_name() {
     assert_eq!(
         names::<AttributorKind>(),
         vec![
-            "DeconvNet", "FeatureIba", "GradCam", "GuidedBackprop", "GuidedGradCam", "InputXGradient", "IntegratedGradients",
+            "DeconvNet", "FeatureIba", "GradCam", "GuidedBackprop", "GuidedGradCam", "InputIba", "InputXGradient", "IntegratedGradients",
             "NoiseTunnel", "Occlusion", "RandomMap", "Saliency"
         ]
     );

@@ -93,6 +93,8 @@ pub struct FeatureIba {
 pub struct FeatureResult {
     /// Capacity [C,h,w] in nats, active-masked, batch-mean, of the last forward.
     pub capacity: Tensor,
+    /// The (smoothed) mask λ [C,h,w] of the last forward.
+    pub lambda: Tensor,
     pub curves: Vec<(String, Vec<f64>)>,
 }
 
@@ -150,7 +152,7 @@ impl FeatureIba {
         opt.add_parameters(&alpha, 0)?;
         let smooth = (p.sigma > 0.0).then(|| GaussianSmoothing::new(p.sigma, shape[0], r.device()));
         let (mut total, mut cls_c, mut info_c) = (Vec::new(), Vec::new(), Vec::new());
-        let mut last_cap = None;
+        let (mut last_cap, mut last_lambda) = (None, None);
         let batch: Vec<i64> = [p.batch_size].into_iter().chain(shape.iter().copied()).collect();
         for step in 0..p.opt_steps {
             opt.zero_grad()?;
@@ -176,12 +178,13 @@ impl FeatureIba {
             cls_c.push(cls.double_value(&[]));
             info_c.push(info.double_value(&[]));
             last_cap = Some(cap.detach().mean_dim(0, false, Kind::Float));
+            last_lambda = Some(lambda.detach().mean_dim(0, false, Kind::Float));
             loss.backward();
             opt.step()?;
         }
         let capacity = last_cap.ok_or_else(|| Error::Attribution { sample: name.into(), why: "opt_steps is 0".into() })?;
         let curves = vec![("feat_iba/loss".into(), total), ("feat_iba/cls_loss".into(), cls_c), ("feat_iba/info_loss".into(), info_c)];
-        Ok(FeatureResult { capacity, curves })
+        Ok(FeatureResult { capacity, lambda: last_lambda.expect("set with the capacity"), curves })
     }
 }
 

@@ -3,6 +3,7 @@
 mod bottleneck;
 mod feature_iba;
 pub mod gradient;
+pub mod input_iba;
 pub mod welford;
 
 pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
