@@ -4,7 +4,7 @@
 //! λ = σ(α) with Adam so that the noisy features z = λR + (1−λ)ε keep the class while the KL
 //! capacity (β-weighted) is small. The map is the capacity in bits per pixel.
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
-use super::{sample_seed, Attribution, Attributor, MapSpec, Reduce, RunCtx, Target, Welford};
+use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, Reduce, RunCtx, Target, Welford};
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -95,7 +95,7 @@ pub struct FeatureResult {
     pub capacity: Tensor,
     /// The (smoothed) mask λ [C,h,w] of the last forward.
     pub lambda: Tensor,
-    pub curves: Vec<(String, Vec<f64>)>,
+    pub curves: Curves,
 }
 
 impl FeatureIba {

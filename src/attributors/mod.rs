@@ -50,12 +50,14 @@ impl Reduce {
     }
 }
 
+/// Named series for TensorBoard: (tag, value per optimisation step), e.g. ("feat_iba/loss", [...]).
+pub type Curves = Vec<(String, Vec<f64>)>;
+
 /// One sample's result: one map per [`MapSpec`] ([H,W], or [C,H,W] with the input's H×W), and
 /// curves (per optimisation step, or single values) for TensorBoard.
 pub struct Attribution {
     pub maps: Vec<Tensor>,
-    /// (tag, value per optimisation step), e.g. ("feat_iba/loss", [...]).
-    pub curves: Vec<(String, Vec<f64>)>,
+    pub curves: Curves,
 }
 
 /// What a method may use while it runs.

@@ -2,7 +2,7 @@
 //! λ = smooth(σ(α_I)), z = λx + (1−λ)ε with ε ~ N(μ, σ²) (normalised-image space: N(0, 1)), and the
 //! information term measured against the GAN prior: KL(p(z|x) ‖ the bottleneck with mask m·λ),
 //! so pixels the GAN mask m admits pass for free and only those it suppressed are charged.
-use crate::attributors::GaussianSmoothing;
+use crate::attributors::{Curves, GaussianSmoothing};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ impl Default for InputIbaParams {
 
 /// Optimises α_I for x [C,H,W], class `target`, GAN mask `m` [1,C,H,W]. Returns the input mask
 /// [H,W] (channel mean of σ(α_I)) and the loss curves.
-pub fn optimise(model: &dyn Classifier, x: &Tensor, target: i64, m: &Tensor, p: &InputIbaParams, name: &str) -> Result<(Tensor, Vec<(String, Vec<f64>)>)> {
+pub fn optimise(model: &dyn Classifier, x: &Tensor, target: i64, m: &Tensor, p: &InputIbaParams, name: &str) -> Result<(Tensor, Curves)> {
     let x = x.unsqueeze(0);
     let size = x.size();
     let alpha = Tensor::full(&size, p.initial_alpha, (Kind::Float, x.device())).set_requires_grad(true);

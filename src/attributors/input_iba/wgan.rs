@@ -3,6 +3,7 @@
 //! network: a mask logit θ_G over the input (initialised from the feature-IBA map in bits per pixel),
 //! plus per-channel noise mean μ_G and std σ_G. The critic is the original's conv/MLP on the feature
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
+use crate::attributors::Curves;
 use crate::error::{Error, Result};
 use crate::models::Classifier;
 use crate::rng::SplitMix;
@@ -149,7 +150,7 @@ pub struct GanInput<'a> {
 }
 
 /// Trains the GAN for one sample; returns σ(θ_G) [1,C,H,W], and the critic and generator losses.
-pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Vec<(String, Vec<f64>)>)> {
+pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Curves)> {
     let features = |x: &Tensor| -> Result<Tensor> {
         let f = g.model.features(x, g.layer)?;
         Ok(if p.post_relu { f.relu() } else { f })
