@@ -180,7 +180,14 @@ pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Curves)
     let subsets = (p.dataset_size + p.sub_dataset_size - 1) / p.sub_dataset_size.max(1);
     let noise_stats: Vec<(f64, f64)> = (0..subsets).map(|_| (rng.range(-2.0, 2.0), rng.range(0.0, 5.0))).collect();
     let (mut d_losses, mut g_losses) = (Vec::new(), Vec::new());
-    for _epoch in 0..p.epochs {
+    let finite = |v: f64, what: &str, epoch: usize, i: usize| {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(Error::Model(format!("{what} loss is {v} at epoch {epoch}, iteration {i}")))
+        }
+    };
+    for epoch in 0..p.epochs {
         let perm = Tensor::randperm(p.dataset_size, (Kind::Int64, tch::Device::Cpu));
         let idx: Vec<i64> = Vec::<i64>::try_from(&perm).map_err(|e| Error::Model(e.to_string()))?;
         for (i, chunk) in idx.chunks(p.batch_size.max(1) as usize).enumerate() {
@@ -197,18 +204,15 @@ pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Curves)
             loss_d.backward();
             opt_d.step();
             critic.clip(p.weight_clip);
-            d_losses.push(loss_d.double_value(&[]));
+            d_losses.push(finite(loss_d.double_value(&[]), "critic", epoch, i)?);
             if i % p.critic_iter.max(1) == 0 {
                 opt_g.zero_grad()?;
                 let loss_g = -critic.forward(&features(&gen.images(g.x, &z))?).mean(Kind::Float);
                 loss_g.backward();
                 opt_g.step()?;
-                g_losses.push(loss_g.double_value(&[]));
+                g_losses.push(finite(loss_g.double_value(&[]), "generator", epoch, i)?);
             }
         }
-    }
-    if d_losses.iter().chain(&g_losses).any(|v| !v.is_finite()) {
-        return Err(Error::Model("WGAN loss is not finite".into()));
     }
     Ok((gen.theta.detach().sigmoid(), vec![("gan/critic_loss".into(), d_losses), ("gan/generator_loss".into(), g_losses)]))
 }
