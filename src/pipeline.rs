@@ -147,10 +147,10 @@ impl Run {
         model.freeze();
         let mut attr = registry::build::<AttributorKind>(&self.fig, "attributor", &self.ctx(true))?;
         attr.check(model.as_ref())?;
-        let estimation = self.dataset("estimation")?;
+        let estimation = if attr.needs_estimation() { Some(self.dataset("estimation")?) } else { None };
         let data = self.dataset("attribution")?;
         let cx = RunCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
-        attr.fit(model.as_ref(), estimation.as_ref(), &cx)?;
+        attr.fit(model.as_ref(), estimation.as_deref(), &cx)?;
         let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
         let mut summary = Summary::default();
         let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();

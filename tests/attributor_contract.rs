@@ -46,7 +46,7 @@ fn every_attributor_keeps_the_contract() {
         let mut attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         attr.check(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
-        attr.fit(&model, &data, &cx).unwrap();
+        attr.fit(&model, Some(&data), &cx).unwrap();
         let specs = attr.outputs();
         let batch = attr.attribute_batch(&model, &samples, &cx).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(batch.len(), 3, "{name}");

@@ -51,7 +51,7 @@ fn the_deciding_feature_gets_the_most_bits() {
     let model = OneFeature;
     let data = toy_data(200);
     let mut iba = FeatureIba::new(params());
-    iba.fit(&model, &data, &cx()).unwrap();
+    iba.fit(&model, Some(&data), &cx()).unwrap();
     let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
     let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
@@ -74,7 +74,7 @@ fn same_seed_same_map() {
     let data = toy_data(50);
     let run = || {
         let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 40, ..params() });
-        iba.fit(&model, &data, &cx()).unwrap();
+        iba.fit(&model, Some(&data), &cx()).unwrap();
         iba.attribute(&model, &data.get_sample(3), &cx()).unwrap().maps.remove(0)
     };
     assert_eq!((run() - run()).abs().max().double_value(&[]), 0.0);
@@ -96,7 +96,7 @@ fn estimation_reads_as_many_samples_as_the_original() {
     let data = toy_data(30);
     let count = |n_samples, bs, overshoot| {
         let mut iba = FeatureIba::new(FeatureIbaParams { n_samples, estimation_batch_size: bs, estimation_overshoot: overshoot, ..params() });
-        iba.fit(&model, &data, &cx()).unwrap();
+        iba.fit(&model, Some(&data), &cx()).unwrap();
         iba.n_estimated()
     };
     assert_eq!(count(10, 1, true), 11, "the original's `n > n_samples` test reads n_samples + 1 at batch 1");
@@ -164,7 +164,7 @@ fn a_nan_loss_is_an_error_naming_the_sample_and_stage() {
     let _rng = rng_lock();
     let data = toy_data(20);
     let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 20, ..params() });
-    iba.fit(&NanHead, &data, &cx()).unwrap();
+    iba.fit(&NanHead, Some(&data), &cx()).unwrap();
     let e = iba.attribute(&NanHead, &data.get_sample(0), &cx()).err().unwrap().to_string();
     assert!(e.contains("s0000") && e.contains("feature IBA loss is NaN at step 0"), "{e}");
 }
@@ -175,7 +175,7 @@ fn smoothing_of_lambda_keeps_the_bits_around_the_deciding_feature() {
     let model = OneFeature;
     let data = toy_data(200);
     let mut iba = FeatureIba::new(FeatureIbaParams { sigma: 1.0, beta: 10.0, ..params() });
-    iba.fit(&model, &data, &cx()).unwrap();
+    iba.fit(&model, Some(&data), &cx()).unwrap();
     let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
     let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };

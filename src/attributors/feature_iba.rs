@@ -220,7 +220,11 @@ impl Attributor for FeatureIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)
     }
-    fn fit(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &RunCtx) -> Result<()> {
+    fn needs_estimation(&self) -> bool {
+        true
+    }
+    fn fit(&mut self, model: &dyn Classifier, data: Option<&dyn Dataset>, cx: &RunCtx) -> Result<()> {
+        let data = data.ok_or_else(|| Error::ConfigMsg("feature IBA needs an estimation split: add a [data.estimation] table".into()))?;
         self.estimate(model, data, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {

@@ -71,8 +71,13 @@ pub struct RunCtx {
 pub trait Attributor {
     /// Fails at build time when the method cannot run on `model` (e.g. an unknown layer).
     fn check(&self, model: &dyn Classifier) -> Result<()>;
-    /// Per-dataset state (the estimator's mean/std). Default: none.
-    fn fit(&mut self, _model: &dyn Classifier, _data: &dyn Dataset, _cx: &RunCtx) -> Result<()> {
+    /// Whether [`Attributor::fit`] reads the estimation split; only then is it loaded.
+    fn needs_estimation(&self) -> bool {
+        false
+    }
+    /// Per-dataset state (the estimator's mean/std), from the estimation split when
+    /// [`Attributor::needs_estimation`]. Default: none.
+    fn fit(&mut self, _model: &dyn Classifier, _data: Option<&dyn Dataset>, _cx: &RunCtx) -> Result<()> {
         Ok(())
     }
     /// The maps this method writes, in the order of [`Attribution::maps`].

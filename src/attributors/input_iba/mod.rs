@@ -46,7 +46,10 @@ impl Attributor for InputIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
         self.feat.check(model)
     }
-    fn fit(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &RunCtx) -> Result<()> {
+    fn needs_estimation(&self) -> bool {
+        self.feat.needs_estimation()
+    }
+    fn fit(&mut self, model: &dyn Classifier, data: Option<&dyn Dataset>, cx: &RunCtx) -> Result<()> {
         self.feat.fit(model, data, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
