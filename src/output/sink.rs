@@ -52,12 +52,15 @@ impl<'a> MapSink<'a> {
         for (spec, raw) in self.specs.iter().zip(&a.maps) {
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
-            let overlay = maps::overlay(&image01, map);
-            if index < self.cfg.tensorboard_images {
-                self.tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
-            }
-            if self.cfg.overlay {
-                maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
+            let to_tensorboard = index < self.cfg.tensorboard_images;
+            if to_tensorboard || self.cfg.overlay {
+                let overlay = maps::overlay(&image01, map);
+                if to_tensorboard {
+                    self.tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
+                }
+                if self.cfg.overlay {
+                    maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
+                }
             }
             if self.cfg.npy {
                 maps::write_npy(&dir.join(format!("{}.npy", s.name)), raw)?;
