@@ -131,6 +131,12 @@ macro_rules! grad_method {
             }
         }
 
+        impl $crate::attributors::gradient::WithCommon for $name {
+            fn common(&self) -> &$crate::attributors::gradient::Common {
+                &self.common
+            }
+        }
+
         impl $crate::registry::Build<$crate::registry::AttributorKind> for $name {
             type Params = $params;
             fn build(p: $params, _cx: &$crate::registry::BuildCtx) -> $crate::error::Result<Box<dyn $crate::attributors::Attributor>> {

@@ -58,9 +58,6 @@ grad_method! {
 }
 
 impl GradMethod for GradCam {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)
     }
@@ -91,9 +88,6 @@ grad_method! {
 }
 
 impl GradMethod for GuidedGradCam {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)?;
         model.stages().map(|_| ()).ok_or_else(|| Error::Model("GuidedGradCam needs a model that exposes its layers (e.g. Vgg)".into()))

@@ -3,7 +3,7 @@
 //! walk the model's [`Stage`] chain backwards ourselves: every other layer contributes its exact
 //! vector–Jacobian product (autograd on that layer alone), ReLUs apply the method's rule.
 use super::common::{grad_method, grad_params};
-use super::{Common, GradMethod, GradOutput, Score};
+use super::{GradMethod, GradOutput, Score};
 use crate::error::{Error, Result};
 use crate::models::{Classifier, Stage};
 use tch::{Kind, Tensor};
@@ -85,9 +85,6 @@ grad_method! {
 }
 
 impl GradMethod for GuidedBackprop {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         needs_stages(model, "GuidedBackprop")
     }
@@ -113,9 +110,6 @@ grad_method! {
 }
 
 impl GradMethod for DeconvNet {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         needs_stages(model, "DeconvNet")
     }

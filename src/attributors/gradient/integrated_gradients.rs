@@ -2,7 +2,7 @@
 //! Captum's quadrature rules, a choice of baseline x′, the path points evaluated in internal batches,
 //! and the completeness error |Σ attributions − (s(x) − s(x′))| / |s(x) − s(x′)| reported per image.
 use super::common::{grad_method, grad_params, input_gradients, per_sample_noise, target_scores};
-use super::{Common, GradMethod, GradOutput, Quadrature, Rule};
+use super::{GradMethod, GradOutput, Quadrature, Rule};
 use crate::attributors::GaussianSmoothing;
 use crate::error::Result;
 use crate::models::Classifier;
@@ -64,9 +64,6 @@ grad_method! {
 }
 
 impl GradMethod for IntegratedGradients {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let n = x.size()[0];
         let base = self.baseline(x, seeds);

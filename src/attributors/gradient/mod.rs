@@ -41,8 +41,12 @@ impl From<Tensor> for GradOutput {
     }
 }
 
-pub trait GradMethod {
+/// Access to a method's shared settings ([`Common`]); implemented by the `grad_method!` macro.
+pub trait WithCommon {
     fn common(&self) -> &Common;
+}
+
+pub trait GradMethod: WithCommon {
     /// Fails at config load when the method cannot run on `model`.
     fn check_model(&self, _model: &dyn Classifier) -> Result<()> {
         Ok(())

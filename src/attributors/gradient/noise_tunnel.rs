@@ -6,7 +6,7 @@ use super::common::{grad_params, per_sample_noise};
 use super::{
     Common, DeconvNet, DeconvNetParams, GradCam, GradCamParams, GradMethod, GradOutput, GuidedBackprop, GuidedBackpropParams,
     GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams, IntegratedGradients, IntegratedGradientsParams,
-    Saliency, SaliencyParams, Score,
+    Saliency, SaliencyParams, Score, WithCommon,
 };
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -84,11 +84,13 @@ impl NoiseTunnel {
     }
 }
 
-impl GradMethod for NoiseTunnel {
+impl WithCommon for NoiseTunnel {
     fn common(&self) -> &Common {
         &self.common
     }
-    fn check_model(&self, model: &dyn Classifier) -> Result<()> {
+}
+
+impl GradMethod for NoiseTunnel {    fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         self.base.check_model(model)
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {

@@ -2,7 +2,7 @@
 //! of `baseline` values over the image; each pixel's attribution is the mean drop of the target
 //! score over the windows that cover it. RandomMap: N(0, ¼) noise, the floor of evaluation metrics.
 use super::common::{grad_method, grad_params, per_sample_noise, target_scores};
-use super::{Common, GradMethod, GradOutput};
+use super::{GradMethod, GradOutput};
 use crate::error::Result;
 use crate::models::Classifier;
 use tch::{Kind, Tensor};
@@ -66,9 +66,6 @@ impl Occlusion {
 }
 
 impl GradMethod for Occlusion {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let maps: Vec<Tensor> = (0..x.size()[0]).map(|i| self.one(model, &x.get(i), &targets.get(i).view([1]))).collect();
         Ok(Tensor::stack(&maps, 0).into())
@@ -87,9 +84,6 @@ grad_method! {
 }
 
 impl GradMethod for RandomMap {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn compute(&self, _model: &dyn Classifier, x: &Tensor, _targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let (h, w) = (x.size()[2], x.size()[3]);
         Ok((per_sample_noise(seeds, 7, || Tensor::randn([1, h, w], (Kind::Float, tch::Device::Cpu))) / 2.0).to_device(x.device()).into())

@@ -1,7 +1,7 @@
 //! Saliency (Simonyan et al. 2014): the gradient of the target score with respect to the input,
 //! signed or absolute; and Input × Gradient (Shrikumar et al. 2016): x ⊙ ∂s/∂x.
 use super::common::{grad_method, grad_params, input_gradients};
-use super::{Common, GradMethod, GradOutput};
+use super::{GradMethod, GradOutput};
 use crate::error::Result;
 use crate::models::Classifier;
 use tch::Tensor;
@@ -22,9 +22,6 @@ grad_method! {
 }
 
 impl GradMethod for Saliency {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;
         Ok(if self.p.abs { g.abs() } else { g }.into())
@@ -45,9 +42,6 @@ grad_method! {
 }
 
 impl GradMethod for InputXGradient {
-    fn common(&self) -> &Common {
-        &self.common
-    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;
         Ok((x * g).into())
