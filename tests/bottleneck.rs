@@ -34,10 +34,10 @@ fn lambda_one_passes_the_features_and_lambda_zero_the_prior() {
     let mean = Tensor::full([3, 4, 4], 0.5, (Kind::Float, Device::Cpu));
     let std = Tensor::full([3, 4, 4], 2.0, (Kind::Float, Device::Cpu));
     let ones = Tensor::ones([10, 3, 4, 4], (Kind::Float, Device::Cpu));
-    let z = ibex::attributors::noisy_features(&r, &ones, &mean, &std);
+    let z = ibex::attributors::noisy_features(&r, &ones, &ones.randn_like(), &mean, &std);
     assert_eq!((z - r.expand([10, 3, 4, 4], false)).abs().max().double_value(&[]), 0.0, "λ=1 must add no noise");
     let zeros = Tensor::zeros([4000, 3, 4, 4], (Kind::Float, Device::Cpu));
-    let z = ibex::attributors::noisy_features(&r, &zeros, &mean, &std);
+    let z = ibex::attributors::noisy_features(&r, &zeros, &zeros.randn_like(), &mean, &std);
     assert!((z.mean(Kind::Float).double_value(&[]) - 0.5).abs() < 0.02);
     assert!((z.std(true).double_value(&[]) - 2.0).abs() < 0.02);
 }

@@ -2,7 +2,7 @@
 //! architecture, weight clipping and the generator mask's range.
 mod common;
 use common::{rng_lock, tiny_vgg};
-use ibex::attributors::capacity;
+use ibex::attributors::{capacity, Streams};
 use ibex::attributors::input_iba::{input_capacity, wgan, Critic, WganParams};
 use ibex::models::Classifier;
 use tch::{Device, Kind, Tensor};
@@ -31,12 +31,17 @@ fn input_kl_is_the_kl_against_the_gan_prior() {
 fn the_critic_has_the_originals_architecture() {
     let _rng = rng_lock();
     // VGG16 at features.17: 512×28×28 → the original's ≈ 64.4 M parameters, one output per sample
-    let c = Critic::new(512, 28, 28, Device::Cpu);
+    let c = Critic::new(512, 28, 28, Device::Cpu, &mut Streams::new([1]));
     let n = c.num_parameters();
     assert!((64_300_000..64_500_000).contains(&n), "{n}");
-    let small = Critic::new(8, 8, 8, Device::Cpu);
-    let out = small.forward(&Tensor::randn([5, 8, 8, 8], (Kind::Float, Device::Cpu)));
-    assert_eq!(out.size(), vec![5, 1]);
+    // three critics side by side: one score per critic and sample, each critic seeing only its
+    // own channels
+    let small = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([1, 2, 3]));
+    let x = Tensor::randn([5, 24, 8, 8], (Kind::Float, Device::Cpu));
+    let out = small.forward(&x);
+    assert_eq!(out.size(), vec![3, 5]);
+    let alone = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([2])).forward(&x.narrow(1, 8, 8));
+    assert!((out.get(1) - alone.get(0)).abs().max().double_value(&[]) < 1e-5);
 }
 
 #[test]
@@ -50,19 +55,23 @@ fn gan_training_clips_the_critic_and_keeps_the_mask_in_range() {
     let cap = feat.abs() * 0.5;
     let lambda = cap.sigmoid();
     let bits = Tensor::rand([32, 32], (Kind::Float, Device::Cpu)) * 3.0;
-    let input = wgan::GanInput { model: &model, layer: "features.8", x: &x, capacity: &cap, lambda: &lambda, feat_bits: &bits };
+    let (cap, lambda, bits) = (cap.unsqueeze(0), lambda.unsqueeze(0), bits.unsqueeze(0));
+    let input = wgan::GanInput { model: &model, layer: "features.8", x: &x, capacity: &cap, lambda: &lambda, feat_bits: &bits, names: &["a"] };
     let p = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
-    tch::manual_seed(3);
-    let (mask, curves) = wgan::train(&input, &p, 1).unwrap();
+    let gan = wgan::train(&input, &p, &mut Streams::new([1])).unwrap();
+    let mask = gan.masks;
     assert_eq!(mask.size(), vec![1, 3, 32, 32]);
     assert!(mask.min().double_value(&[]) > 0.0 && mask.max().double_value(&[]) < 1.0);
     // 3 critic steps an epoch (16 + 16 + 8), the generator at iterations 0: 2 epochs
+    let curves = &gan.curves[0];
     assert_eq!(curves[0].1.len(), 6);
     assert_eq!(curves[1].1.len(), 2);
-    // the mask moved from its initial value σ(bits), and the same seed gives the same mask
+    // the clip held after the last critic step, the mask moved from its initial value σ(bits),
+    // and the same seed gives the same mask
+    assert!(gan.critic.max_abs_parameter() <= 0.01 + 1e-9);
     assert!((&mask - bits.sigmoid()).abs().max().double_value(&[]) > 1e-6);
-    tch::manual_seed(3);
-    let again = wgan::train(&input, &p, 1).unwrap().0;
+    tch::manual_seed(99); // the global generator's state does not matter: the stream decides
+    let again = wgan::train(&input, &p, &mut Streams::new([1])).unwrap().masks;
     assert_eq!((&mask - again).abs().max().double_value(&[]), 0.0);
 }
 
@@ -70,11 +79,58 @@ fn gan_training_clips_the_critic_and_keeps_the_mask_in_range() {
 fn weight_clipping_holds_after_a_critic_step() {
     let _rng = rng_lock();
     // the clip is applied to every trainable critic parameter (BN's γ/β included)
-    let c = Critic::new(8, 8, 8, Device::Cpu);
-    let before: f64 = c.vs.trainable_variables().iter().map(|t| t.abs().max().double_value(&[])).fold(0.0, f64::max);
-    assert!(before > 0.01, "default init exceeds the clip");
-    c.clip_for_tests(0.01);
-    for v in c.vs.trainable_variables() {
-        assert!(v.abs().max().double_value(&[]) <= 0.01 + 1e-9);
+    let c = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([4]));
+    // PyTorch's default init: U(±1/√fan_in); conv1 has fan_in 8·4·4 = 128; BN's γ starts at 1
+    let bound = 1.0 / 128f64.sqrt();
+    let conv1 = c.parameters()[0].abs().max().double_value(&[]);
+    assert!(conv1 <= bound && conv1 > 0.9 * bound, "{conv1} vs {bound}");
+    assert!(c.max_abs_parameter() >= 1.0, "default init exceeds the clip");
+    c.clip(0.01);
+    assert!(c.max_abs_parameter() <= 0.01 + 1e-9);
+}
+
+/// InputIBA with small settings on the tiny VGG, fitted on 20 random images.
+fn small_input_iba(samples_per_batch: usize) -> (Box<dyn ibex::attributors::Attributor>, ibex::models::Vgg, common::TensorDataset) {
+    use ibex::attributors::input_iba::InputIbaConfig;
+    use ibex::registry::{Build, BuildCtx};
+    let mut model = tiny_vgg();
+    model.freeze();
+    tch::manual_seed(5);
+    let imgs: Vec<Tensor> = (0..20).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
+    let data = common::TensorDataset::new(imgs, (0..20).map(|i| i % 10).collect());
+    let mut p = InputIbaConfig { samples_per_batch, save_gan_mask: true, ..Default::default() };
+    p.feat_iba.layer = "features.8".into();
+    p.feat_iba.n_samples = 16;
+    p.gan = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
+    p.input_iba.opt_steps = 8;
+    let mut a = ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
+    let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    a.fit(&model, Some(&data), &cx).unwrap();
+    (a, model, data)
+}
+
+#[test]
+fn a_batch_of_samples_gives_each_sample_its_own_maps() {
+    use ibex::data::Dataset;
+    let _rng = rng_lock();
+    let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let (mut one, model, data) = small_input_iba(1);
+    let (mut three, _, _) = small_input_iba(3);
+    assert_eq!(three.batch_size(), 3);
+    let samples: Vec<_> = (0..3).map(|i| data.get(i).unwrap()).collect();
+    let alone: Vec<_> = samples.iter().map(|s| one.attribute(&model, s, &cx).unwrap()).collect();
+    let together = three.attribute_batch(&model, &samples, &cx).unwrap();
+    let mut worst = 0f64;
+    for (a, b) in alone.iter().zip(&together) {
+        for (ma, mb) in a.maps.iter().zip(&b.maps) {
+            assert_eq!(ma.size(), mb.size());
+            worst = worst.max(common::max_abs_diff(ma, mb));
+        }
+        assert_eq!(a.curves.len(), b.curves.len());
     }
+    // feature bits, input mask and GAN mask of each sample agree to float rounding
+    eprintln!("batched vs single: max |Δ| = {worst:e}");
+    assert!(worst < 1e-4, "batched vs single: max |Δ| = {worst}");
+    // and the samples' maps differ from each other (no sharing of masks across the batch)
+    assert!(common::max_abs_diff(&together[0].maps[1], &together[1].maps[1]) > 1e-3);
 }

@@ -12,9 +12,9 @@ pub fn capacity(r_norm: &Tensor, lambda: &Tensor) -> Tensor {
 }
 
 /// z = λR + (1−λ)ε with ε = σ_R·n + μ_R, n ~ N(0, I) drawn per element and per copy (spec §1.4).
-/// `r`: [1,C,H,W]; `lambda`: [B,C,H,W]; mean/std: [C,H,W].
-pub fn noisy_features(r: &Tensor, lambda: &Tensor, mean: &Tensor, std: &Tensor) -> Tensor {
-    let eps = lambda.randn_like() * std + mean;
+/// `r`: [1,C,H,W]; `lambda` and `n`: [B,C,H,W]; mean/std: [C,H,W] (any leading dims broadcast).
+pub fn noisy_features(r: &Tensor, lambda: &Tensor, n: &Tensor, mean: &Tensor, std: &Tensor) -> Tensor {
+    let eps = n * std + mean;
     lambda * r + (lambda.ones_like() - lambda) * eps
 }
 

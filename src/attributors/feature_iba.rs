@@ -4,6 +4,8 @@
 //! λ = σ(α) with Adam so that the noisy features z = λR + (1−λ)ε keep the class while the KL
 //! capacity (β-weighted) is small. The map is the capacity in bits per pixel.
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
+use super::sample_curves::SampleCurves;
+use super::streams::Streams;
 use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, Reduce, RunCtx, Target, Welford};
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
@@ -140,51 +142,56 @@ impl FeatureIba {
 
     /// Optimises α for one input x [C,H,W] and class `target` (spec §1.6).
     pub fn optimise(&self, model: &dyn Classifier, x: &Tensor, target: i64, name: &str, seed: u64) -> Result<FeatureResult> {
-        let prior = self.prior.as_ref().ok_or_else(|| Error::Attribution { sample: name.into(), why: "the estimator has not run (fit first)".into() })?;
+        let mut r = self.optimise_batch(model, &[x.shallow_clone()], &[target], &[name], seed)?;
+        Ok(r.pop().expect("one result per sample"))
+    }
+
+    /// Optimises one α per sample, all samples in one batch of N·B noisy copies. The summed loss
+    /// gives each α its own sample's gradient, and Adam is element-wise, so every result equals
+    /// the sample's own `optimise` (same noise: one [`Streams`] stream per sample).
+    pub fn optimise_batch(&self, model: &dyn Classifier, xs: &[Tensor], targets: &[i64], names: &[&str], seed: u64) -> Result<Vec<FeatureResult>> {
+        let prior = self.prior.as_ref().ok_or_else(|| Error::Attribution { sample: names.join(", "), why: "the estimator has not run (fit first)".into() })?;
         let p = &self.p;
-        tch::manual_seed(sample_seed(seed, name));
+        let n = xs.len() as i64;
+        let mut streams = Streams::new(names.iter().map(|s| sample_seed(seed, s) as u64));
         // The frozen part before the bottleneck runs once per sample.
-        let r = tch::no_grad(|| model.features(&x.unsqueeze(0), &p.layer))?; // [1,C,h,w]
-        let r_norm = (&r - &prior.mean) / &prior.std;
+        let r = tch::no_grad(|| model.features(&Tensor::stack(xs, 0), &p.layer))?; // [N,C,h,w]
+        let r_norm = ((&r - &prior.mean) / &prior.std).unsqueeze(1);
         let shape = r.size()[1..].to_vec();
-        let alpha = Tensor::full(&shape, p.initial_alpha, (Kind::Float, r.device())).set_requires_grad(true);
+        let alpha = Tensor::full(r.size(), p.initial_alpha, (Kind::Float, r.device())).set_requires_grad(true);
         let mut opt = tch::COptimizer::adam(p.lr, p.adam_betas[0], p.adam_betas[1], 0.0, p.adam_eps, false)?;
         opt.add_parameters(&alpha, 0)?;
         let smooth = (p.sigma > 0.0).then(|| GaussianSmoothing::new(p.sigma, shape[0], r.device()));
-        let (mut total, mut cls_c, mut info_c) = (Vec::new(), Vec::new(), Vec::new());
+        let each: Vec<i64> = [p.batch_size].into_iter().chain(shape.iter().copied()).collect();
+        let flat: Vec<i64> = [n * p.batch_size].into_iter().chain(shape.iter().copied()).collect();
+        let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
+        let target = Tensor::from_slice(targets).to_device(r.device()).repeat_interleave_self_int(p.batch_size, 0, None).unsqueeze(1);
+        let mut curves = SampleCurves::new(&["feat_iba/loss", "feat_iba/cls_loss", "feat_iba/info_loss"], xs.len());
         let (mut last_cap, mut last_lambda) = (None, None);
-        let batch: Vec<i64> = [p.batch_size].into_iter().chain(shape.iter().copied()).collect();
         for step in 0..p.opt_steps {
             opt.zero_grad()?;
-            let lambda = alpha.sigmoid().unsqueeze(0).expand(&batch, false);
+            let lambda = alpha.sigmoid().unsqueeze(1).expand(&batch, false);
             let lambda = match &smooth {
-                Some(s) => s.apply(&lambda),
+                Some(s) => s.apply(&lambda.reshape(&flat)).view(batch.as_slice()),
                 None => lambda,
             };
-            let mut z = noisy_features(&r, &lambda, &prior.mean, &prior.std) * &prior.active;
+            let mut z = noisy_features(&r.unsqueeze(1), &lambda, &streams.randn(&each, r.device()), &prior.mean, &prior.std) * &prior.active;
             if p.relu {
                 z = z.relu();
             }
-            let logits = model.head(&z, &p.layer)?;
-            let cls = -logits.log_softmax(-1, Kind::Float).select(1, target).mean(Kind::Float);
+            let logits = model.head(&z.reshape(&flat), &p.layer)?;
+            let cls = -logits.log_softmax(-1, Kind::Float).gather(1, &target, false).view([n, p.batch_size]).mean_dim(1, false, Kind::Float);
             let cap = capacity(&r_norm, &lambda) * &prior.active;
-            let info = cap.mean(Kind::Float);
+            let info = cap.view([n, -1]).mean_dim(1, false, Kind::Float);
             let loss = &cls + &info * p.beta;
-            let lv = loss.double_value(&[]);
-            if !lv.is_finite() {
-                return Err(Error::Attribution { sample: name.into(), why: format!("feature IBA loss is {lv} at step {step}") });
-            }
-            total.push(lv);
-            cls_c.push(cls.double_value(&[]));
-            info_c.push(info.double_value(&[]));
-            last_cap = Some(cap.detach().mean_dim(0, false, Kind::Float));
-            last_lambda = Some(lambda.detach().mean_dim(0, false, Kind::Float));
-            loss.backward();
+            curves.push(&[&loss, &cls, &info], names, |v| format!("feature IBA loss is {v} at step {step}"))?;
+            last_cap = Some(cap.detach().mean_dim(1, false, Kind::Float));
+            last_lambda = Some(lambda.detach().mean_dim(1, false, Kind::Float));
+            loss.sum(Kind::Float).backward();
             opt.step()?;
         }
-        let capacity = last_cap.ok_or_else(|| Error::Attribution { sample: name.into(), why: "opt_steps is 0".into() })?;
-        let curves = vec![("feat_iba/loss".into(), total), ("feat_iba/cls_loss".into(), cls_c), ("feat_iba/info_loss".into(), info_c)];
-        Ok(FeatureResult { capacity, lambda: last_lambda.expect("set with the capacity"), curves })
+        let (capacity, lambda) = last_cap.zip(last_lambda).ok_or_else(|| Error::Attribution { sample: names.join(", "), why: "opt_steps is 0".into() })?;
+        Ok(curves.into_curves().into_iter().enumerate().map(|(k, curves)| FeatureResult { capacity: capacity.get(k as i64), lambda: lambda.get(k as i64), curves }).collect())
     }
 }
 

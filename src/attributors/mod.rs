@@ -1,13 +1,17 @@
 //! Attribution methods behind one trait. Each method is one file and one `register!` line; the
 //! pipeline (`crate::pipeline`) runs `fit` once, then `attribute` per sample, and writes the maps.
 mod bottleneck;
-mod feature_iba;
+pub(crate) mod feature_iba;
 pub mod gradient;
 pub mod input_iba;
+mod sample_curves;
+mod streams;
 pub mod welford;
 
 pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
 pub use feature_iba::{FeatureIba, FeatureIbaParams};
+pub use sample_curves::SampleCurves;
+pub use streams::Streams;
 pub use welford::Welford;
 
 use crate::data::{Dataset, Sample};

@@ -2,8 +2,8 @@
 //! λ = smooth(σ(α_I)), z = λx + (1−λ)ε with ε ~ N(μ, σ²) (normalised-image space: N(0, 1)), and the
 //! information term measured against the GAN prior: KL(p(z|x) ‖ the bottleneck with mask m·λ),
 //! so pixels the GAN mask m admits pass for free and only those it suppressed are charged.
-use crate::attributors::{Curves, GaussianSmoothing};
-use crate::error::{Error, Result};
+use crate::attributors::{Curves, GaussianSmoothing, SampleCurves, Streams};
+use crate::error::Result;
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -47,37 +47,36 @@ impl Default for InputIbaParams {
     }
 }
 
-/// Optimises α_I for x [C,H,W], class `target`, GAN mask `m` [1,C,H,W]. Returns the input mask
-/// [H,W] (channel mean of σ(α_I)) and the loss curves.
-pub fn optimise(model: &dyn Classifier, x: &Tensor, target: i64, m: &Tensor, p: &InputIbaParams, name: &str) -> Result<(Tensor, Curves)> {
-    let x = x.unsqueeze(0);
+/// Optimises one α_I per sample: x [N,C,H,W], classes `targets`, GAN masks `m` [N,C,H,W], all N
+/// in one batch of N·B noisy copies (the summed loss gives each α_I its own gradient; Adam is
+/// element-wise; noise from stream k). Returns the input masks [N,H,W] (channel mean of σ(α_I))
+/// and each sample's loss curves.
+pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor, p: &InputIbaParams, names: &[&str], streams: &mut Streams) -> Result<(Tensor, Vec<Curves>)> {
     let size = x.size();
+    let (n, each) = (size[0], [p.batch_size, size[1], size[2], size[3]]);
+    let flat = [n * p.batch_size, size[1], size[2], size[3]];
     let alpha = Tensor::full(&size, p.initial_alpha, (Kind::Float, x.device())).set_requires_grad(true);
     let mut opt = tch::COptimizer::adam(p.lr, 0.9, 0.999, 0.0, 1e-8, false)?;
     opt.add_parameters(&alpha, 0)?;
     let smooth = (p.sigma > 0.0).then(|| GaussianSmoothing::new(p.sigma, size[1], x.device()));
-    let batch = [p.batch_size, size[1], size[2], size[3]];
-    let (mut total, mut cls_c, mut info_c) = (Vec::new(), Vec::new(), Vec::new());
+    let target = Tensor::from_slice(targets).to_device(x.device()).repeat_interleave_self_int(p.batch_size, 0, None).unsqueeze(1);
+    let (x, m) = (x.unsqueeze(1), m.unsqueeze(1));
+    let mut curves = SampleCurves::new(&["input_iba/loss", "input_iba/cls_loss", "input_iba/info_loss"], n as usize);
     for step in 0..p.opt_steps {
         opt.zero_grad()?;
-        let lambda = alpha.sigmoid().expand(batch, false);
+        let lambda = alpha.sigmoid().unsqueeze(1).expand([n, each[0], each[1], each[2], each[3]], false);
         let lambda = match &smooth {
-            Some(s) => s.apply(&lambda),
+            Some(s) => s.apply(&lambda.reshape(flat)).view([n, each[0], each[1], each[2], each[3]]),
             None => lambda,
         };
-        let eps = lambda.randn_like() * p.input_std + p.input_mean;
+        let eps = streams.randn(&each, x.device()) * p.input_std + p.input_mean;
         let z = &lambda * &x + (lambda.ones_like() - &lambda) * eps;
-        let cls = -model.forward(&z).log_softmax(-1, Kind::Float).select(1, target).mean(Kind::Float);
-        let info = input_capacity(&x, &lambda, m, p.input_mean, p.input_std).mean(Kind::Float);
+        let logits = model.forward(&z.reshape(flat));
+        let cls = -logits.log_softmax(-1, Kind::Float).gather(1, &target, false).view([n, p.batch_size]).mean_dim(1, false, Kind::Float);
+        let info = input_capacity(&x, &lambda, &m, p.input_mean, p.input_std).view([n, -1]).mean_dim(1, false, Kind::Float);
         let loss = &cls + &info * p.beta;
-        let lv = loss.double_value(&[]);
-        if !lv.is_finite() {
-            return Err(Error::Attribution { sample: name.into(), why: format!("input IBA loss is {lv} at step {step}") });
-        }
-        total.push(lv);
-        cls_c.push(cls.double_value(&[]));
-        info_c.push(info.double_value(&[]));
-        loss.backward();
+        curves.push(&[&loss, &cls, &info], names, |v| format!("input IBA loss is {v} at step {step}"))?;
+        loss.sum(Kind::Float).backward();
         opt.step()?;
     }
     let lam = alpha.detach().sigmoid();
@@ -85,6 +84,5 @@ pub fn optimise(model: &dyn Classifier, x: &Tensor, target: i64, m: &Tensor, p: 
         (Some(s), true) => s.apply(&lam),
         _ => lam,
     };
-    let mask = lam.mean_dim([0, 1].as_slice(), false, Kind::Float);
-    Ok((mask, vec![("input_iba/loss".into(), total), ("input_iba/cls_loss".into(), cls_c), ("input_iba/info_loss".into(), info_c)]))
+    Ok((lam.mean_dim(1, false, Kind::Float), curves.into_curves()))
 }

@@ -3,20 +3,24 @@
 //! → a WGAN fits an input-space mask whose noisy images look, at that layer, like the feature
 //! bottleneck → the input bottleneck, with the GAN mask as its prior. Port of the original's
 //! `BaseAttributor.make_attribution` (`train_feat_iba` → `train_gan` → `train_input_iba`).
+mod critic;
 mod input_bottleneck;
 pub mod wgan;
 
+pub use critic::Critic;
 pub use input_bottleneck::{input_capacity, InputIbaParams};
-pub use wgan::{Critic, RealMask, WganParams};
+pub use wgan::{GanResult, RealMask, WganParams};
 
 use super::bottleneck::saliency_bits;
-use super::{sample_seed, Attribution, Attributor, FeatureIba, FeatureIbaParams, MapSpec, Reduce, RunCtx};
+use super::{sample_seed, Attribution, Attributor, FeatureIba, FeatureIbaParams, MapSpec, Reduce, RunCtx, Streams};
 use crate::data::{Dataset, Sample};
 use crate::error::Result;
 use crate::models::Classifier;
 use crate::output::maps::PngScale;
 use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tch::Tensor;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,11 +33,14 @@ pub struct InputIbaConfig {
     pub input_iba: InputIbaParams,
     /// Also write `gan_masks/<name>` (σ(θ_G), channel mean).
     pub save_gan_mask: bool,
+    /// Samples attributed together, each with its own masks, critic and optimiser state, and its
+    /// own random stream, so the maps equal one-at-a-time ones; larger batches fill a GPU.
+    pub samples_per_batch: usize,
 }
 
 impl Default for InputIbaConfig {
     fn default() -> Self {
-        InputIbaConfig { type_: "InputIba".into(), feat_iba: FeatureIbaParams::default(), gan: WganParams::default(), input_iba: InputIbaParams::default(), save_gan_mask: false }
+        InputIbaConfig { type_: "InputIba".into(), feat_iba: FeatureIbaParams::default(), gan: WganParams::default(), input_iba: InputIbaParams::default(), save_gan_mask: false, samples_per_batch: 1 }
     }
 }
 
@@ -63,27 +70,41 @@ impl Attributor for InputIba {
         v
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
-        let x = s.image.to_device(cx.device);
-        let target = self.p.feat_iba.target.resolve(model, &x, s.target);
+        let mut v = self.attribute_batch(model, std::slice::from_ref(s), cx)?;
+        Ok(v.pop().expect("one attribution per sample"))
+    }
+    fn batch_size(&self) -> usize {
+        self.p.samples_per_batch.max(1)
+    }
+    fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
+        let xs: Vec<Tensor> = samples.iter().map(|s| s.image.to_device(cx.device)).collect();
+        let targets: Vec<i64> = xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
+        let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
+        let x = Tensor::stack(&xs, 0);
         let size = x.size();
-        let t0 = std::time::Instant::now();
-        let feat = self.feat.optimise(model, &x, target, &s.name, cx.seed)?;
-        let t1 = std::time::Instant::now();
-        let feat_bits = saliency_bits(&feat.capacity, Some([size[1], size[2]]));
-        tch::manual_seed(sample_seed(cx.seed, &s.name) ^ 0x6a6);
-        let gan_in = wgan::GanInput { model, layer: &self.p.feat_iba.layer, x: &x.unsqueeze(0), capacity: &feat.capacity, lambda: &feat.lambda, feat_bits: &feat_bits };
-        let (gan_mask, gan_curves) = wgan::train(&gan_in, &self.p.gan, sample_seed(cx.seed, &s.name) as u64)
-            .map_err(|e| crate::error::Error::Attribution { sample: s.name.clone(), why: format!("WGAN stage: {e}") })?;
-        let t2 = std::time::Instant::now();
-        let (input_mask, input_curves) = input_bottleneck::optimise(model, &x, target, &gan_mask, &self.p.input_iba, &s.name)?;
-        let t3 = std::time::Instant::now();
-        log::debug!("{}: feature IBA {:.2}s, WGAN {:.2}s, input IBA {:.2}s", s.name, (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64());
-        let mut maps = vec![feat_bits, input_mask];
-        if self.p.save_gan_mask {
-            maps.push(gan_mask.mean_dim([0, 1].as_slice(), false, tch::Kind::Float));
-        }
-        let curves = feat.curves.into_iter().chain(gan_curves).chain(input_curves).collect();
-        Ok(Attribution { maps, curves })
+        let t0 = Instant::now();
+        let feats = self.feat.optimise_batch(model, &xs, &targets, &names, cx.seed)?;
+        let t1 = Instant::now();
+        let stack = |f: &dyn Fn(&super::feature_iba::FeatureResult) -> Tensor| Tensor::stack(&feats.iter().map(f).collect::<Vec<_>>(), 0);
+        let feat_bits = stack(&|f| saliency_bits(&f.capacity, Some([size[2], size[3]])));
+        let mut streams = Streams::new(names.iter().map(|n| sample_seed(cx.seed, n) as u64 ^ 0x6a6));
+        let gan_in = wgan::GanInput { model, layer: &self.p.feat_iba.layer, x: &x, capacity: &stack(&|f| f.capacity.shallow_clone()), lambda: &stack(&|f| f.lambda.shallow_clone()), feat_bits: &feat_bits, names: &names };
+        let gan = wgan::train(&gan_in, &self.p.gan, &mut streams)?;
+        let t2 = Instant::now();
+        let (input_masks, input_curves) = input_bottleneck::optimise(model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
+        let t3 = Instant::now();
+        log::debug!("{}: feature IBA {:.2}s, WGAN {:.2}s, input IBA {:.2}s", names.join(", "), (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64());
+        let results = feats.into_iter().zip(gan.curves).zip(input_curves).enumerate();
+        Ok(results
+            .map(|(k, ((feat, gan_c), input_c))| {
+                let k = k as i64;
+                let mut maps = vec![feat_bits.get(k), input_masks.get(k)];
+                if self.p.save_gan_mask {
+                    maps.push(gan.masks.get(k).mean_dim(0, false, tch::Kind::Float));
+                }
+                Attribution { maps, curves: feat.curves.into_iter().chain(gan_c).chain(input_c).collect() }
+            })
+            .collect())
     }
 }
 

@@ -3,12 +3,11 @@
 //! network: a mask logit θ_G over the input (initialised from the feature-IBA map in bits per pixel),
 //! plus per-channel noise mean μ_G and std σ_G. The critic is the original's conv/MLP on the feature
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
-use crate::attributors::Curves;
-use crate::error::{Error, Result};
+use super::Critic;
+use crate::attributors::{Curves, SampleCurves, Streams};
+use crate::error::Result;
 use crate::models::Classifier;
-use crate::rng::SplitMix;
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -65,109 +64,81 @@ impl Default for WganParams {
     }
 }
 
-/// The original's `VisionDiscriminator` on a [C,h,w] feature map (BatchNorm in training mode).
-pub struct Critic {
-    pub vs: nn::VarStore,
-    net: nn::SequentialT,
-}
-
-impl Critic {
-    pub fn new(c: i64, h: i64, w: i64, device: tch::Device) -> Self {
-        let vs = nn::VarStore::new(device);
-        let p = vs.root();
-        let conv = |i, o, k, s, pad, name: &str| nn::conv2d(&p / name, i, o, k, nn::ConvConfig { stride: s, padding: pad, ..Default::default() });
-        // LeakyReLU(0.2)
-        let leaky = |x: &Tensor| x.maximum(&(x * 0.2));
-        let net = nn::seq_t()
-            .add(conv(c, 2 * c, 4, 2, 1, "conv1"))
-            .add(nn::batch_norm2d(&p / "bn1", 2 * c, Default::default()))
-            .add_fn(leaky)
-            .add(conv(2 * c, 4 * c, 4, 2, 1, "conv2"))
-            .add(nn::batch_norm2d(&p / "bn2", 4 * c, Default::default()))
-            .add_fn(leaky)
-            .add(conv(4 * c, c, 3, 1, 1, "conv3"))
-            .add(nn::batch_norm2d(&p / "bn3", c, Default::default()))
-            .add_fn(leaky)
-            .add_fn(|x| x.flatten(1, -1))
-            .add(nn::linear(&p / "fc1", c * (h / 4) * (w / 4), 512, Default::default()))
-            .add_fn(leaky)
-            .add(nn::linear(&p / "fc2", 512, 256, Default::default()))
-            .add_fn(leaky)
-            .add(nn::linear(&p / "fc3", 256, 1, Default::default()));
-        Critic { vs, net }
-    }
-
-    /// [B,C,h,w] → [B,1], batch norm in training mode as in the original.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.net.forward_t(x, true)
-    }
-
-    pub fn num_parameters(&self) -> i64 {
-        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
-    }
-
-    /// Clamps every trainable parameter to ±c (exposed for tests of the clipping).
-    pub fn clip_for_tests(&self, c: f64) {
-        self.clip(c)
-    }
-
-    fn clip(&self, c: f64) {
-        tch::no_grad(|| {
-            for mut v in self.vs.trainable_variables() {
-                let _ = v.clamp_(-c, c);
-            }
-        });
-    }
-}
-
-/// The learnable input mask and noise statistics.
+/// The learnable input masks and noise statistics, one set per sample.
 pub struct Generator {
+    /// θ_G [N,C,H,W]; μ_G and σ_G [N,C,1,1].
     pub theta: Tensor,
     pub mean: Tensor,
     pub std: Tensor,
 }
 
 impl Generator {
-    /// z [B,C,H,W] → noisy images σ(θ)·x + (1 − σ(θ))·(σ_G z + μ_G).
+    /// x [N,C,H,W], z [N,B,C,H,W] → noisy images σ(θ)·x + (1 − σ(θ))·(σ_G z + μ_G), [N·B,C,H,W].
     fn images(&self, x: &Tensor, z: &Tensor) -> Tensor {
-        let m = self.theta.sigmoid();
-        let noise = z * &self.std + &self.mean;
-        &m * x + (m.ones_like() - &m) * noise
+        let m = self.theta.sigmoid().unsqueeze(1);
+        let noise = z * self.std.unsqueeze(1) + self.mean.unsqueeze(1);
+        (&m * x.unsqueeze(1) + (m.ones_like() - &m) * noise).flatten(0, 1)
     }
 }
 
-/// What the GAN stage needs of one sample.
+/// What the GAN stage needs of N samples.
 pub struct GanInput<'a> {
     pub model: &'a dyn Classifier,
     pub layer: &'a str,
-    /// [1,C,H,W] normalised image.
+    /// [N,C,H,W] normalised images.
     pub x: &'a Tensor,
-    /// Feature-IBA capacity [C',h,w] (nats) and the bottleneck's λ [C',h,w].
+    /// Feature-IBA capacity [N,C',h,w] (nats) and the bottleneck's λ [N,C',h,w].
     pub capacity: &'a Tensor,
     pub lambda: &'a Tensor,
-    /// Feature-IBA map in bits per pixel [H,W]: θ_G's initial value.
+    /// Feature-IBA maps in bits per pixel [N,H,W]: θ_G's initial values.
     pub feat_bits: &'a Tensor,
+    /// The samples' names, for errors.
+    pub names: &'a [&'a str],
 }
 
-/// Trains the GAN for one sample; returns σ(θ_G) [1,C,H,W], and the critic and generator losses.
-pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Curves)> {
+/// The trained GANs: σ(θ_G) [N,C,H,W], each sample's critic and generator losses, and the
+/// critics (for inspection).
+pub struct GanResult {
+    pub masks: Tensor,
+    pub curves: Vec<Curves>,
+    pub critic: Critic,
+}
+
+/// [N,B,C,h,w] → the critics' layout [B, N·C, h, w].
+fn side_by_side(t: &Tensor) -> Tensor {
+    let s = t.size();
+    t.transpose(0, 1).reshape([s[1], s[0] * s[2], s[3], s[4]])
+}
+
+/// Trains one GAN per sample, all in one batch; sample k's randomness comes from stream k alone,
+/// so its mask is the one it gets when trained by itself.
+pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanResult> {
+    let n = streams.len() as i64;
+    let dev = g.x.device();
     let features = |x: &Tensor| -> Result<Tensor> {
         let f = g.model.features(x, g.layer)?;
-        Ok(if p.post_relu { f.relu() } else { f })
+        let f = if p.post_relu { f.relu() } else { f };
+        let s = f.size();
+        Ok(f.view([n, -1, s[1], s[2], s[3]]))
     };
-    let clean = tch::no_grad(|| features(g.x))?; // [1,C',h,w]
+    let clean = tch::no_grad(|| g.model.features(g.x, g.layer))?; // [N,C',h,w]
+    let clean = if p.post_relu { clean.relu() } else { clean }.unsqueeze(1);
     let mask = match p.real_mask {
-        RealMask::Capacity => g.capacity.unsqueeze(0),
-        RealMask::Lambda => g.lambda.unsqueeze(0),
-    };
-    let (c, h, w) = (clean.size()[1], clean.size()[2], clean.size()[3]);
-    let critic = Critic::new(c, h, w, g.x.device());
-    let mut opt_d = nn::RmsProp::default().build(&critic.vs, p.lr)?;
+        RealMask::Capacity => g.capacity,
+        RealMask::Lambda => g.lambda,
+    }
+    .unsqueeze(1);
+    let (c, h, w) = (clean.size()[2], clean.size()[3], clean.size()[4]);
+    let critic = Critic::new(c, h, w, dev, streams);
+    let mut opt_d = tch::COptimizer::rms_prop(p.lr, 0.99, 1e-8, 0.0, 0.0, false)?;
+    for v in critic.parameters() {
+        opt_d.add_parameters(v, 0)?;
+    }
     let size = g.x.size();
     let gen = Generator {
-        theta: g.feat_bits.view([1, 1, size[2], size[3]]).expand(&size, false).contiguous().set_requires_grad(true),
-        mean: Tensor::zeros([1, size[1], 1, 1], (Kind::Float, g.x.device())).set_requires_grad(true),
-        std: Tensor::ones([1, size[1], 1, 1], (Kind::Float, g.x.device())).set_requires_grad(true),
+        theta: g.feat_bits.unsqueeze(1).expand(&size, false).contiguous().set_requires_grad(true),
+        mean: Tensor::zeros([n, size[1], 1, 1], (Kind::Float, dev)).set_requires_grad(true),
+        std: Tensor::ones([n, size[1], 1, 1], (Kind::Float, dev)).set_requires_grad(true),
     };
     let mut opt_g = tch::COptimizer::rms_prop(p.lr_mean, 0.99, 1e-8, 0.0, 0.0, false)?;
     opt_g.add_parameters(&gen.mean, 0)?;
@@ -175,44 +146,41 @@ pub fn train(g: &GanInput, p: &WganParams, seed: u64) -> Result<(Tensor, Curves)
     opt_g.add_parameters(&gen.theta, 2)?;
     opt_g.set_learning_rate_group(1, p.lr_std)?;
     opt_g.set_learning_rate_group(2, p.lr_mask)?;
-    // per sub-dataset noise, drawn once per GAN
-    let mut rng = SplitMix::new(seed);
-    let subsets = (p.dataset_size + p.sub_dataset_size - 1) / p.sub_dataset_size.max(1);
-    let noise_stats: Vec<(f64, f64)> = (0..subsets).map(|_| (rng.range(-2.0, 2.0), rng.range(0.0, 5.0))).collect();
-    let (mut d_losses, mut g_losses) = (Vec::new(), Vec::new());
-    let finite = |v: f64, what: &str, epoch: usize, i: usize| {
-        if v.is_finite() {
-            Ok(v)
-        } else {
-            Err(Error::Model(format!("{what} loss is {v} at epoch {epoch}, iteration {i}")))
-        }
-    };
+    // per sub-dataset noise N(μ_k, s_k²), drawn once per GAN
+    let sub = p.sub_dataset_size.max(1);
+    let subsets = (p.dataset_size + sub - 1) / sub;
+    let stats: Vec<Vec<(f32, f32)>> = (0..n as usize).map(|k| (0..subsets).map(|_| (streams.host(k).range(-2.0, 2.0) as f32, streams.host(k).range(0.0, 5.0) as f32)).collect()).collect();
+    let mut d_curves = SampleCurves::new(&["gan/critic_loss"], n as usize);
+    let mut g_curves = SampleCurves::new(&["gan/generator_loss"], n as usize);
+    let bs = p.batch_size.max(1) as usize;
     for epoch in 0..p.epochs {
-        let perm = Tensor::randperm(p.dataset_size, (Kind::Int64, tch::Device::Cpu));
-        let idx: Vec<i64> = Vec::<i64>::try_from(&perm).map_err(|e| Error::Model(e.to_string()))?;
-        for (i, chunk) in idx.chunks(p.batch_size.max(1) as usize).enumerate() {
-            let b = chunk.len() as i64;
-            let (mu, s): (Vec<f32>, Vec<f32>) = chunk.iter().map(|&k| noise_stats[(k / p.sub_dataset_size.max(1)) as usize]).map(|(m, s)| (m as f32, s as f32)).unzip();
-            let mu = Tensor::from_slice(&mu).view([b, 1, 1, 1]).to_device(g.x.device());
-            let s = Tensor::from_slice(&s).view([b, 1, 1, 1]).to_device(g.x.device());
-            let noise = Tensor::randn([b, c, h, w], (Kind::Float, g.x.device())) * s + mu;
-            let real = &mask * &clean + (mask.ones_like() - &mask) * noise;
-            let z = Tensor::randn([b, size[1], size[2], size[3]], (Kind::Float, g.x.device()));
+        let perms = streams.permutations(p.dataset_size.max(0) as usize);
+        for (i, start) in (0..p.dataset_size.max(0) as usize).step_by(bs).enumerate() {
+            let end = (start + bs).min(p.dataset_size as usize);
+            let b = (end - start) as i64;
+            let pick = |f: fn(&(f32, f32)) -> f32| -> Tensor {
+                let v: Vec<f32> = perms.iter().zip(&stats).flat_map(|(perm, st)| perm[start..end].iter().map(|&j| f(&st[j / sub as usize])).collect::<Vec<_>>()).collect();
+                Tensor::from_slice(&v).view([n, b, 1, 1, 1]).to_device(dev)
+            };
+            let noise = streams.randn(&[b, c, h, w], dev) * pick(|s| s.1) + pick(|s| s.0);
+            let real = side_by_side(&(&mask * &clean + (mask.ones_like() - &mask) * noise));
+            let z = streams.randn(&[b, size[1], size[2], size[3]], dev);
             let fake = tch::no_grad(|| features(&gen.images(g.x, &z)))?;
-            opt_d.zero_grad();
-            let loss_d = -critic.forward(&real).mean(Kind::Float) + critic.forward(&fake).mean(Kind::Float);
-            loss_d.backward();
-            opt_d.step();
+            opt_d.zero_grad()?;
+            let loss_d = -critic.forward(&real).mean_dim(1, false, Kind::Float) + critic.forward(&side_by_side(&fake)).mean_dim(1, false, Kind::Float);
+            loss_d.sum(Kind::Float).backward();
+            opt_d.step()?;
             critic.clip(p.weight_clip);
-            d_losses.push(finite(loss_d.double_value(&[]), "critic", epoch, i)?);
+            d_curves.push(&[&loss_d], g.names, |v| format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}"))?;
             if i % p.critic_iter.max(1) == 0 {
                 opt_g.zero_grad()?;
-                let loss_g = -critic.forward(&features(&gen.images(g.x, &z))?).mean(Kind::Float);
-                loss_g.backward();
+                let loss_g = -critic.forward(&side_by_side(&features(&gen.images(g.x, &z))?)).mean_dim(1, false, Kind::Float);
+                loss_g.sum(Kind::Float).backward();
                 opt_g.step()?;
-                g_losses.push(finite(loss_g.double_value(&[]), "generator", epoch, i)?);
+                g_curves.push(&[&loss_g], g.names, |v| format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}"))?;
             }
         }
     }
-    Ok((gen.theta.detach().sigmoid(), vec![("gan/critic_loss".into(), d_losses), ("gan/generator_loss".into(), g_losses)]))
+    let curves = d_curves.into_curves().into_iter().zip(g_curves.into_curves()).map(|(d, g)| d.into_iter().chain(g).collect()).collect();
+    Ok(GanResult { masks: gen.theta.detach().sigmoid(), curves, critic })
 }
