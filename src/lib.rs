@@ -11,6 +11,7 @@ pub mod logging;
 pub mod models;
 pub mod output;
 pub mod pipeline;
+pub mod precision;
 pub mod registry;
 pub mod rng;
 pub mod runtime;

@@ -54,6 +54,7 @@ impl Run {
         let fig = config::load(path, overrides)?;
         let cfg: RunConfig = fig.extract().map_err(|e| Error::config("<root>", e))?;
         let device = crate::runtime::parse_device(&cfg.device)?;
+        cfg.precision.check(device)?;
         let run = Run { fig, cfg, device };
         run.validate()?;
         Ok(run)
@@ -151,6 +152,8 @@ impl Run {
         let data = self.dataset("attribution")?;
         let cx = RunCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
         attr.fit(model.as_ref(), estimation.as_deref(), &cx)?;
+        let precision = self.cfg.precision;
+        precision.apply()?;
         let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
         let mut summary = Summary::default();
         let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
@@ -167,7 +170,7 @@ impl Run {
                 }
             }
             let batch: Vec<_> = samples.iter().map(|(_, s)| s.clone_shallow()).collect();
-            match attr.attribute_batch(model.as_ref(), &batch, &cx) {
+            match precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx)) {
                 Ok(results) => {
                     for ((i, s), a) in samples.iter().zip(results) {
                         sink.write(*i, s, &a, data.pipeline())?;
@@ -177,7 +180,7 @@ impl Run {
                 // one bad sample must not take its batch with it: redo the batch one by one
                 Err(_) if samples.len() > 1 => {
                     for (i, s) in &samples {
-                        match attr.attribute(model.as_ref(), s, &cx) {
+                        match precision.run(|| attr.attribute(model.as_ref(), s, &cx)) {
                             Ok(a) => {
                                 sink.write(*i, s, &a, data.pipeline())?;
                                 summary.attributed += 1;

@@ -134,3 +134,12 @@ fn shards_parse_as_i_of_n() {
         assert!(bad.parse::<Shard>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn reduced_precision_is_refused_on_the_cpu() {
+    let d = tempfile::tempdir().unwrap();
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\nprecision = \"bf16\"\n", &[]);
+    assert!(e.contains("bf16") && e.contains("cuda"), "{e}");
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\nprecision = \"fp8\"\n", &[]);
+    assert!(e.contains("precision") && e.contains("tf32"), "{e}");
+}

@@ -52,3 +52,20 @@ fn binaries_find_libtorch_without_ld_library_path() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FeatureIba"));
 }
+
+/// The TF32 and autocast-dtype switches reach libtorch (read back through libtorch itself); they
+/// are process-wide flags, harmless on the CPU.
+#[test]
+fn precision_switches_reach_libtorch() {
+    use ibex::precision::{allow_tf32, cuda_autocast_dtype, Precision};
+    let _ = tch::Tensor::zeros([1], (tch::Kind::Float, tch::Device::Cpu));
+    Precision::Tf32.apply().unwrap();
+    assert!(allow_tf32().unwrap());
+    Precision::Bf16.apply().unwrap();
+    assert!(!allow_tf32().unwrap());
+    assert_eq!(cuda_autocast_dtype().unwrap(), 15, "bfloat16");
+    Precision::Fp16.apply().unwrap();
+    assert_eq!(cuda_autocast_dtype().unwrap(), 5, "half");
+    Precision::Fp32.apply().unwrap();
+    assert!(!allow_tf32().unwrap());
+}

@@ -14,6 +14,10 @@ pub struct RunConfig {
     /// `cpu`, `cuda` or `cuda:N`.
     #[serde(default = "default_device")]
     pub device: String,
+    /// CUDA only: "tf32", "bf16" or "fp16" arithmetic for the attribution's convs and matmuls
+    /// (see `crate::precision`); default "fp32", the original's.
+    #[serde(default)]
+    pub precision: crate::precision::Precision,
     /// Seeds data shuffling, noise and training (the original's `--seed`).
     #[serde(default = "default_seed")]
     pub seed: u64,
