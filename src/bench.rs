@@ -1,11 +1,13 @@
 //! Throughput of the pipeline's stages on a config's model and data (`tools/bench`), in seconds per
 //! image. Time it with `OMP_WAIT_POLICY=PASSIVE` on a shared machine (see README "Benchmarks").
-use crate::attributors::{FeatureIba, FeatureIbaParams, RunCtx};
-use crate::data::Sample;
+use crate::attributors::input_iba::{flops, InputIba, InputIbaConfig};
+use crate::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx};
+use crate::data::{Dataset, Pipeline, Sample};
 use crate::registry::{self, AttributorKind, BuildCtx};
 use crate::error::{Error, Result};
 use crate::pipeline::Run;
 use std::time::Instant;
+use tch::Tensor;
 
 #[derive(Debug, serde::Serialize)]
 pub struct BenchReport {
@@ -87,4 +89,115 @@ pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     let batched = t.elapsed().as_secs_f64() / samples.len() as f64;
     let method: String = run.fig.extract_inner("attributor.type").unwrap_or_default();
     Ok(BatchReport { device: format!("{:?}", run.device), method, s_per_image_single: single, s_per_image_batched: batched, batch_size: bs })
+}
+
+/// Random N(0,1) images of one size, for timing models whose data is not here (VGG16 at 224²).
+struct RandomImages {
+    n: usize,
+    shape: [i64; 3],
+    classes: Vec<String>,
+    pipeline: Pipeline,
+}
+
+impl Dataset for RandomImages {
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn get(&self, i: usize) -> Result<Sample> {
+        let mut g = crate::rng::SplitMix::new(i as u64);
+        let v: Vec<f32> = (0..self.shape.iter().product::<i64>()).map(|_| (g.uniform() * 2.0 - 1.0) as f32 * 1.7).collect();
+        Ok(Sample { name: self.name(i), image: Tensor::from_slice(&v).view(self.shape), target: (i % self.classes.len()) as i64, boxes: Vec::new() })
+    }
+    fn name(&self, i: usize) -> String {
+        format!("random_{i:05}")
+    }
+    fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct StageReport {
+    pub stage: &'static str,
+    pub seconds_per_image: f64,
+    pub flops_per_image: f64,
+    /// Achieved FLOP/s (flops_per_image / seconds_per_image).
+    pub flop_per_s: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct InputIbaReport {
+    pub device: String,
+    pub threads: i32,
+    pub precision: String,
+    pub image: [i64; 3],
+    pub layer: String,
+    pub samples_per_batch: usize,
+    pub images: usize,
+    pub estimation_images: usize,
+    /// The estimation row is per estimation image; the run pays it `n_samples` times, once.
+    pub stages: Vec<StageReport>,
+    /// Feature IBA + WGAN + input IBA, seconds per image.
+    pub attribution_s_per_image: f64,
+}
+
+fn stage(stage: &'static str, seconds: f64, flops: f64) -> StageReport {
+    StageReport { stage, seconds_per_image: seconds, flops_per_image: flops, flop_per_s: flops / seconds.max(1e-12) }
+}
+
+/// Times InputIBA's stages on `n_images` attribution images (random ones of side `random` when
+/// given), after an estimator over `n_est` images, with the config's settings (`samples_per_batch`
+/// included), and counts each stage's FLOPs from the model's layer shapes.
+pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i64>) -> Result<InputIbaReport> {
+    let mut model = run.model()?;
+    model.freeze();
+    let mut cfg: InputIbaConfig = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
+    let (est_data, data): (Box<dyn Dataset>, Box<dyn Dataset>) = match random {
+        Some(side) => {
+            let make = |n| Box::new(RandomImages { n, shape: [3, side, side], classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() }) as Box<dyn Dataset>;
+            (make(n_est), make(n_images))
+        }
+        None => (run.dataset("estimation")?, run.dataset("attribution")?),
+    };
+    let n_est = n_est.min(est_data.len());
+    cfg.feat_iba.n_samples = n_est;
+    cfg.feat_iba.estimation_overshoot = false;
+    let mut attr = InputIba::new(cfg.clone());
+    attr.check(model.as_ref())?;
+    let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
+    let t = Instant::now();
+    attr.feature_iba().estimate(model.as_ref(), est_data.as_ref(), &cx)?;
+    let est_s = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
+    let samples = (0..n_images.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
+    let image: [i64; 3] = samples[0].image.size().try_into().map_err(|_| Error::Model("images must be [C,H,W]".into()))?;
+    let precision = run.cfg.precision;
+    precision.apply()?;
+    if run.device.is_cuda() {
+        precision.run(|| attr.attribute(model.as_ref(), &samples[0], &cx))?; // warm-up: cuDNN autotuning, allocator
+    }
+    let mut secs = [0f64; 3];
+    for chunk in samples.chunks(attr.batch_size()) {
+        precision.run(|| attr.attribute_batch(model.as_ref(), chunk, &cx))?;
+        secs.iter_mut().zip(attr.last_stage_seconds).for_each(|(s, t)| *s += t);
+    }
+    let n = samples.len() as f64;
+    let feature: [i64; 3] = tch::no_grad(|| model.features(&samples[0].image.unsqueeze(0).to_device(run.device), &cfg.feat_iba.layer))?.size()[1..].try_into().expect("[N,C,h,w]");
+    let macs = model.macs(image, &cfg.feat_iba.layer).ok_or_else(|| Error::Model("this model type cannot count its FLOPs".into()))?;
+    let f = flops::per_image(&cfg, macs, feature);
+    let stages = vec![stage("estimation", est_s, f.estimation_per_image), stage("feature_iba", secs[0] / n, f.feature_iba), stage("wgan", secs[1] / n, f.wgan), stage("input_iba", secs[2] / n, f.input_iba)];
+    Ok(InputIbaReport {
+        device: format!("{:?}", run.device),
+        threads: tch::get_num_threads(),
+        precision: precision.name().into(),
+        image,
+        layer: cfg.feat_iba.layer.clone(),
+        samples_per_batch: attr.batch_size(),
+        images: samples.len(),
+        estimation_images: n_est,
+        attribution_s_per_image: secs.iter().sum::<f64>() / n,
+        stages,
+    })
 }

@@ -59,6 +59,11 @@ pub trait Classifier: Send {
     fn stages(&self) -> Option<Vec<Stage<'_>>> {
         None
     }
+    /// Multiply-accumulates of the convolutions and linear layers for one [C,H,W] input: up to and
+    /// including `layer`, and after it (for the benchmark's FLOP counts); `None` where unknown.
+    fn macs(&self, _input: [i64; 3], _layer: &str) -> Option<[f64; 2]> {
+        None
+    }
     /// Stops weight gradients: attribution optimises masks only.
     fn freeze(&mut self) {
         if let Some(vs) = self.var_store_mut() {

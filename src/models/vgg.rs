@@ -191,6 +191,22 @@ impl Classifier for Vgg {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
     }
+    fn macs(&self, input: [i64; 3], layer: &str) -> Option<[f64; 2]> {
+        let cut = self.layer_index(layer).ok()?;
+        let (mut out, [_, mut h, mut w]) = ([0f64; 2], input);
+        for (k, l) in self.features.iter().enumerate() {
+            match l {
+                Layer::Conv(c) => {
+                    let s = c.ws.size(); // [out, in, 3, 3], padding 1, stride 1
+                    out[usize::from(k > cut)] += (s[0] * s[1] * s[2] * s[3] * h * w) as f64;
+                }
+                Layer::Pool => (h, w) = (h / 2, w / 2),
+                _ => {}
+            }
+        }
+        out[1] += self.classifier.iter().map(|l| l.ws.numel() as f64).sum::<f64>();
+        Some(out)
+    }
     fn layer_names(&self) -> Vec<String> {
         (0..self.features.len()).map(|k| format!("features.{k}")).collect()
     }

@@ -1,5 +1,6 @@
 //! `tools/bench [--config C]`: seconds per image, as JSON: for feature IBA (default: the quickstart)
-//! the estimation and optimisation stages; for any other attributor, one image per call vs batched.
+//! the estimation and optimisation stages; for InputIBA each stage's seconds, FLOPs and FLOP/s; for
+//! any other attributor, one image per call vs batched.
 //! Run with OMP_WAIT_POLICY=PASSIVE (tools/ sets it).
 use anyhow::Context;
 use clap::Parser;
@@ -20,16 +21,24 @@ struct Args {
     images: usize,
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Time on random images of this side instead of the config's data (e.g. 224 for VGG16)
+    #[arg(long)]
+    random_images: Option<i64>,
 }
 
 fn main() -> anyhow::Result<()> {
     ibex::cli::start();
     let a = Args::parse();
     let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
-    run.prepare()?;
+    if a.random_images.is_none() {
+        run.prepare()?;
+    }
     let kind: String = run.fig.extract_inner("attributor.type").context("the config has no [attributor]")?;
     if kind == "FeatureIba" {
         let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if kind == "InputIba" {
+        let r = ibex::bench::run_input_iba(&run, a.estimation_images, a.images, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         let r = ibex::bench::run_batched(&run, a.images)?;

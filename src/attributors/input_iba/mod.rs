@@ -4,6 +4,7 @@
 //! bottleneck → the input bottleneck, with the GAN mask as its prior. Port of the original's
 //! `BaseAttributor.make_attribution` (`train_feat_iba` → `train_gan` → `train_input_iba`).
 mod critic;
+pub mod flops;
 mod input_bottleneck;
 pub mod wgan;
 
@@ -47,6 +48,30 @@ impl Default for InputIbaConfig {
 pub struct InputIba {
     p: InputIbaConfig,
     feat: FeatureIba,
+    /// Seconds of the last batch's feature-IBA, WGAN and input-IBA stages (for the benchmark).
+    pub last_stage_seconds: [f64; 3],
+}
+
+impl InputIba {
+    pub fn new(p: InputIbaConfig) -> Self {
+        InputIba { feat: FeatureIba::new(p.feat_iba.clone()), p, last_stage_seconds: [0.0; 3] }
+    }
+
+    pub fn config(&self) -> &InputIbaConfig {
+        &self.p
+    }
+
+    pub fn feature_iba(&mut self) -> &mut FeatureIba {
+        &mut self.feat
+    }
+}
+
+/// Waits for the device, so that stage times are the GPU's work and not its queueing.
+fn sync(device: tch::Device) -> Instant {
+    if let tch::Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+    Instant::now()
 }
 
 impl Attributor for InputIba {
@@ -82,18 +107,20 @@ impl Attributor for InputIba {
         let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
         let x = Tensor::stack(&xs, 0);
         let size = x.size();
-        let t0 = Instant::now();
+        let t0 = sync(cx.device);
         let feats = self.feat.optimise_batch(model, &xs, &targets, &names, cx.seed)?;
-        let t1 = Instant::now();
+        let t1 = sync(cx.device);
         let stack = |f: &dyn Fn(&super::feature_iba::FeatureResult) -> Tensor| Tensor::stack(&feats.iter().map(f).collect::<Vec<_>>(), 0);
         let feat_bits = stack(&|f| saliency_bits(&f.capacity, Some([size[2], size[3]])));
         let mut streams = Streams::new(names.iter().map(|n| sample_seed(cx.seed, n) as u64 ^ 0x6a6));
         let gan_in = wgan::GanInput { model, layer: &self.p.feat_iba.layer, x: &x, capacity: &stack(&|f| f.capacity.shallow_clone()), lambda: &stack(&|f| f.lambda.shallow_clone()), feat_bits: &feat_bits, names: &names };
         let gan = wgan::train(&gan_in, &self.p.gan, &mut streams)?;
-        let t2 = Instant::now();
+        let t2 = sync(cx.device);
         let (input_masks, input_curves) = input_bottleneck::optimise(model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
-        let t3 = Instant::now();
-        log::debug!("{}: feature IBA {:.2}s, WGAN {:.2}s, input IBA {:.2}s", names.join(", "), (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64());
+        let t3 = sync(cx.device);
+        self.last_stage_seconds = [(t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64()];
+        let [a, b, c] = self.last_stage_seconds;
+        log::debug!("{}: feature IBA {a:.2}s, WGAN {b:.2}s, input IBA {c:.2}s", names.join(", "));
         let results = feats.into_iter().zip(gan.curves).zip(input_curves).enumerate();
         Ok(results
             .map(|(k, ((feat, gan_c), input_c))| {
@@ -111,7 +138,7 @@ impl Attributor for InputIba {
 impl Build<AttributorKind> for InputIba {
     type Params = InputIbaConfig;
     fn build(p: InputIbaConfig, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
-        Ok(Box::new(InputIba { feat: FeatureIba::new(p.feat_iba.clone()), p }))
+        Ok(Box::new(InputIba::new(p)))
     }
 }
 crate::register!(AttributorKind, InputIba);
