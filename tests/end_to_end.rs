@@ -48,7 +48,7 @@ fn mass_in_box_ratio(map: &tch::Tensor, xml: &Path) -> f64 {
 fn quickstart_runs_resumes_and_points_at_the_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
-    let out = train(cwd, &repo("configs/quickstart.toml"), "workdirs/quickstart");
+    let out = train(cwd, &repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let wd = cwd.join("workdirs/quickstart");
 
@@ -102,7 +102,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
 
     // a second run resumes: nothing is redone, the estimator is reused, a new event file starts
     let before = std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap();
-    let out = train(cwd, &repo("configs/quickstart.toml"), "workdirs/quickstart");
+    let out = train(cwd, &repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!((summary(&wd)["attributed"].as_i64(), summary(&wd)["skipped"].as_i64()), (Some(0), Some(16)));
     assert_eq!(std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap(), before);
@@ -131,7 +131,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let children: Vec<_> = (0..3)
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-                .args(["--config", repo("configs/quickstart.toml").to_str().unwrap(), "--work-dir", "workdirs/shards", "--shard", &format!("{i}/3")])
+                .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap(), "--work-dir", "workdirs/shards", "--shard", &format!("{i}/3")])
                 .output_async()
         })
         .collect();
@@ -151,7 +151,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     // 16 images), and a fixed seed gives identical masks twice
     let inputiba = |wd: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-            .args(["--config", repo("configs/quickstart_inputiba.toml").to_str().unwrap(), "--work-dir", wd, "--shard", "0/4", "--cfg-options", "attributor.gan.epochs=3"])
+            .args(["--config", repo("configs/quickstart.toml").to_str().unwrap(), "--work-dir", wd, "--shard", "0/4", "--cfg-options", "attributor.gan.epochs=3"])
             .output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
@@ -176,7 +176,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     // a corrupt image fails that sample with its file named, the run goes on, the summary lists it
     let victim = cwd.join("data/synthetic/images/attribution/n90000001/attribution_1_00002.png");
     std::fs::write(&victim, b"not a png").unwrap();
-    let out = train(cwd, &repo("configs/quickstart.toml"), "workdirs/corrupt");
+    let out = train(cwd, &repo("configs/quickstart_feature_iba.toml"), "workdirs/corrupt");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("1 sample(s) failed") && err.contains("attribution_1_00002.png") && err.contains("decode"), "{err}");

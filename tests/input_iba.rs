@@ -134,3 +134,30 @@ fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     // and the samples' maps differ from each other (no sharing of masks across the batch)
     assert!(common::max_abs_diff(&together[0].maps[1], &together[1].maps[1]) > 1e-3);
 }
+
+#[test]
+fn flop_counts_follow_the_specs_accounting() {
+    let _rng = rng_lock(); // VGG16's random init draws from the global generator
+    use ibex::attributors::input_iba::{flops, InputIbaConfig};
+    // the critic at VGG16's 512×28×28: ≈ 3.75 GMAC (spec §7.2: 1.64 + 1.64 + 0.46 G and the MLP)
+    let d = flops::critic_macs(512, 28, 28);
+    assert!((3.7e9..3.8e9).contains(&d), "{d}");
+    // VGG16 at 224², cut after features.17 (conv4_1): ≈ 10.3 GMAC before, ≈ 5.2 GMAC after
+    let vgg = ibex::models::Vgg::new(&ibex::models::VggParams::default(), Device::Cpu).unwrap();
+    let [f, t] = vgg.macs([3, 224, 224], "features.17").unwrap();
+    assert!((f / 10.3e9 - 1.0).abs() < 0.02 && (t / 5.2e9 - 1.0).abs() < 0.02, "{f} {t}");
+    let s = flops::per_image(&InputIbaConfig::default(), [f, t], [512, 28, 28]);
+    // input IBA: 60 steps × 10 copies × (forward + backward to the input) of the whole net
+    assert!((s.input_iba - 2.0 * 60.0 * 10.0 * 2.0 * (f + t)).abs() < 1.0);
+    // feature IBA: 10 steps × 10 copies × the part after the layer, forward and backward
+    assert!((s.feature_iba - 2.0 * 10.0 * 10.0 * 2.0 * t).abs() < 1.0);
+    // WGAN, 20 epochs of 200 samples: fakes to the layer, critic forward (real + fake) and its
+    // weight gradients; 2 generator steps of 32 an epoch: to the layer and back, critic forward
+    // and full backward
+    let per_epoch = 200.0 * f + 4.0 * 200.0 * d + 64.0 * (2.0 * f + 3.0 * d);
+    assert!((s.wgan / (2.0 * 20.0 * per_epoch) - 1.0).abs() < 1e-9);
+    // in all ≈ 0.32 PFLOP per image, against the original's ≈ 0.44 (it runs the whole VGG for
+    // every generated image and in feature IBA)
+    let total = s.feature_iba + s.wgan + s.input_iba;
+    assert!((0.3e15..0.34e15).contains(&total), "{total:e}");
+}
