@@ -73,6 +73,9 @@ impl Run {
         if self.cfg.attributor.is_some() {
             registry::check::<AttributorKind>(&self.fig, "attributor")?;
         }
+        for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
+            registry::check::<crate::registry::MetricKind>(&self.fig, &format!("eval.metrics.{label}"))?;
+        }
         Ok(())
     }
 

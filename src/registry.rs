@@ -40,6 +40,7 @@ pub trait Build<K: Kind> {
 pub struct ModelKind;
 pub struct DatasetKind;
 pub struct AttributorKind;
+pub struct MetricKind;
 
 impl Kind for ModelKind {
     type Object = dyn crate::models::Classifier;
@@ -56,7 +57,13 @@ impl Kind for AttributorKind {
 
 inventory::collect!(Entry<ModelKind>);
 inventory::collect!(Entry<DatasetKind>);
+impl Kind for MetricKind {
+    type Object = dyn crate::metrics::Metric;
+    const NAME: &'static str = "metric";
+}
+
 inventory::collect!(Entry<AttributorKind>);
+inventory::collect!(Entry<MetricKind>);
 
 /// Registers `$ty` under its own Rust name (so grep finds the config word and the type together).
 #[macro_export]

@@ -127,6 +127,34 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let tags: Vec<String> = read_events(&ev).unwrap().iter().filter_map(|e| match &e.what { Some(What::Summary(s)) => Some(s.value[0].tag.clone()), _ => None }).collect();
     assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
 
+    // tools/eval on both work dirs, then tools/compare: metrics.json per work dir, a re-run skips
+    // what is done, one table across the methods
+    let eval = |config: &Path, wd: &str, maps: &str| {
+        Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
+            .args(["--config", config.to_str().unwrap(), "--work-dir", wd, "--maps", maps, "--metric", "relevance_mass", "pointing_game", "ehr", "region_perturbation"])
+            .env("RUST_LOG", "info").output().unwrap()
+    };
+    let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| relevance_mass | mass_vs_uniform |"), "{stdout}");
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
+    let agg = &metrics["metrics"]["relevance_mass"]["aggregate"]["mass_vs_uniform"];
+    assert_eq!(agg["n"], 16);
+    // the PNG maps (max-normalised, 8-bit) against the box: as the .npy maps above, well over 1
+    assert!(agg["mean"].as_f64().unwrap() > 2.0, "{agg}");
+    assert_eq!(metrics["metrics"]["region_perturbation"]["curves"]["morf"]["mean"].as_array().unwrap().len(), 64);
+    let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
+    assert!(String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "maps");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_compare")).current_dir(cwd)
+        .args(["workdirs/quickstart", "workdirs/ig", "--csv", "compare.csv"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| quickstart (feat_masks) |") && table.contains("| ig (maps) |") && table.contains("pointing_game/hit"), "{table}");
+    assert_eq!(std::fs::read_to_string(cwd.join("compare.csv")).unwrap().lines().count(), 3);
+
     // n processes with --shard i/n share one work dir: every sample once, none twice
     let children: Vec<_> = (0..3)
         .map(|i| {

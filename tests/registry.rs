@@ -1,12 +1,13 @@
 //! Every component we ship is registered, and every config under configs/ resolves and passes the
 //! checks of the components it names (types, keys, value types) without touching data or weights.
-use ibex::registry::{build, names, AttributorKind, BuildCtx, DatasetKind, ModelKind};
+use ibex::registry::{build, names, AttributorKind, BuildCtx, DatasetKind, ModelKind, MetricKind};
 use std::path::{Path, PathBuf};
 
 #[test]
 fn registry_holds_every_expected_name() {
     assert_eq!(names::<ModelKind>(), vec!["TorchScript", "Vgg"]);
     assert_eq!(names::<DatasetKind>(), vec!["ImageFolder", "ImageNet"]);
+    assert_eq!(names::<MetricKind>(), vec!["Ehr", "InsertionDeletion", "PointingGame", "RegionPerturbation", "RelevanceMass", "SensitivityN"]);
     assert_eq!(
         names::<AttributorKind>(),
         vec![

@@ -34,6 +34,9 @@ pub struct RunConfig {
     pub train_classifier: Option<TrainClassifierConfig>,
     #[serde(default)]
     pub output: OutputConfig,
+    /// `tools/eval`'s settings and metric tables (`crate::evaluation::EvalConfig`).
+    #[serde(default)]
+    pub eval: Option<crate::evaluation::EvalConfig>,
 }
 
 fn default_device() -> String {

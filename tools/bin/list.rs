@@ -1,8 +1,9 @@
 //! `tools/list`: the registered component names, by kind.
-use ibex::registry::{names, AttributorKind, DatasetKind, ModelKind};
+use ibex::registry::{names, AttributorKind, DatasetKind, MetricKind, ModelKind};
 
 fn main() {
     println!("model:      {}", names::<ModelKind>().join(", "));
     println!("dataset:    {}", names::<DatasetKind>().join(", "));
     println!("attributor: {}", names::<AttributorKind>().join(", "));
+    println!("metric:     {}", names::<MetricKind>().join(", "));
 }

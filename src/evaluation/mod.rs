@@ -1,0 +1,149 @@
+//! `tools/eval`: the registered metrics over the maps of a finished work dir, into
+//! `<work dir>/metrics.json` (per sample and aggregated), the aggregates into TensorBoard
+//! (`eval/<metric>/<value>`). A metric is named by a label; its parameters come from
+//! `[eval.metrics.<label>]` when the config has that table, otherwise it is the registered type
+//! whose snake_case name the label is (`insertion_deletion` → `InsertionDeletion`) with the
+//! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
+//! not recomputed.
+mod maps;
+mod report;
+mod table;
+
+pub use maps::MapFormat;
+pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
+pub use table::{compare, summary_table};
+
+use crate::error::{Error, Result};
+use crate::metrics::{EvalSample, Metric};
+use crate::output::workdir::WorkDir;
+use crate::pipeline::Run;
+use crate::registry::{self, BuildCtx, MetricKind};
+use figment::providers::Serialized;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// The work dir's folder of maps to evaluate (`input_masks`, `feat_masks`, a baseline's …).
+    pub maps: String,
+    /// `png` (the original's evaluation reads the 8-bit PNGs) or `npy` (the float maps).
+    pub map_format: MapFormat,
+    /// Evaluate a random subset of this many samples (0 = all), drawn with `seed`.
+    pub num_samples: usize,
+    pub seed: u64,
+    /// Keep only samples whose softmax on the target is at least this (the original filters with
+    /// a scores file at 0.6; 0 = keep all).
+    pub min_confidence: f64,
+    /// Per-metric tables, `[eval.metrics.<label>] type = "…"`.
+    pub metrics: figment::value::Dict,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, metrics: Default::default() }
+    }
+}
+
+/// `insertion_deletion` → `InsertionDeletion`.
+fn type_name(label: &str) -> String {
+    label.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+/// The names of the samples to evaluate: those with a map, subset and confidence filter applied.
+fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset) -> Result<Vec<usize>> {
+    let mut with_map: Vec<usize> = (0..data.len()).filter(|&i| cfg.map_format.path(dir, &data.name(i)).is_file()).collect();
+    if with_map.is_empty() {
+        return Err(Error::file(dir, format!("no {:?} maps of the attribution split here: run tools/train first, or set eval.maps / eval.map_format", cfg.map_format)));
+    }
+    if with_map.len() < data.len() {
+        log::warn!("{} of {} samples have no map in {}; evaluating the others", data.len() - with_map.len(), data.len(), dir.display());
+    }
+    if cfg.num_samples > 0 && cfg.num_samples < with_map.len() {
+        let mut rng = crate::rng::SplitMix::new(cfg.seed);
+        for i in (1..with_map.len()).rev() {
+            with_map.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        with_map.truncate(cfg.num_samples);
+        with_map.sort_unstable();
+    }
+    if cfg.min_confidence > 0.0 {
+        let mut keep = Vec::new();
+        for i in with_map {
+            let s = data.get(i)?;
+            let p = tch::no_grad(|| model.forward(&s.image.unsqueeze(0).to_device(run.device)).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target]);
+            if p >= cfg.min_confidence {
+                keep.push(i);
+            }
+        }
+        log::info!("{} samples with target confidence ≥ {}", keep.len(), cfg.min_confidence);
+        with_map = keep;
+    }
+    Ok(with_map)
+}
+
+/// Runs the metrics `labels` on `wd`; returns the updated `metrics.json` content.
+pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFile> {
+    let cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
+    let mut model = run.model()?;
+    model.freeze();
+    let data = run.dataset("attribution")?;
+    let dir = wd.path(&cfg.maps);
+    let chosen = select(run, &cfg, &dir, model.as_ref(), data.as_ref())?;
+    let out = wd.path("metrics.json");
+    let mut file: MetricsFile = match std::fs::read(&out) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::file(&out, format!("not a metrics file ({e}); move it away to start afresh")))?,
+        Err(_) => MetricsFile::default(),
+    };
+    if file.maps != cfg.maps {
+        file = MetricsFile { maps: cfg.maps.clone(), ..Default::default() };
+    }
+    let names: Vec<String> = chosen.iter().map(|&i| data.name(i)).collect();
+    let mut tb = crate::output::tensorboard::EventWriter::create(wd.root())?;
+    for label in labels {
+        let key = format!("eval.metrics.{label}");
+        let fig = run.fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label)));
+        let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
+        if file.metrics.get(label).is_some_and(|r| r.params == params && r.evaluated == names) {
+            log::info!("{label}: already in {} (same parameters and samples)", out.display());
+            continue;
+        }
+        let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: run.device, load_weights: true })?;
+        let report = run_metric(metric.as_mut(), model.as_ref(), data.as_ref(), &chosen, &cfg, &dir, run.device, label, params)?;
+        for (k, s) in &report.aggregate {
+            tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
+        }
+        file.metrics.insert(label.clone(), report);
+        crate::output::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
+    }
+    Ok(file)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_metric(metric: &mut dyn Metric, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset, chosen: &[usize], cfg: &EvalConfig, dir: &std::path::Path, device: tch::Device, label: &str, params: serde_json::Value) -> Result<MetricReport> {
+    let mut report = MetricReport { params, ..Default::default() };
+    let bar = crate::logging::progress(chosen.len() as u64, label);
+    for &i in chosen {
+        let s = data.get(i)?;
+        let map = cfg.map_format.load(&cfg.map_format.path(dir, &s.name))?;
+        let (h, w) = (s.image.size()[1], s.image.size()[2]);
+        if map.size() != [h, w] {
+            return Err(Error::file(cfg.map_format.path(dir, &s.name), format!("map is {:?}, the image {h}×{w}", map.size())));
+        }
+        let r = metric.evaluate(model, &EvalSample { sample: &s, map: &map, target: s.target, device })?;
+        for w in &r.warnings {
+            log::warn!("{label}, {}: {w}", s.name);
+        }
+        report.add(&s.name, r);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    report.finish(|c| metric.curve_x(c));
+    Ok(report)
+}
+
+/// Reads `<work dir>/metrics.json`.
+pub fn read_metrics(work_dir: &std::path::Path) -> Result<MetricsFile> {
+    let p = work_dir.join("metrics.json");
+    let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+    serde_json::from_slice(&b).map_err(|e| Error::file(&p, format!("not a metrics file: {e}")))
+}

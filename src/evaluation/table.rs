@@ -1,0 +1,46 @@
+//! Tables of the aggregates: one work dir's (`tools/eval`) and several side by side
+//! (`tools/compare`: methods as rows, `metric/value` as columns, Markdown and CSV). Per-n values of
+//! Sensitivity-N (`corr@n`) stay out of the tables; they are its curve.
+use super::MetricsFile;
+use std::collections::BTreeSet;
+
+fn columns<'a>(files: impl Iterator<Item = &'a MetricsFile>) -> Vec<(String, String)> {
+    let mut cols = BTreeSet::new();
+    for f in files {
+        for (label, r) in &f.metrics {
+            for k in r.aggregate.keys().filter(|k| !k.contains('@')) {
+                cols.insert((label.clone(), k.clone()));
+            }
+        }
+    }
+    cols.into_iter().collect()
+}
+
+fn cell(f: &MetricsFile, (label, key): &(String, String)) -> Option<(f64, f64, usize)> {
+    f.metrics.get(label).and_then(|r| r.aggregate.get(key)).map(|s| (s.mean, s.std, s.n))
+}
+
+/// Markdown: metric, value, mean ± std, n.
+pub fn summary_table(f: &MetricsFile, labels: &[String]) -> String {
+    let mut s = format!("maps: {}\n\n| metric | value | mean ± std | n |\n|---|---|---|---|\n", f.maps);
+    for c in columns(std::iter::once(f)).iter().filter(|c| labels.contains(&c.0)) {
+        if let Some((m, sd, n)) = cell(f, c) {
+            s += &format!("| {} | {} | {m:.4} ± {sd:.4} | {n} |\n", c.0, c.1);
+        }
+    }
+    s
+}
+
+/// (Markdown, CSV) of every metric across `rows` = (name, metrics file).
+pub fn compare(rows: &[(String, MetricsFile)]) -> (String, String) {
+    let cols = columns(rows.iter().map(|r| &r.1));
+    let head: Vec<String> = cols.iter().map(|(l, k)| format!("{l}/{k}")).collect();
+    let mut md = format!("| method | {} |\n|---|{}\n", head.join(" | "), "---|".repeat(cols.len()));
+    let mut csv = format!("method,{}\n", cols.iter().map(|(l, k)| format!("{l}/{k}_mean,{l}/{k}_std,{l}/{k}_n")).collect::<Vec<_>>().join(","));
+    for (name, f) in rows {
+        let cells: Vec<Option<(f64, f64, usize)>> = cols.iter().map(|c| cell(f, c)).collect();
+        md += &format!("| {name} | {} |\n", cells.iter().map(|c| c.map(|(m, s, _)| format!("{m:.4} ± {s:.4}")).unwrap_or_else(|| "–".into())).collect::<Vec<_>>().join(" | "));
+        csv += &format!("{name},{}\n", cells.iter().map(|c| c.map(|(m, s, n)| format!("{m},{s},{n}")).unwrap_or_else(|| ",,".into())).collect::<Vec<_>>().join(","));
+    }
+    (md, csv)
+}

@@ -1,0 +1,83 @@
+//! Region perturbation / degradation (Samek et al. 2017; the IBA paper's MoRF/LeRF, spec §6.5):
+//! tiles of `tile_size` ranked by their summed heat are set to 0 (normalised space) cumulatively,
+//! most relevant first (MoRF) and least relevant first (LeRF); the curve is the target's softmax
+//! minus the unperturbed one. Values: `morf_auc`, `lerf_auc` (trapezoid, dx = 1/len) and
+//! `lerf_minus_morf` (larger is better: removing what the map calls relevant hurts more).
+use super::perturb::{ranks, scores, Score};
+use super::{auc, EvalSample, Metric, SampleResult};
+use crate::error::{Error, Result};
+use crate::models::Classifier;
+use crate::registry::{Build, BuildCtx, MetricKind};
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionPerturbationParams {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Tile side in pixels (the IBA paper: 8 and 14).
+    pub tile_size: i64,
+    /// Tiles removed in all, 0 = every tile (Quantus: 100).
+    pub max_steps: i64,
+    pub batch_size: i64,
+}
+
+impl Default for RegionPerturbationParams {
+    fn default() -> Self {
+        RegionPerturbationParams { type_: "RegionPerturbation".into(), tile_size: 8, max_steps: 0, batch_size: 64 }
+    }
+}
+
+pub struct RegionPerturbation {
+    p: RegionPerturbationParams,
+}
+
+impl RegionPerturbation {
+    /// Target softmax after removing the first 1..=steps tiles of `tile_rank` [th,tw] (0 = first).
+    fn curve(&self, model: &dyn Classifier, x: &Tensor, tile_rank: &Tensor, steps: i64, target: i64) -> Result<Vec<f64>> {
+        let t = self.p.tile_size;
+        let (h, w) = (x.size()[1], x.size()[2]);
+        let rank = tile_rank.to_device(x.device());
+        scores(model, steps, self.p.batch_size, target, Score::Softmax, |a, b| {
+            let k = Tensor::arange_start(a + 1, b + 1, (Kind::Int64, x.device())).view([-1, 1, 1]);
+            let gone = rank.unsqueeze(0).lt_tensor(&k).to_kind(Kind::Float).unsqueeze(1); // [n,1,th,tw]
+            let gone = gone.repeat_interleave_self_int(t, 2, None).repeat_interleave_self_int(t, 3, None).narrow(2, 0, h).narrow(3, 0, w);
+            x.unsqueeze(0) * (gone.ones_like() - gone)
+        })
+    }
+}
+
+impl Metric for RegionPerturbation {
+    fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
+        let x = s.sample.image.to_device(s.device);
+        let t = self.p.tile_size;
+        let (h, w) = (s.map.size()[0], s.map.size()[1]);
+        let (th, tw) = ((h + t - 1) / t, (w + t - 1) / t);
+        let padded = s.map.to_kind(Kind::Double).constant_pad_nd([0, tw * t - w, 0, th * t - h]);
+        let tiles = padded.view([th, t, tw, t]).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
+        let n = th * tw;
+        let steps = if self.p.max_steps > 0 { self.p.max_steps.min(n) } else { n };
+        let clean = scores(model, 1, 1, s.target, Score::Softmax, |_, _| x.unsqueeze(0))?[0];
+        let morf_rank = ranks(&tiles);
+        let lerf_rank = (morf_rank.full_like(n - 1) - &morf_rank).to_kind(Kind::Int64);
+        let rel = |v: Vec<f64>| v.into_iter().map(|p| p - clean).collect::<Vec<_>>();
+        let morf = rel(self.curve(model, &x, &morf_rank, steps, s.target)?);
+        let lerf = rel(self.curve(model, &x, &lerf_rank, steps, s.target)?);
+        let (m, l) = (auc(&morf), auc(&lerf));
+        let mut r = SampleResult { values: vec![("morf_auc".into(), m), ("lerf_auc".into(), l), ("lerf_minus_morf".into(), l - m)], ..Default::default() };
+        r.curves = vec![("morf".into(), morf), ("lerf".into(), lerf)];
+        Ok(r)
+    }
+}
+
+impl Build<MetricKind> for RegionPerturbation {
+    type Params = RegionPerturbationParams;
+    fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
+        if p.tile_size < 1 || p.batch_size < 1 {
+            return Err(Error::ConfigMsg("RegionPerturbation: tile_size and batch_size must be ≥ 1".into()));
+        }
+        Ok(Box::new(RegionPerturbation { p }))
+    }
+}
+crate::register!(MetricKind, RegionPerturbation);

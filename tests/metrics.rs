@@ -1,0 +1,148 @@
+//! Evaluation metrics on constructed models and hand-made maps with known answers.
+mod common;
+use ibex::data::{BBox, Sample};
+use ibex::metrics::{effective_heat_ratio, EvalSample, Metric};
+use ibex::models::Classifier;
+use ibex::registry::{self, BuildCtx, MetricKind};
+use tch::{nn, Device, Kind, Tensor};
+
+/// logits = [scale · Σ w ⊙ x, 0]: a linear model of the input.
+struct Linear {
+    w: Tensor,
+    scale: f64,
+}
+
+impl Classifier for Linear {
+    fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
+        let v = (x * &self.w).sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float) * self.scale;
+        Tensor::stack(&[v.shallow_clone(), v.zeros_like()], 1)
+    }
+    fn layer_names(&self) -> Vec<String> {
+        vec![]
+    }
+    fn features(&self, x: &Tensor, _: &str) -> ibex::Result<Tensor> {
+        Ok(x.shallow_clone())
+    }
+    fn head(&self, z: &Tensor, _: &str) -> ibex::Result<Tensor> {
+        Ok(self.forward_t(z, false))
+    }
+    fn num_classes(&self) -> i64 {
+        2
+    }
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        None
+    }
+}
+
+fn metric(name: &str, table: &str) -> Box<dyn Metric> {
+    let fig = figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(&format!("[m]\ntype = \"{name}\"\n{table}")));
+    registry::build::<MetricKind>(&fig, "m", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap()
+}
+
+fn sample(image: Tensor, boxes: Vec<BBox>) -> Sample {
+    Sample { name: "s".into(), image, target: 0, boxes }
+}
+
+fn values(m: &mut dyn Metric, model: &dyn Classifier, s: &Sample, map: &Tensor) -> std::collections::BTreeMap<String, f64> {
+    m.evaluate(model, &EvalSample { sample: s, map, target: 0, device: Device::Cpu }).unwrap().values.into_iter().collect()
+}
+
+fn block(h: i64, w: i64, y: std::ops::Range<i64>, x: std::ops::Range<i64>, v: f64) -> Tensor {
+    let m = Tensor::zeros([h, w], (Kind::Float, Device::Cpu));
+    let _ = m.narrow(0, y.start, y.end - y.start).narrow(1, x.start, x.end - x.start).fill_(v);
+    m
+}
+
+#[test]
+fn ehr_matches_the_originals_unit_cases() {
+    let p = ibex::metrics::EhrParams { weight_by_heat: true, ..Default::default() };
+    let roi = block(20, 20, 5..15, 5..15, 1.0);
+    // heat exactly on the box, and strictly inside it: ≈ 1
+    assert!((effective_heat_ratio(&roi, &roi, &p).unwrap() - 1.0).abs() < 1e-6);
+    let inside = block(20, 20, 7..13, 7..13, 1.0);
+    assert!((effective_heat_ratio(&inside, &roi, &p).unwrap() - 1.0).abs() < 1e-6);
+    // a 0.9 halo around a 1.0 core on the box: below 0.8
+    let halo = block(20, 20, 1..19, 1..19, 0.9).maximum(&roi);
+    let v = effective_heat_ratio(&halo, &roi, &p).unwrap();
+    assert!(v < 0.8, "{v}");
+    // nothing above the base threshold: no value (the metric scores 0 and warns), no crash
+    assert!(effective_heat_ratio(&(roi * 0.05), &block(20, 20, 5..15, 5..15, 1.0), &p).is_none());
+}
+
+#[test]
+fn sensitivity_n_of_weight_times_input_on_a_linear_model_is_one() {
+    let _rng = common::rng_lock();
+    tch::manual_seed(1);
+    let w = Tensor::randn([3, 8, 8], (Kind::Float, Device::Cpu));
+    let x = Tensor::randn([3, 8, 8], (Kind::Float, Device::Cpu));
+    let model = Linear { w: w.shallow_clone(), scale: 1.0 };
+    let map = (&w * &x).sum_dim_intlist(0, false, Kind::Float);
+    let mut m = metric("SensitivityN", "num_masks = 20");
+    let v = values(m.as_mut(), &model, &sample(x.shallow_clone(), vec![]), &map);
+    let corrs: Vec<f64> = v.iter().filter(|(k, _)| k.starts_with("corr@")).map(|(_, c)| *c).collect();
+    assert!(corrs.len() > 10, "{v:?}");
+    assert!(corrs.iter().all(|c| (c - 1.0).abs() < 1e-4), "{v:?}");
+    // the negated map anti-correlates
+    let v = values(m.as_mut(), &model, &sample(x, vec![]), &(-map));
+    assert!((v["mean_corr"] + 1.0).abs() < 1e-4, "{v:?}");
+}
+
+/// Weights on one region: the model's score is the mean of the image there.
+fn region_model() -> (Linear, Tensor, Tensor) {
+    let region = block(16, 16, 4..8, 4..12, 1.0);
+    let w = region.unsqueeze(0).expand([3, 16, 16], false) / region.sum(Kind::Float).double_value(&[]);
+    // 2 on the region, −2 elsewhere: blurring (insertion's start) lowers the region's mean
+    let x = (region.unsqueeze(0).expand([3, 16, 16], false) * 4.0 - 2.0).contiguous();
+    (Linear { w: w.contiguous(), scale: 3.0 }, x, region)
+}
+
+#[test]
+fn insertion_and_deletion_rank_the_perfect_map_first_and_its_reverse_last() {
+    let (model, x, region) = region_model();
+    let mut m = metric("InsertionDeletion", "pixel_batch_size = 4\nsigma = 3.0");
+    let s = sample(x, vec![]);
+    let good = values(m.as_mut(), &model, &s, &(&region + 0.01 * Tensor::rand([16, 16], (Kind::Float, Device::Cpu))));
+    let bad = values(m.as_mut(), &model, &s, &(1.0 - &region));
+    assert!(good["del_auc"] < bad["del_auc"] - 0.2, "{good:?} {bad:?}");
+    assert!(good["ins_auc"] > bad["ins_auc"] + 0.01, "{good:?} {bad:?}");
+    // 256 pixels, 4 per step: 64 points, the unperturbed start left off
+    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &region, target: 0, device: Device::Cpu }).unwrap();
+    assert_eq!(r.curves[0].1.len(), 64);
+    // deletion of the region's 32 pixels (8 steps) leaves the score at softmax(0) = 0.5
+    assert!((r.curves[1].1[7] - 0.5).abs() < 1e-6, "{:?}", &r.curves[1].1[..10]);
+}
+
+#[test]
+fn region_perturbation_prefers_the_perfect_map() {
+    let (model, x, region) = region_model();
+    let mut m = metric("RegionPerturbation", "tile_size = 4");
+    let s = sample(x, vec![]);
+    let good = values(m.as_mut(), &model, &s, &region);
+    let bad = values(m.as_mut(), &model, &s, &(1.0 - &region));
+    assert!(good["lerf_minus_morf"] > 0.3 && bad["lerf_minus_morf"] < -0.3, "{good:?} {bad:?}");
+}
+
+#[test]
+fn pointing_game_and_relevance_mass_on_hand_made_maps() {
+    let (model, x, _) = region_model();
+    let boxes = vec![BBox { xmin: 2.0, ymin: 2.0, xmax: 5.0, ymax: 5.0 }]; // 4×4 pixels
+    let s = sample(x, boxes);
+    let mut pg = metric("PointingGame", "");
+    let mut rm = metric("RelevanceMass", "");
+    let hit = block(16, 16, 3..4, 3..4, 1.0);
+    assert_eq!(values(pg.as_mut(), &model, &s, &hit)["hit"], 1.0);
+    let miss = block(16, 16, 10..11, 10..11, 1.0);
+    assert_eq!(values(pg.as_mut(), &model, &s, &miss)["hit"], 0.0);
+    // with a tolerance of 6 pixels the miss at (10,10) is 5 pixels from the box: a hit
+    let mut pg6 = metric("PointingGame", "tolerance = 6");
+    assert_eq!(values(pg6.as_mut(), &model, &s, &miss)["hit"], 1.0);
+    // half the heat in the box: mass 0.5, 16/256 of the area → 8× a uniform map
+    let half = block(16, 16, 2..6, 2..6, 1.0) + block(16, 16, 10..14, 10..14, 1.0);
+    let v = values(rm.as_mut(), &model, &s, &half);
+    assert!((v["mass"] - 0.5).abs() < 1e-9 && (v["mass_vs_uniform"] - 8.0).abs() < 1e-9, "{v:?}");
+    // the top 16 pixels: ties in raster order put the box's 16 first
+    assert!((v["rank"] - 1.0).abs() < 1e-9, "{v:?}");
+    // an all-zero map is defined (the uniform share), never NaN
+    let v = values(rm.as_mut(), &model, &s, &Tensor::zeros([16, 16], (Kind::Float, Device::Cpu)));
+    assert!(v.values().all(|x| x.is_finite()));
+}
