@@ -146,3 +146,32 @@ fn pointing_game_and_relevance_mass_on_hand_made_maps() {
     let v = values(rm.as_mut(), &model, &s, &Tensor::zeros([16, 16], (Kind::Float, Device::Cpu)));
     assert!(v.values().all(|x| x.is_finite()));
 }
+
+#[test]
+fn infidelity_is_zero_for_the_exact_explanation_of_a_linear_model() {
+    let _rng = common::rng_lock();
+    tch::manual_seed(2);
+    let w = Tensor::randn([3, 8, 8], (Kind::Float, Device::Cpu));
+    let x = Tensor::randn([3, 8, 8], (Kind::Float, Device::Cpu));
+    let model = Linear { w: w.shallow_clone(), scale: 1.0 };
+    // f(x) − f(x − I) = Σ I·w for noise shared by the channels: φ = Σ_c w is exact
+    let exact = w.sum_dim_intlist(0, false, Kind::Float);
+    let s = sample(x, vec![]);
+    let mut m = metric("Infidelity", "noise_std = 0.1\nn_perturb_samples = 16");
+    assert!(values(m.as_mut(), &model, &s, &exact)["infidelity"] < 1e-8);
+    let other = Tensor::randn([8, 8], (Kind::Float, Device::Cpu));
+    assert!(values(m.as_mut(), &model, &s, &other)["infidelity"] > 1e-3);
+    // normalised: a scaled exact map is as good as the exact one
+    let mut n = metric("Infidelity", "noise_std = 0.1\nnormalize = true");
+    assert!(values(n.as_mut(), &model, &s, &(exact * 5.0))["infidelity"] < 1e-8);
+}
+
+#[test]
+fn selectivity_drops_faster_for_the_perfect_map() {
+    let (model, x, region) = region_model();
+    let mut m = metric("Selectivity", "patch_size = 4");
+    let s = sample(x, vec![]);
+    let good = values(m.as_mut(), &model, &s, &region)["auc"];
+    let bad = values(m.as_mut(), &model, &s, &(1.0 - &region))["auc"];
+    assert!(good < bad - 0.3, "{good} {bad}");
+}

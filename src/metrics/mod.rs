@@ -3,18 +3,22 @@
 //! over a finished work dir (`crate::evaluation`); each returns per-sample values and curves, and
 //! the run aggregates them into `metrics.json`.
 mod ehr;
+mod infidelity;
 mod insertion_deletion;
 pub mod perturb;
 mod pointing_game;
 mod region_perturbation;
 mod relevance_mass;
+mod selectivity;
 mod sensitivity_n;
 
 pub use ehr::{effective_heat_ratio, Ehr, EhrParams};
+pub use infidelity::Infidelity;
 pub use insertion_deletion::InsertionDeletion;
 pub use pointing_game::PointingGame;
 pub use region_perturbation::RegionPerturbation;
 pub use relevance_mass::RelevanceMass;
+pub use selectivity::Selectivity;
 pub use sensitivity_n::SensitivityN;
 
 use crate::data::Sample;

@@ -13,6 +13,11 @@ pub fn ranks(map: &Tensor) -> Tensor {
     Tensor::zeros([n], (Kind::Int64, tch::Device::Cpu)).scatter(0, &order, &Tensor::arange(n, (Kind::Int64, tch::Device::Cpu))).view(map.size().as_slice())
 }
 
+/// A tensor's values as f64 on the host.
+pub fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu).flatten(0, -1)).map_err(|e| crate::error::Error::Model(e.to_string()))
+}
+
 /// What the model's output is read as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,7 +41,7 @@ pub fn scores(model: &dyn Classifier, count: i64, batch: i64, target: i64, score
             Score::Softmax => logits.softmax(-1, Kind::Float),
             Score::Logit => logits,
         };
-        out.extend(Vec::<f64>::try_from(s.select(1, target).to_kind(Kind::Double).to_device(tch::Device::Cpu)).map_err(|e| crate::error::Error::Model(e.to_string()))?);
+        out.extend(to_vec(&s.select(1, target))?);
         start = end;
     }
     Ok(out)

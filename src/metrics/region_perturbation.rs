@@ -33,37 +33,39 @@ pub struct RegionPerturbation {
     p: RegionPerturbationParams,
 }
 
-impl RegionPerturbation {
-    /// Target softmax after removing the first 1..=steps tiles of `tile_rank` [th,tw] (0 = first).
-    fn curve(&self, model: &dyn Classifier, x: &Tensor, tile_rank: &Tensor, steps: i64, target: i64) -> Result<Vec<f64>> {
-        let t = self.p.tile_size;
-        let (h, w) = (x.size()[1], x.size()[2]);
-        let rank = tile_rank.to_device(x.device());
-        scores(model, steps, self.p.batch_size, target, Score::Softmax, |a, b| {
-            let k = Tensor::arange_start(a + 1, b + 1, (Kind::Int64, x.device())).view([-1, 1, 1]);
-            let gone = rank.unsqueeze(0).lt_tensor(&k).to_kind(Kind::Float).unsqueeze(1); // [n,1,th,tw]
-            let gone = gone.repeat_interleave_self_int(t, 2, None).repeat_interleave_self_int(t, 3, None).narrow(2, 0, h).narrow(3, 0, w);
-            x.unsqueeze(0) * (gone.ones_like() - gone)
-        })
-    }
+/// Target softmax after removing (setting to 0) the first 1..=steps tiles of side `t` in the order
+/// of `tile_rank` [th,tw] (0 = first), in forward batches of `batch`.
+pub(super) fn tile_curve(model: &dyn Classifier, x: &Tensor, tile_rank: &Tensor, t: i64, steps: i64, batch: i64, target: i64) -> Result<Vec<f64>> {
+    let (h, w) = (x.size()[1], x.size()[2]);
+    let rank = tile_rank.to_device(x.device());
+    scores(model, steps, batch, target, Score::Softmax, |a, b| {
+        let k = Tensor::arange_start(a + 1, b + 1, (Kind::Int64, x.device())).view([-1, 1, 1]);
+        let gone = rank.unsqueeze(0).lt_tensor(&k).to_kind(Kind::Float).unsqueeze(1); // [n,1,th,tw]
+        let gone = gone.repeat_interleave_self_int(t, 2, None).repeat_interleave_self_int(t, 3, None).narrow(2, 0, h).narrow(3, 0, w);
+        x.unsqueeze(0) * (gone.ones_like() - gone)
+    })
+}
+
+/// Ranks (0 = most heat) of the map's tiles of side `t` by their summed heat, [th,tw].
+pub(super) fn tile_ranks(map: &Tensor, t: i64) -> Tensor {
+    let (h, w) = (map.size()[0], map.size()[1]);
+    let (th, tw) = ((h + t - 1) / t, (w + t - 1) / t);
+    let padded = map.to_kind(Kind::Double).constant_pad_nd([0, tw * t - w, 0, th * t - h]);
+    ranks(&padded.view([th, t, tw, t]).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double))
 }
 
 impl Metric for RegionPerturbation {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let x = s.sample.image.to_device(s.device);
-        let t = self.p.tile_size;
-        let (h, w) = (s.map.size()[0], s.map.size()[1]);
-        let (th, tw) = ((h + t - 1) / t, (w + t - 1) / t);
-        let padded = s.map.to_kind(Kind::Double).constant_pad_nd([0, tw * t - w, 0, th * t - h]);
-        let tiles = padded.view([th, t, tw, t]).sum_dim_intlist([1, 3].as_slice(), false, Kind::Double);
-        let n = th * tw;
+        let (t, batch) = (self.p.tile_size, self.p.batch_size);
+        let morf_rank = tile_ranks(s.map, t);
+        let n = morf_rank.numel() as i64;
         let steps = if self.p.max_steps > 0 { self.p.max_steps.min(n) } else { n };
         let clean = scores(model, 1, 1, s.target, Score::Softmax, |_, _| x.unsqueeze(0))?[0];
-        let morf_rank = ranks(&tiles);
-        let lerf_rank = (morf_rank.full_like(n - 1) - &morf_rank).to_kind(Kind::Int64);
+        let lerf_rank = morf_rank.full_like(n - 1) - &morf_rank;
         let rel = |v: Vec<f64>| v.into_iter().map(|p| p - clean).collect::<Vec<_>>();
-        let morf = rel(self.curve(model, &x, &morf_rank, steps, s.target)?);
-        let lerf = rel(self.curve(model, &x, &lerf_rank, steps, s.target)?);
+        let morf = rel(tile_curve(model, &x, &morf_rank, t, steps, batch, s.target)?);
+        let lerf = rel(tile_curve(model, &x, &lerf_rank, t, steps, batch, s.target)?);
         let (m, l) = (auc(&morf), auc(&lerf));
         let mut r = SampleResult { values: vec![("morf_auc".into(), m), ("lerf_auc".into(), l), ("lerf_minus_morf".into(), l - m)], ..Default::default() };
         r.curves = vec![("morf".into(), morf), ("lerf".into(), lerf)];

@@ -7,7 +7,7 @@
 //! `log_n_max` is clamped to log10(H·W), the real limit (the original checks it against ln(H·W)
 //! and crashes above log10); a correlation that is undefined because the summed heat (or the logit
 //! drop) is constant over the masks, e.g. for a uniform map, is 0 with a warning instead of NaN.
-use super::perturb::{scores, Score};
+use super::perturb::{scores, to_vec, Score};
 use super::{pearson, EvalSample, Metric, SampleResult};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -100,7 +100,7 @@ impl Metric for SensitivityN {
         let mut curve = Vec::new();
         let mut undefined = Vec::new();
         for (n, masks) in set.ns.iter().zip(&set.sets) {
-            let attr = Vec::<f64>::try_from(masks.to_kind(Kind::Double).matmul(&heat).view(-1)).map_err(|e| Error::Model(e.to_string()))?;
+            let attr = to_vec(&masks.to_kind(Kind::Double).matmul(&heat))?;
             let md = masks.to_device(s.device);
             let out = scores(model, masks.size()[0], batch, s.target, Score::Logit, |a, b| {
                 let keep = md.narrow(0, a, b - a).view([b - a, 1, h, w]).ones_like() - md.narrow(0, a, b - a).view([b - a, 1, h, w]);
