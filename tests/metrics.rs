@@ -44,7 +44,7 @@ fn sample(image: Tensor, boxes: Vec<BBox>) -> Sample {
 }
 
 fn values(m: &mut dyn Metric, model: &dyn Classifier, s: &Sample, map: &Tensor) -> std::collections::BTreeMap<String, f64> {
-    m.evaluate(model, &EvalSample { sample: s, map, target: 0, device: Device::Cpu }).unwrap().values.into_iter().collect()
+    m.evaluate(model, &EvalSample { sample: s, map, target: 0, device: Device::Cpu, explainer: None }).unwrap().values.into_iter().collect()
 }
 
 fn block(h: i64, w: i64, y: std::ops::Range<i64>, x: std::ops::Range<i64>, v: f64) -> Tensor {
@@ -106,7 +106,7 @@ fn insertion_and_deletion_rank_the_perfect_map_first_and_its_reverse_last() {
     assert!(good["del_auc"] < bad["del_auc"] - 0.2, "{good:?} {bad:?}");
     assert!(good["ins_auc"] > bad["ins_auc"] + 0.01, "{good:?} {bad:?}");
     // 256 pixels, 4 per step: 64 points, the unperturbed start left off
-    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &region, target: 0, device: Device::Cpu }).unwrap();
+    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &region, target: 0, device: Device::Cpu, explainer: None }).unwrap();
     assert_eq!(r.curves[0].1.len(), 64);
     // deletion of the region's 32 pixels (8 steps) leaves the score at softmax(0) = 0.5
     assert!((r.curves[1].1[7] - 0.5).abs() < 1e-6, "{:?}", &r.curves[1].1[..10]);
@@ -174,4 +174,71 @@ fn selectivity_drops_faster_for_the_perfect_map() {
     let good = values(m.as_mut(), &model, &s, &region)["auc"];
     let bad = values(m.as_mut(), &model, &s, &(1.0 - &region))["auc"];
     assert!(good < bad - 0.3, "{good} {bad}");
+}
+
+#[test]
+fn ssim_is_one_for_equal_maps_and_lower_for_different_ones() {
+    let _rng = common::rng_lock();
+    tch::manual_seed(4);
+    let a = (Tensor::rand([32, 32], (Kind::Float, Device::Cpu)) * 255.0).floor();
+    assert!((ibex::metrics::ssim::ssim(&a, &a) - 1.0).abs() < 1e-12);
+    let b = (Tensor::rand([32, 32], (Kind::Float, Device::Cpu)) * 255.0).floor();
+    assert!(ibex::metrics::ssim::ssim(&a, &b) < 0.2);
+}
+
+/// Saliency on the tiny VGG, as the work dir's 8-bit maps hold it.
+struct SaliencyExplain;
+
+impl ibex::metrics::Explain for SaliencyExplain {
+    fn explain(&self, model: &dyn Classifier, s: &Sample) -> ibex::Result<Tensor> {
+        use ibex::attributors::gradient::{Saliency, SaliencyParams};
+        use ibex::attributors::{Attributor, RunCtx};
+        let mut sal = Saliency::from_params(SaliencyParams::default());
+        let a = sal.attribute(model, s, &RunCtx { device: Device::Cpu, seed: 0, state_dir: None })?;
+        let spec = &sal.outputs()[0];
+        Ok(ibex::output::maps::to_u8(&spec.reduce.apply(&a.maps[0]), spec.scale).to_kind(Kind::Float) / 255.0)
+    }
+    fn fresh_model(&self) -> ibex::Result<Box<dyn Classifier>> {
+        let mut m = common::tiny_vgg();
+        m.freeze();
+        Ok(Box::new(m))
+    }
+}
+
+#[test]
+fn sanity_check_randomised_layers_change_a_gradient_map_and_none_leaves_it() {
+    use ibex::metrics::Explain;
+    let _rng = common::rng_lock();
+    tch::manual_seed(6);
+    let ex = SaliencyExplain;
+    let model = ex.fresh_model().unwrap();
+    let s = Sample { name: "s".into(), image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)), target: 3, boxes: vec![] };
+    let map = ex.explain(model.as_ref(), &s).unwrap();
+    let mut m = metric("SanityCheck", "layers = [\"none\", \"classifier.6\", \"features.6\", \"features.0\"]");
+    let r = m.evaluate(model.as_ref(), &EvalSample { sample: &s, map: &map, target: 3, device: Device::Cpu, explainer: Some(&ex) }).unwrap();
+    let v: std::collections::BTreeMap<String, f64> = r.values.into_iter().collect();
+    assert!((v["ssim@none"] - 1.0).abs() < 1e-9, "{v:?}");
+    assert!(v["ssim@features.0"] < 0.5, "{v:?}");
+    assert!(v["ssim@features.6"] < 0.9, "{v:?}");
+    assert_eq!(r.curves[0].1.len(), 4);
+    // the cascade re-draws the model's weights: its logits change
+    let mut rnd = ex.fresh_model().unwrap();
+    tch::manual_seed(1);
+    rnd.randomise_from("classifier.6").unwrap();
+    let x = s.image.unsqueeze(0);
+    assert!(common::max_abs_diff(&tch::no_grad(|| model.forward(&x)), &tch::no_grad(|| rnd.forward(&x))) > 1e-3);
+}
+
+#[test]
+fn max_sensitivity_of_saliency_under_large_perturbations_is_positive_and_finite() {
+    let _rng = common::rng_lock();
+    tch::manual_seed(8);
+    let ex = SaliencyExplain;
+    let model = common::tiny_vgg();
+    let s = Sample { name: "s".into(), image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)), target: 1, boxes: vec![] };
+    let map = Tensor::zeros([32, 32], (Kind::Float, Device::Cpu));
+    let mut m = metric("MaxSensitivity", "perturb_radius = 0.5\nn_perturb_samples = 3");
+    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &map, target: 1, device: Device::Cpu, explainer: Some(&ex) }).unwrap();
+    let v = r.values[0].1;
+    assert!(v > 0.0 && v.is_finite(), "{v}");
 }

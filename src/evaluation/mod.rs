@@ -5,6 +5,7 @@
 //! whose snake_case name the label is (`insertion_deletion` → `InsertionDeletion`) with the
 //! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
 //! not recomputed.
+mod explainer;
 mod maps;
 mod report;
 mod table;
@@ -99,6 +100,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
     }
     let names: Vec<String> = chosen.iter().map(|&i| data.name(i)).collect();
     let mut tb = crate::output::tensorboard::EventWriter::create(wd.root())?;
+    let mut explainer: Option<explainer::RunExplainer> = None;
     for label in labels {
         let key = format!("eval.metrics.{label}");
         let fig = run.fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label)));
@@ -108,7 +110,11 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
             continue;
         }
         let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: run.device, load_weights: true })?;
-        let report = run_metric(metric.as_mut(), model.as_ref(), data.as_ref(), &chosen, &cfg, &dir, run.device, label, params)?;
+        if metric.needs_explainer() && explainer.is_none() {
+            explainer = Some(explainer::RunExplainer::new(run, wd, model.as_ref(), &cfg.maps, cfg.map_format)?);
+        }
+        let ex = explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
+        let report = run_metric(metric.as_mut(), model.as_ref(), data.as_ref(), &chosen, &cfg, &dir, ex, run.device, label, params)?;
         for (k, s) in &report.aggregate {
             tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
         }
@@ -119,7 +125,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_metric(metric: &mut dyn Metric, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset, chosen: &[usize], cfg: &EvalConfig, dir: &std::path::Path, device: tch::Device, label: &str, params: serde_json::Value) -> Result<MetricReport> {
+fn run_metric(metric: &mut dyn Metric, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset, chosen: &[usize], cfg: &EvalConfig, dir: &std::path::Path, explainer: Option<&dyn crate::metrics::Explain>, device: tch::Device, label: &str, params: serde_json::Value) -> Result<MetricReport> {
     let mut report = MetricReport { params, ..Default::default() };
     let bar = crate::logging::progress(chosen.len() as u64, label);
     for &i in chosen {
@@ -129,7 +135,7 @@ fn run_metric(metric: &mut dyn Metric, model: &dyn crate::models::Classifier, da
         if map.size() != [h, w] {
             return Err(Error::file(cfg.map_format.path(dir, &s.name), format!("map is {:?}, the image {h}×{w}", map.size())));
         }
-        let r = metric.evaluate(model, &EvalSample { sample: &s, map: &map, target: s.target, device })?;
+        let r = metric.evaluate(model, &EvalSample { sample: &s, map: &map, target: s.target, device, explainer })?;
         for w in &r.warnings {
             log::warn!("{label}, {}: {w}", s.name);
         }

@@ -5,19 +5,24 @@
 mod ehr;
 mod infidelity;
 mod insertion_deletion;
+mod max_sensitivity;
 pub mod perturb;
 mod pointing_game;
 mod region_perturbation;
 mod relevance_mass;
+mod sanity_check;
 mod selectivity;
 mod sensitivity_n;
+pub mod ssim;
 
 pub use ehr::{effective_heat_ratio, Ehr, EhrParams};
 pub use infidelity::Infidelity;
 pub use insertion_deletion::InsertionDeletion;
+pub use max_sensitivity::MaxSensitivity;
 pub use pointing_game::PointingGame;
 pub use region_perturbation::RegionPerturbation;
 pub use relevance_mass::RelevanceMass;
+pub use sanity_check::SanityCheck;
 pub use selectivity::Selectivity;
 pub use sensitivity_n::SensitivityN;
 
@@ -34,6 +39,23 @@ pub struct EvalSample<'a> {
     /// The class the map explains.
     pub target: i64,
     pub device: tch::Device,
+    /// The run's attributor, for metrics that explain again ([`Metric::needs_explainer`]).
+    pub explainer: Option<&'a dyn Explain>,
+}
+
+/// Attribution on demand, for the metrics that explain again: the sanity check (on randomised
+/// models) and max-sensitivity (on perturbed inputs).
+pub trait Explain {
+    /// The map [H,W] of `sample` under `model`, reduced and scaled as the evaluated maps are.
+    fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor>;
+    /// A fresh copy of the model, its weights reloaded (to randomise).
+    fn fresh_model(&self) -> Result<Box<dyn Classifier>>;
+}
+
+impl EvalSample<'_> {
+    pub fn explainer(&self) -> Result<&dyn Explain> {
+        self.explainer.ok_or_else(|| crate::error::Error::ConfigMsg("this metric explains again and needs the run's [attributor]".into()))
+    }
 }
 
 /// A metric's result for one sample: named values (`ins_auc`), curves (averaged across samples for
@@ -47,6 +69,10 @@ pub struct SampleResult {
 }
 
 pub trait Metric {
+    /// Whether [`EvalSample::explainer`] must be given.
+    fn needs_explainer(&self) -> bool {
+        false
+    }
     /// The x values of a curve (e.g. the n of Sensitivity-N), if not evenly spaced steps.
     fn curve_x(&self, _curve: &str) -> Option<Vec<f64>> {
         None

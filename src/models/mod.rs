@@ -64,6 +64,13 @@ pub trait Classifier: Send {
     fn macs(&self, _input: [i64; 3], _layer: &str) -> Option<[f64; 2]> {
         None
     }
+    /// Cascading randomisation (Adebayo et al. 2018, InputIBA's sanity check, spec §6.1): re-draws
+    /// the weights of every conv and linear layer from the output back to and including `layer`
+    /// (convs Xavier-uniform, linears N(0, 0.05²), biases 0; other layers untouched), from
+    /// libtorch's generator.
+    fn randomise_from(&mut self, layer: &str) -> Result<()> {
+        Err(Error::Model(format!("this model type cannot randomise its layers (asked from `{layer}`)")))
+    }
     /// Stops weight gradients: attribution optimises masks only.
     fn freeze(&mut self) {
         if let Some(vs) = self.var_store_mut() {

@@ -207,6 +207,35 @@ impl Classifier for Vgg {
         out[1] += self.classifier.iter().map(|l| l.ws.numel() as f64).sum::<f64>();
         Some(out)
     }
+    fn randomise_from(&mut self, layer: &str) -> Result<()> {
+        // torchvision order: features.0 … features.N, then classifier.0, .3, .6
+        let from = match layer.strip_prefix("classifier.").and_then(|k| k.parse::<usize>().ok()) {
+            Some(k) if k % 3 == 0 && k / 3 < self.classifier.len() => self.features.len() + k / 3,
+            Some(_) => return Err(Error::Model(format!("no linear layer `{layer}`: classifier.0, .3, … up to classifier.{}", 3 * (self.classifier.len() - 1)))),
+            None => self.layer_index(layer)?,
+        };
+        tch::no_grad(|| {
+            for (k, l) in self.features.iter_mut().enumerate().filter(|(k, _)| *k >= from) {
+                if let Layer::Conv(c) = l {
+                    let s = c.ws.size();
+                    let bound = (6.0 / ((s[0] + s[1]) * s[2] * s[3]) as f64).sqrt();
+                    let _ = c.ws.uniform_(-bound, bound);
+                    if let Some(b) = c.bs.as_mut() {
+                        let _ = b.zero_();
+                    }
+                    log::debug!("randomised features.{k}");
+                }
+            }
+            for (i, lin) in self.classifier.iter_mut().enumerate().filter(|(i, _)| self.features.len() + i >= from) {
+                let _ = lin.ws.normal_(0.0, 0.05);
+                if let Some(b) = lin.bs.as_mut() {
+                    let _ = b.zero_();
+                }
+                log::debug!("randomised classifier.{}", 3 * i);
+            }
+        });
+        Ok(())
+    }
     fn layer_names(&self) -> Vec<String> {
         (0..self.features.len()).map(|k| format!("features.{k}")).collect()
     }

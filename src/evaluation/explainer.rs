@@ -1,0 +1,55 @@
+//! The run's attributor as an [`Explain`] for the metrics that explain again: built from the
+//! config's `[attributor]`, fitted once on the original model (reusing the work dir's cached
+//! estimator, as the original never re-estimates), and its map for `eval.maps` reduced and scaled
+//! exactly as `tools/eval` reads the stored maps.
+use super::MapFormat;
+use crate::attributors::{Attributor, MapSpec, RunCtx};
+use crate::data::Sample;
+use crate::error::{Error, Result};
+use crate::metrics::Explain;
+use crate::models::Classifier;
+use crate::output::maps::to_u8;
+use crate::output::workdir::WorkDir;
+use crate::pipeline::Run;
+use crate::registry::{self, AttributorKind, BuildCtx};
+use std::cell::RefCell;
+use tch::{Kind, Tensor};
+
+pub struct RunExplainer<'a> {
+    run: &'a Run,
+    attr: RefCell<Box<dyn Attributor>>,
+    index: usize,
+    spec: MapSpec,
+    format: MapFormat,
+    cx: RunCtx,
+}
+
+impl<'a> RunExplainer<'a> {
+    pub fn new(run: &'a Run, wd: &WorkDir, model: &dyn Classifier, maps: &str, format: MapFormat) -> Result<Self> {
+        let mut attr = registry::build::<AttributorKind>(&run.fig, "attributor", &BuildCtx { device: run.device, load_weights: true })?;
+        attr.check(model)?;
+        let outputs = attr.outputs();
+        let index = outputs.iter().position(|o| o.dir == maps).ok_or_else(|| Error::ConfigMsg(format!("the attributor writes {:?}, not `{maps}` (eval.maps)", outputs.iter().map(|o| o.dir.as_str()).collect::<Vec<_>>())))?;
+        let estimation = if attr.needs_estimation() { Some(run.dataset("estimation")?) } else { None };
+        let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: Some(wd.path("state")) };
+        attr.fit(model, estimation.as_deref(), &cx)?;
+        Ok(RunExplainer { run, attr: RefCell::new(attr), spec: outputs[index].clone(), index, format, cx })
+    }
+}
+
+impl Explain for RunExplainer<'_> {
+    fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor> {
+        let a = self.attr.borrow_mut().attribute(model, sample, &self.cx)?;
+        let map = a.maps[self.index].to_device(tch::Device::Cpu);
+        Ok(match self.format {
+            MapFormat::Png => to_u8(&self.spec.reduce.apply(&map), self.spec.scale).to_kind(Kind::Float) / 255.0,
+            MapFormat::Npy if map.dim() == 3 => map.mean_dim(0, false, Kind::Float),
+            MapFormat::Npy => map,
+        })
+    }
+    fn fresh_model(&self) -> Result<Box<dyn Classifier>> {
+        let mut m = self.run.model()?;
+        m.freeze();
+        Ok(m)
+    }
+}
