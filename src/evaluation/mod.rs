@@ -8,6 +8,7 @@
 mod explainer;
 mod maps;
 mod report;
+pub mod roar;
 mod table;
 
 pub use maps::MapFormat;
@@ -37,16 +38,18 @@ pub struct EvalConfig {
     pub min_confidence: f64,
     /// Per-metric tables, `[eval.metrics.<label>] type = "…"`.
     pub metrics: figment::value::Dict,
+    /// ROAR/KAR (`--metric roar`): run-level, see [`roar`].
+    pub roar: roar::RoarConfig,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, metrics: Default::default() }
+        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, metrics: Default::default(), roar: Default::default() }
     }
 }
 
 /// `insertion_deletion` → `InsertionDeletion`.
-fn type_name(label: &str) -> String {
+pub fn type_name(label: &str) -> String {
     label.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
 }
 
@@ -82,14 +85,87 @@ fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate:
     Ok(with_map)
 }
 
+/// What the metrics of one `tools/eval` call share; the sample list and the explainer are made on
+/// first use (ROAR needs neither the work dir's maps nor, with box or random rankings, an attributor).
+struct Evaluation<'a> {
+    run: &'a Run,
+    wd: &'a WorkDir,
+    cfg: EvalConfig,
+    model: Box<dyn crate::models::Classifier>,
+    data: Box<dyn crate::data::Dataset>,
+    chosen: Option<Vec<usize>>,
+    explainer: Option<explainer::RunExplainer<'a>>,
+}
+
+impl<'a> Evaluation<'a> {
+    fn ensure_explainer(&mut self) -> Result<()> {
+        if self.explainer.is_none() {
+            self.explainer = Some(explainer::RunExplainer::new(self.run, self.wd, self.model.as_ref(), &self.cfg.maps, self.cfg.map_format)?);
+        }
+        Ok(())
+    }
+
+    /// The report of `label`, or `None` when `done` already holds it for the same parameters and
+    /// samples.
+    fn report(&mut self, label: &str, done: Option<&MetricReport>) -> Result<Option<MetricReport>> {
+        if label == "roar" {
+            let params = serde_json::to_value(&self.cfg.roar).expect("json");
+            if done.is_some_and(|r| r.params == params) {
+                return Ok(None);
+            }
+            if self.cfg.roar.maps == "attributor" {
+                self.ensure_explainer()?;
+            }
+            let ex = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
+            return roar::run(self.run, self.wd, &self.cfg.roar, self.model.as_ref(), ex).map(Some);
+        }
+        let key = format!("eval.metrics.{label}");
+        let fig = self.run.fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label)));
+        let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
+        if self.chosen.is_none() {
+            self.chosen = Some(select(self.run, &self.cfg, &self.wd.path(&self.cfg.maps), self.model.as_ref(), self.data.as_ref())?);
+        }
+        let names: Vec<String> = self.chosen.iter().flatten().map(|&i| self.data.name(i)).collect();
+        if done.is_some_and(|r| r.params == params && r.evaluated == names) {
+            return Ok(None);
+        }
+        let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: self.run.device, load_weights: true })?;
+        if metric.needs_explainer() {
+            self.ensure_explainer()?;
+        }
+        self.run_metric(metric.as_mut(), label, params).map(Some)
+    }
+
+    fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value) -> Result<MetricReport> {
+        let (cfg, dir) = (&self.cfg, self.wd.path(&self.cfg.maps));
+        let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
+        let chosen = self.chosen.as_deref().unwrap_or_default();
+        let mut report = MetricReport { params, ..Default::default() };
+        let bar = crate::logging::progress(chosen.len() as u64, label);
+        for &i in chosen {
+            let s = self.data.get(i)?;
+            let path = cfg.map_format.path(&dir, &s.name);
+            let map = cfg.map_format.load(&path)?;
+            let (h, w) = (s.image.size()[1], s.image.size()[2]);
+            if map.size() != [h, w] {
+                return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
+            }
+            let r = metric.evaluate(self.model.as_ref(), &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer })?;
+            for w in &r.warnings {
+                log::warn!("{label}, {}: {w}", s.name);
+            }
+            report.add(&s.name, r);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        report.finish(|c| metric.curve_x(c));
+        Ok(report)
+    }
+}
+
 /// Runs the metrics `labels` on `wd`; returns the updated `metrics.json` content.
 pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFile> {
     let cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
-    let mut model = run.model()?;
-    model.freeze();
-    let data = run.dataset("attribution")?;
-    let dir = wd.path(&cfg.maps);
-    let chosen = select(run, &cfg, &dir, model.as_ref(), data.as_ref())?;
     let out = wd.path("metrics.json");
     let mut file: MetricsFile = match std::fs::read(&out) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::file(&out, format!("not a metrics file ({e}); move it away to start afresh")))?,
@@ -98,23 +174,16 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
     if file.maps != cfg.maps {
         file = MetricsFile { maps: cfg.maps.clone(), ..Default::default() };
     }
-    let names: Vec<String> = chosen.iter().map(|&i| data.name(i)).collect();
+    let mut model = run.model()?;
+    model.freeze();
+    let data = run.dataset("attribution")?;
+    let mut ev = Evaluation { run, wd, cfg, model, data, chosen: None, explainer: None };
     let mut tb = crate::output::tensorboard::EventWriter::create(wd.root())?;
-    let mut explainer: Option<explainer::RunExplainer> = None;
     for label in labels {
-        let key = format!("eval.metrics.{label}");
-        let fig = run.fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label)));
-        let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
-        if file.metrics.get(label).is_some_and(|r| r.params == params && r.evaluated == names) {
+        let Some(report) = ev.report(label, file.metrics.get(label))? else {
             log::info!("{label}: already in {} (same parameters and samples)", out.display());
             continue;
-        }
-        let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: run.device, load_weights: true })?;
-        if metric.needs_explainer() && explainer.is_none() {
-            explainer = Some(explainer::RunExplainer::new(run, wd, model.as_ref(), &cfg.maps, cfg.map_format)?);
-        }
-        let ex = explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
-        let report = run_metric(metric.as_mut(), model.as_ref(), data.as_ref(), &chosen, &cfg, &dir, ex, run.device, label, params)?;
+        };
         for (k, s) in &report.aggregate {
             tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
         }
@@ -122,29 +191,6 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
         crate::output::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
     }
     Ok(file)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_metric(metric: &mut dyn Metric, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset, chosen: &[usize], cfg: &EvalConfig, dir: &std::path::Path, explainer: Option<&dyn crate::metrics::Explain>, device: tch::Device, label: &str, params: serde_json::Value) -> Result<MetricReport> {
-    let mut report = MetricReport { params, ..Default::default() };
-    let bar = crate::logging::progress(chosen.len() as u64, label);
-    for &i in chosen {
-        let s = data.get(i)?;
-        let map = cfg.map_format.load(&cfg.map_format.path(dir, &s.name))?;
-        let (h, w) = (s.image.size()[1], s.image.size()[2]);
-        if map.size() != [h, w] {
-            return Err(Error::file(cfg.map_format.path(dir, &s.name), format!("map is {:?}, the image {h}×{w}", map.size())));
-        }
-        let r = metric.evaluate(model, &EvalSample { sample: &s, map: &map, target: s.target, device, explainer })?;
-        for w in &r.warnings {
-            log::warn!("{label}, {}: {w}", s.name);
-        }
-        report.add(&s.name, r);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    report.finish(|c| metric.curve_x(c));
-    Ok(report)
 }
 
 /// Reads `<work dir>/metrics.json`.

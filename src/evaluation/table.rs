@@ -1,6 +1,6 @@
 //! Tables of the aggregates: one work dir's (`tools/eval`) and several side by side
 //! (`tools/compare`: methods as rows, `metric/value` as columns, Markdown and CSV). Per-n values of
-//! Sensitivity-N (`corr@n`) stay out of the tables; they are its curve.
+//! Sensitivity-N (`corr@n`, dozens) stay out of the tables; they are its curve.
 use super::MetricsFile;
 use std::collections::BTreeSet;
 
@@ -8,7 +8,7 @@ fn columns<'a>(files: impl Iterator<Item = &'a MetricsFile>) -> Vec<(String, Str
     let mut cols = BTreeSet::new();
     for f in files {
         for (label, r) in &f.metrics {
-            for k in r.aggregate.keys().filter(|k| !k.contains('@')) {
+            for k in r.aggregate.keys().filter(|k| !k.starts_with("corr@")) {
                 cols.insert((label.clone(), k.clone()));
             }
         }

@@ -24,6 +24,9 @@ struct Args {
     /// Time on random images of this side instead of the config's data (e.g. 224 for VGG16)
     #[arg(long)]
     random_images: Option<i64>,
+    /// Time an evaluation metric instead (e.g. insertion_deletion), on random maps
+    #[arg(long)]
+    metric: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,7 +37,10 @@ fn main() -> anyhow::Result<()> {
         run.prepare()?;
     }
     let kind: String = run.fig.extract_inner("attributor.type").context("the config has no [attributor]")?;
-    if kind == "FeatureIba" {
+    if let Some(m) = &a.metric {
+        let r = ibex::bench::run_metric(&run, m, a.images, a.random_images)?;
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if kind == "FeatureIba" {
         let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if kind == "InputIba" {
