@@ -144,16 +144,19 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     // the PNG maps (max-normalised, 8-bit) against the box: as the .npy maps above, well over 1
     assert!(agg["mean"].as_f64().unwrap() > 2.0, "{agg}");
     assert_eq!(metrics["metrics"]["region_perturbation"]["curves"]["morf"]["mean"].as_array().unwrap().len(), 64);
+    let plot = image::open(wd.join("plots/region_perturbation.png")).unwrap();
+    assert_eq!((plot.width(), plot.height()), (720, 480));
     let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
     assert!(String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4, "{}", String::from_utf8_lossy(&out.stderr));
     let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "maps");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_compare")).current_dir(cwd)
-        .args(["workdirs/quickstart", "workdirs/ig", "--csv", "compare.csv"]).output().unwrap();
+        .args(["workdirs/quickstart", "workdirs/ig", "--csv", "compare.csv", "--plots", "compare_plots"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("| quickstart (feat_masks) |") && table.contains("| ig (maps) |") && table.contains("pointing_game/hit"), "{table}");
     assert_eq!(std::fs::read_to_string(cwd.join("compare.csv")).unwrap().lines().count(), 3);
+    assert!(cwd.join("compare_plots/region_perturbation.png").is_file());
 
     // ROAR with the ground-truth boxes as the ranking (an oracle): removing the top 30% of pixels
     // takes the objects away and retrained accuracy falls to chance (measured 0.23, 4 classes),

@@ -81,3 +81,23 @@ fn tensorboard_events_round_trip_with_non_square_images() {
     std::fs::write(&path, bytes).unwrap();
     assert!(read_events(&path).unwrap_err().to_string().contains("CRC"));
 }
+
+#[test]
+fn a_line_plot_draws_its_series_axes_and_labels() {
+    use ibex::output::plot::{LinePlot, Series};
+    let p = LinePlot {
+        title: "deletion".into(),
+        x_label: "fraction".into(),
+        y_label: "softmax".into(),
+        series: vec![Series { name: "a".into(), x: vec![0.0, 0.5, 1.0], y: vec![1.0, 0.4, 0.1] }, Series { name: "b".into(), x: vec![0.0, 1.0], y: vec![f64::NAN, 0.5] }],
+    };
+    let img = p.render();
+    assert_eq!(img.dimensions(), (720, 480));
+    let count = |c: [u8; 3]| img.pixels().filter(|px| px.0 == c).count();
+    // the first series' colour draws its line and legend; ink draws axes and text
+    assert!(count([31, 119, 180]) > 500, "{}", count([31, 119, 180]));
+    assert!(count([30, 30, 30]) > 2000);
+    let d = tempfile::tempdir().unwrap();
+    p.write(&d.path().join("sub/plot.png")).unwrap();
+    assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), 720);
+}

@@ -91,6 +91,12 @@ pub trait Attributor {
     fn batch_size(&self) -> usize {
         1
     }
+    /// The sanity check's attribution (spec §6.1): stages from `stage` on run on `randomised`,
+    /// earlier ones on `original` (InputIBA: "gan" or "input_iba"; "all" and single-stage methods:
+    /// everything on `randomised`).
+    fn attribute_randomised(&mut self, _original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, _stage: &str, cx: &RunCtx) -> Result<Attribution> {
+        self.attribute(randomised, sample, cx)
+    }
     /// Several samples at once; the result for each equals its single-sample attribution.
     fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
         samples.iter().map(|s| self.attribute(model, s, cx)).collect()

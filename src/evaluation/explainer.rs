@@ -37,15 +37,26 @@ impl<'a> RunExplainer<'a> {
     }
 }
 
-impl Explain for RunExplainer<'_> {
-    fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor> {
-        let a = self.attr.borrow_mut().attribute(model, sample, &self.cx)?;
+impl RunExplainer<'_> {
+    /// The evaluated map of an attribution, as `tools/eval` reads it from disk.
+    fn as_read(&self, a: crate::attributors::Attribution) -> Tensor {
         let map = a.maps[self.index].to_device(tch::Device::Cpu);
-        Ok(match self.format {
+        match self.format {
             MapFormat::Png => to_u8(&self.spec.reduce.apply(&map), self.spec.scale).to_kind(Kind::Float) / 255.0,
             MapFormat::Npy if map.dim() == 3 => map.mean_dim(0, false, Kind::Float),
             MapFormat::Npy => map,
-        })
+        }
+    }
+}
+
+impl Explain for RunExplainer<'_> {
+    fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor> {
+        let a = self.attr.borrow_mut().attribute(model, sample, &self.cx)?;
+        Ok(self.as_read(a))
+    }
+    fn explain_randomised(&self, original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, stage: &str) -> Result<Tensor> {
+        let a = self.attr.borrow_mut().attribute_randomised(original, randomised, sample, stage, &self.cx)?;
+        Ok(self.as_read(a))
     }
     fn fresh_model(&self) -> Result<Box<dyn Classifier>> {
         let mut m = self.run.model()?;

@@ -7,12 +7,14 @@
 //! not recomputed.
 mod explainer;
 mod maps;
+mod plots;
 mod report;
 pub mod roar;
 mod table;
 
 pub use maps::MapFormat;
 pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
+pub use plots::{write_compare_plots, write_eval_plots};
 pub use table::{compare, summary_table};
 
 use crate::error::{Error, Result};
@@ -190,6 +192,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
         file.metrics.insert(label.clone(), report);
         crate::output::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
     }
+    write_eval_plots(&file, &wd.path("plots"))?;
     Ok(file)
 }
 

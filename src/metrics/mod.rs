@@ -50,6 +50,11 @@ pub trait Explain {
     fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor>;
     /// A fresh copy of the model, its weights reloaded (to randomise).
     fn fresh_model(&self) -> Result<Box<dyn Classifier>>;
+    /// The map with the attribution's stages from `stage` on run on `randomised` (see
+    /// `Attributor::attribute_randomised`); default: everything on `randomised`.
+    fn explain_randomised(&self, _original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, _stage: &str) -> Result<Tensor> {
+        self.explain(randomised, sample)
+    }
 }
 
 impl EvalSample<'_> {

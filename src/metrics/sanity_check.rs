@@ -4,9 +4,10 @@
 //! maps). A map that depends on the model falls well below 1 as the cascade deepens. `"none"` in
 //! the list re-explains without randomising (1 for deterministic methods: the baseline).
 //!
-//! The whole attribution runs on the randomised model; the original's default for InputIBA
-//! (`check = 'input_iba'`: feature IBA and GAN on the original model, only the input bottleneck on
-//! the randomised one) is not implemented yet.
+//! `stage` picks which part of a multi-stage attribution sees the randomised model: InputIBA's
+//! original default is "input_iba" (feature IBA and GAN on the original model, only the input
+//! bottleneck on the randomised one); "gan" randomises from the GAN on; "all" runs everything on
+//! it. Single-stage methods always run wholly on the randomised model.
 use super::ssim::ssim;
 use super::{EvalSample, Metric, SampleResult};
 use crate::error::Result;
@@ -23,12 +24,14 @@ pub struct SanityCheckParams {
     pub layers: Vec<String>,
     /// Seeds the re-drawn weights (the same for every sample).
     pub seed: i64,
+    /// "input_iba" (the original's), "gan" or "all".
+    pub stage: String,
 }
 
 impl Default for SanityCheckParams {
     fn default() -> Self {
         let layers = ["classifier.6", "classifier.0", "features.28", "features.24", "features.21", "features.17", "features.12", "features.7"];
-        SanityCheckParams { type_: "SanityCheck".into(), layers: layers.iter().map(|s| s.to_string()).collect(), seed: 2021 }
+        SanityCheckParams { type_: "SanityCheck".into(), layers: layers.iter().map(|s| s.to_string()).collect(), seed: 2021, stage: "input_iba".into() }
     }
 }
 
@@ -46,7 +49,7 @@ impl Metric for SanityCheck {
     fn needs_explainer(&self) -> bool {
         true
     }
-    fn evaluate(&mut self, _model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
+    fn evaluate(&mut self, original: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let ex = s.explainer()?;
         let reference = as_u8_scale(s.map);
         let mut r = SampleResult::default();
@@ -57,7 +60,7 @@ impl Metric for SanityCheck {
                 tch::manual_seed(self.p.seed);
                 model.randomise_from(layer)?;
             }
-            let v = ssim(&reference, &as_u8_scale(&ex.explain(model.as_ref(), s.sample)?));
+            let v = ssim(&reference, &as_u8_scale(&ex.explain_randomised(original, model.as_ref(), s.sample, &self.p.stage)?));
             r.values.push((format!("ssim@{layer}"), v));
             curve.push(v);
         }

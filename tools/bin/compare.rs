@@ -1,5 +1,6 @@
 //! `tools/compare workdirs/a workdirs/b … [--csv out.csv]`: one table of every metric in the work
-//! dirs' `metrics.json` (methods as rows), as Markdown on stdout and optionally CSV.
+//! dirs' `metrics.json` (methods as rows), as Markdown on stdout, optionally CSV, and with
+//! `--plots DIR` one PNG per curve metric with a line per work dir.
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
@@ -12,6 +13,9 @@ struct Args {
     /// Also write the table as CSV here
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Write one PNG plot per curve metric into this folder
+    #[arg(long)]
+    plots: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +34,9 @@ fn main() -> anyhow::Result<()> {
     println!("{md}");
     if let Some(p) = &a.csv {
         ibex::output::atomic::write(p, csv.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(d) = &a.plots {
+        ibex::evaluation::write_compare_plots(&rows, d).with_context(|| format!("writing plots into {}", d.display()))?;
     }
     Ok(())
 }
