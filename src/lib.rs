@@ -17,6 +17,7 @@ pub mod precision;
 pub mod registry;
 pub mod rng;
 pub mod runtime;
+pub mod text;
 pub mod training;
 
 pub use error::{Error, Result};

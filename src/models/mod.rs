@@ -1,10 +1,12 @@
 //! Classifiers that can be cut in two at a named layer. tch has no forward hooks, so instead of
 //! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
 //! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
+pub mod deep_lstm;
 mod torchscript;
 mod vgg;
 pub mod weights;
 
+pub use deep_lstm::{DeepLstm, DeepLstmParams};
 pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
 

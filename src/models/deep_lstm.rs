@@ -1,0 +1,99 @@
+//! The original's `DeepLSTM` for IMDb sentiment (spec §4.1): embedding (padding index 1) →
+//! dropout → four single-layer LSTMs `rnn_1` … `rnn_4` → the last valid step of `rnn_4` → dropout →
+//! linear to one logit. Parameter names are the original `state_dict`'s, so a checkpoint converted
+//! to `.safetensors` loads as it is.
+//!
+//! Variable lengths: the original packs the batch and reads `h_n`. Here the padded batch runs
+//! through the LSTMs and the output at step len−1 is read; LSTMs are causal, so valid steps never
+//! see the padding and this equals `h_n` of the packed run (checked against PyTorch in
+//! `tests/deep_lstm.rs`). Text is sequence-first, [T, B], as in the original.
+use super::weights;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use tch::nn::{self, Module, RNN};
+use tch::{Kind, Tensor};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeepLstmParams {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// 25,000 words + `<unk>` + `<pad>`.
+    pub vocab_size: i64,
+    pub embedding_dim: i64,
+    pub hidden_dim: i64,
+    pub padding_idx: i64,
+    pub dropout: f64,
+    /// `.safetensors` with the original's keys; empty = random init.
+    pub weights: String,
+}
+
+impl Default for DeepLstmParams {
+    fn default() -> Self {
+        DeepLstmParams { type_: "DeepLstm".into(), vocab_size: 25002, embedding_dim: 100, hidden_dim: 256, padding_idx: 1, dropout: 0.5, weights: String::new() }
+    }
+}
+
+pub struct DeepLstm {
+    vs: nn::VarStore,
+    embedding: nn::Embedding,
+    rnns: Vec<nn::LSTM>,
+    fc: nn::Linear,
+    dropout: f64,
+}
+
+/// The layers whose output the pipeline can cut at.
+pub const LAYERS: [&str; 5] = ["embedding", "rnn_1", "rnn_2", "rnn_3", "rnn_4"];
+
+impl DeepLstm {
+    pub fn new(p: &DeepLstmParams, device: tch::Device) -> Result<Self> {
+        let mut vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let embedding = nn::embedding(&root / "embedding", p.vocab_size, p.embedding_dim, nn::EmbeddingConfig { padding_idx: p.padding_idx, ..Default::default() });
+        let cfg = nn::RNNConfig { batch_first: false, ..Default::default() };
+        let rnns = (1..=4).map(|k| nn::lstm(&root / format!("rnn_{k}"), if k == 1 { p.embedding_dim } else { p.hidden_dim }, p.hidden_dim, cfg)).collect();
+        let fc = nn::linear(&root / "fc", p.hidden_dim, 1, Default::default());
+        if !p.weights.is_empty() {
+            weights::load(&mut vs, &PathBuf::from(&p.weights))?;
+        }
+        Ok(DeepLstm { vs, embedding, rnns, fc, dropout: p.dropout })
+    }
+
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
+    /// Tokens [T,B] (int64) → word embeddings [T,B,E] (before the model's dropout, where the
+    /// original hooks the input bottleneck).
+    pub fn embed(&self, tokens: &Tensor) -> Tensor {
+        self.embedding.forward(tokens)
+    }
+
+    /// Embeddings [T,B,E] → the output sequence of `rnn_k` [T,B,H] (k = 1…4).
+    pub fn run_to(&self, emb: &Tensor, k: usize, train: bool) -> Tensor {
+        let b = emb.size()[1];
+        let mut h = emb.dropout(self.dropout, train);
+        for rnn in &self.rnns[..k] {
+            h = rnn.seq_init(&h, &rnn.zero_state(b)).0;
+        }
+        h
+    }
+
+    /// The output sequence of `rnn_4` [T,B,H] → logits [B,1]: the last valid step of each sentence.
+    pub fn classify(&self, out: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let (b, h) = (out.size()[1], out.size()[2]);
+        let last = (lengths.to_device(out.device()) - 1).clamp_min(0).view([1, b, 1]).expand([1, b, h], false);
+        self.fc.forward(&out.gather(0, &last, false).squeeze_dim(0).dropout(self.dropout, train))
+    }
+
+    /// Tokens [T,B] and lengths [B] → logits [B,1] (eval mode: no dropout).
+    pub fn forward(&self, tokens: &Tensor, lengths: &Tensor) -> Result<Tensor> {
+        let t = tokens.size()[0];
+        if lengths.max().int64_value(&[]) > t || lengths.min().int64_value(&[]) < 1 {
+            return Err(Error::Model(format!("sentence lengths must lie in 1..={t} (the padded length)")));
+        }
+        let out = self.run_to(&self.embed(tokens), 4, false);
+        Ok(self.classify(&out, lengths, false).to_kind(Kind::Float))
+    }
+}

@@ -1,0 +1,66 @@
+//! The text path's pieces against the original: torchtext's `basic_english` rules, the legacy
+//! vocabulary's order, and the DeepLSTM against PyTorch's packed run (fixture).
+mod common;
+use ibex::models::{DeepLstm, DeepLstmParams};
+use ibex::text::{basic_english, Vocab};
+use tch::{Kind, Tensor};
+
+fn toks(s: &str) -> Vec<String> {
+    basic_english(s)
+}
+
+#[test]
+fn tokenizer_follows_basic_english() {
+    // <br />, quotes, apostrophes, punctuation runs; torchtext gives exactly these tokens
+    assert_eq!(toks("Great movie!<br /><br />I \"loved\" it..."), ["great", "movie", "!", "i", "loved", "it", ".", ".", "."]);
+    assert_eq!(toks("Don't (really) know; maybe: yes?!"), ["don", "'", "t", "(", "really", ")", "know", "maybe", "yes", "?", "!"]);
+    assert_eq!(toks("  A,B  c.D  "), ["a", ",", "b", "c", ".", "d"]);
+    assert_eq!(toks("<BR />x"), ["x"]);
+    assert!(toks("").is_empty());
+}
+
+#[test]
+fn vocabulary_order_specials_and_file_round_trip() {
+    let docs = [toks("b a a c c d"), toks("c d d e <unk>")];
+    let v = Vocab::build(docs.iter().map(|d| d.as_slice()), 3);
+    // counts: c 3, d 3, a 2, b 1, e 1 → ties alphabetical; max_size 3 besides the specials
+    let order: Vec<&str> = (0..v.len() as i64).map(|i| v.token(i)).collect();
+    assert_eq!(order, ["<unk>", "<pad>", "c", "d", "a"]);
+    assert_eq!((v.index("<unk>"), v.index("<pad>"), v.index("b"), v.index("zzz")), (0, 1, 0, 0));
+    assert_eq!(v.encode(&toks("a c x")), [4, 2, 0]);
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("vocab.txt");
+    v.save(&f).unwrap();
+    assert_eq!(Vocab::load(&f).unwrap(), v);
+    std::fs::write(&f, "<unk>\n<pad>\nx\nx\n").unwrap();
+    let e = Vocab::load(&f).unwrap_err().to_string();
+    assert!(e.contains("twice") && e.contains("lines 3 and 4"), "{e}");
+    std::fs::write(&f, "x\n").unwrap();
+    assert!(Vocab::load(&f).unwrap_err().to_string().contains("<unk>"));
+}
+
+fn tiny_lstm() -> DeepLstm {
+    let p = DeepLstmParams { vocab_size: 50, embedding_dim: 6, hidden_dim: 5, weights: common::fixture("tiny_lstm.safetensors").display().to_string(), ..Default::default() };
+    DeepLstm::new(&p, tch::Device::Cpu).unwrap()
+}
+
+#[test]
+fn deep_lstm_matches_pytorch_with_and_without_padding() {
+    let m = tiny_lstm();
+    let text = Tensor::read_npy(common::fixture("tiny_lstm_text.npy")).unwrap();
+    let lengths = Tensor::read_npy(common::fixture("tiny_lstm_lengths.npy")).unwrap();
+    let want = Tensor::read_npy(common::fixture("tiny_lstm_logits.npy")).unwrap();
+    let got = tch::no_grad(|| m.forward(&text, &lengths)).unwrap();
+    assert_eq!(got.size(), vec![3, 1]);
+    assert!(common::max_abs_diff(&got, &want) < 1e-5, "{got} vs {want}");
+    // each sentence alone, unpadded, gives its logit in the padded batch: padding changes nothing
+    for b in 0..3 {
+        let len = lengths.int64_value(&[b]);
+        let alone = tch::no_grad(|| m.forward(&text.narrow(0, 0, len).narrow(1, b, 1), &Tensor::from_slice(&[len]))).unwrap();
+        assert!(common::max_abs_diff(&alone, &want.narrow(0, b, 1)) < 1e-5);
+    }
+    // and different padding tokens change nothing either
+    let repadded = text.masked_fill(&Tensor::arange(7, (Kind::Int64, tch::Device::Cpu)).view([7, 1]).ge_tensor(&lengths.view([1, 3])), 0);
+    assert!(common::max_abs_diff(&tch::no_grad(|| m.forward(&repadded, &lengths)).unwrap(), &want) < 1e-5);
+    assert!(m.forward(&text, &Tensor::from_slice(&[8i64, 4, 2])).is_err(), "a length beyond T is an error");
+}
