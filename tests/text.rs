@@ -64,3 +64,33 @@ fn deep_lstm_matches_pytorch_with_and_without_padding() {
     assert!(common::max_abs_diff(&tch::no_grad(|| m.forward(&repadded, &lengths)).unwrap(), &want) < 1e-5);
     assert!(m.forward(&text, &Tensor::from_slice(&[8i64, 4, 2])).is_err(), "a length beyond T is an error");
 }
+
+#[test]
+fn generated_reviews_read_back_in_the_aclimdb_layout() {
+    use ibex::text::reviews::{ensure, ReviewsConfig, NEGATIVE, POSITIVE};
+    use ibex::text::Imdb;
+    let d = tempfile::tempdir().unwrap();
+    let c = ReviewsConfig { root: d.path().join("r"), train_per_class: 6, test_per_class: 2, ..Default::default() };
+    assert!(ensure(&c).unwrap());
+    assert!(!ensure(&c).unwrap(), "a second call finds the corpus");
+    let train = Imdb::open(&c.root, "train", None).unwrap();
+    assert_eq!(train.len(), 12);
+    let pos_only = Imdb::open(&c.root, "train", Some("pos")).unwrap();
+    assert_eq!(pos_only.len(), 6);
+    for i in 0..train.len() {
+        let r = train.get(i).unwrap();
+        let (own, other) = if r.target == 1 { (&POSITIVE, &NEGATIVE) } else { (&NEGATIVE, &POSITIVE) };
+        let count = |ws: &[&str]| r.tokens.iter().filter(|t| ws.contains(&t.as_str())).count();
+        assert!(count(own) >= 1 && count(own) > count(other), "{} {:?}", r.name, r.tokens);
+        let rating: u32 = r.name.split('_').nth(1).unwrap().parse().unwrap();
+        assert_eq!(rating >= 7, r.target == 1);
+    }
+    // deterministic by seed
+    let c2 = ReviewsConfig { root: d.path().join("r2"), ..c.clone() };
+    ensure(&c2).unwrap();
+    let again = Imdb::open(&c2.root, "train", None).unwrap();
+    assert_eq!(again.get(3).unwrap().text, train.get(3).unwrap().text);
+    // a folder without the layout says what is expected
+    let e = Imdb::open(d.path(), "train", None).err().unwrap().to_string();
+    assert!(e.contains("aclImdb layout"), "{e}");
+}

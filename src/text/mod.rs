@@ -1,6 +1,10 @@
-//! Text: the original's tokenizer and vocabulary (spec §4.2), for the IMDb path of InputIBA.
+//! Text: the original's tokenizer and vocabulary (spec §4.2), the aclImdb layout, and a generated
+//! review corpus, for the IMDb path of InputIBA.
+mod imdb;
+pub mod reviews;
 mod tokenizer;
 mod vocab;
 
+pub use imdb::{Imdb, Review};
 pub use tokenizer::basic_english;
 pub use vocab::{Vocab, PAD, UNK};
