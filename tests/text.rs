@@ -94,3 +94,26 @@ fn generated_reviews_read_back_in_the_aclimdb_layout() {
     let e = Imdb::open(d.path(), "train", None).err().unwrap().to_string();
     assert!(e.contains("aclImdb layout"), "{e}");
 }
+
+#[test]
+fn a_small_lstm_learns_the_generated_reviews() {
+    use ibex::text::reviews::{ensure, ReviewsConfig};
+    use ibex::text::training::{train, TextTrainConfig};
+    use ibex::text::Imdb;
+    let _rng = common::rng_lock();
+    let d = tempfile::tempdir().unwrap();
+    let c = ReviewsConfig { root: d.path().to_path_buf(), train_per_class: 300, test_per_class: 50, length: [10, 30], ..Default::default() };
+    ensure(&c).unwrap();
+    let read = |split| {
+        let data = Imdb::open(&c.root, split, None).unwrap();
+        (0..data.len()).map(|i| data.get(i).unwrap()).collect::<Vec<_>>()
+    };
+    let (tr, te) = (read("train"), read("test"));
+    let vocab = Vocab::build(tr.iter().map(|r| r.tokens.as_slice()), 25000);
+    let ids = |rs: &[ibex::text::Review]| rs.iter().map(|r| (r.ids(&vocab), r.target)).collect::<Vec<_>>();
+    let p = DeepLstmParams { vocab_size: vocab.len() as i64, embedding_dim: 16, hidden_dim: 32, dropout: 0.2, ..Default::default() };
+    tch::manual_seed(0);
+    let mut m = DeepLstm::new(&p, tch::Device::Cpu).unwrap();
+    let acc = train(&mut m, &ids(&tr), &ids(&te), &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() }, 1, tch::Device::Cpu).unwrap();
+    assert!(*acc.last().unwrap() >= 0.9, "{acc:?}");
+}

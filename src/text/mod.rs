@@ -3,6 +3,7 @@
 mod imdb;
 pub mod reviews;
 mod tokenizer;
+pub mod training;
 mod vocab;
 
 pub use imdb::{Imdb, Review};

@@ -32,7 +32,7 @@ pub struct ReviewsConfig {
 
 impl Default for ReviewsConfig {
     fn default() -> Self {
-        ReviewsConfig { root: "data/reviews".into(), seed: 0, train_per_class: 500, test_per_class: 100, length: [20, 50], sentiment_words: [2, 4], opposite_prob: 0.3 }
+        ReviewsConfig { root: "data/reviews".into(), seed: 0, train_per_class: 500, test_per_class: 100, length: [10, 30], sentiment_words: [2, 4], opposite_prob: 0.3 }
     }
 }
 
