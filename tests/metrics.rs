@@ -242,3 +242,42 @@ fn max_sensitivity_of_saliency_under_large_perturbations_is_positive_and_finite(
     let v = r.values[0].1;
     assert!(v > 0.0 && v.is_finite(), "{v}");
 }
+
+#[test]
+fn text_sensitivity_n_of_a_linear_model_is_one() {
+    use ibex::metrics::text::sensitivity_n;
+    let _rng = common::rng_lock();
+    tch::manual_seed(3);
+    let (t, e) = (12, 4);
+    let w = Tensor::randn([t, e], (Kind::Float, Device::Cpu));
+    let emb = Tensor::randn([t, e], (Kind::Float, Device::Cpu));
+    let lin = |x: &Tensor| -> ibex::Result<Tensor> { Ok((x * &w).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float)) };
+    let scores: Vec<f64> = Vec::try_from((&emb * &w).sum_dim_intlist(1, false, Kind::Double)).unwrap();
+    let (corr, undefined) = sensitivity_n(&lin, &emb, &scores, 1, 30, 7, 16).unwrap();
+    // n = 1, 2, 3, 4, 6, 7, 8, 9, 10, 12 (int(f·12)); at n = T every mask is the whole sentence
+    assert_eq!(corr.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 2, 3, 4, 6, 7, 8, 9, 10, 12]);
+    assert_eq!(undefined, [12]);
+    assert!(corr.iter().filter(|c| c.0 < t as usize).all(|c| (c.1 - 1.0).abs() < 1e-4), "{corr:?}");
+    // for target 0 the drop is sign-flipped: the same scores anti-correlate
+    let (neg, _) = sensitivity_n(&lin, &emb, &scores, 0, 30, 7, 16).unwrap();
+    assert!(neg.iter().filter(|c| c.0 < t as usize).all(|c| (c.1 + 1.0).abs() < 1e-4), "{neg:?}");
+}
+
+#[test]
+fn text_insertion_and_deletion_prefer_the_deciding_words() {
+    use ibex::metrics::text::{insertion_deletion, insertion_deletion_auc};
+    // 10 words; words 2 and 5 decide: logit = 4 · (their summed embedding) − 6
+    let emb = Tensor::full([10, 3], 0.1, (Kind::Float, Device::Cpu));
+    let _ = emb.narrow(0, 2, 1).fill_(1.0);
+    let _ = emb.narrow(0, 5, 1).fill_(1.0);
+    let logit = |x: &Tensor| -> ibex::Result<Tensor> { Ok((x.narrow(1, 2, 1) + x.narrow(1, 5, 1)).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float) * 4.0 - 6.0) };
+    let good: Vec<f64> = (0..10).map(|i| if i == 2 || i == 5 { 1.0 } else { 0.0 }).collect();
+    let bad: Vec<f64> = good.iter().map(|g| 1.0 - g).collect();
+    let g = insertion_deletion(&logit, &emb, &good, 1, 2, 0.4, 32).unwrap();
+    let b = insertion_deletion(&logit, &emb, &bad, 1, 2, 0.4, 32).unwrap();
+    // the top 40% = 4 words, 2 a step: 2 points a curve
+    assert_eq!((g.0.len(), g.1.len()), (2, 2));
+    let ((gi, gd), (bi, bd)) = (insertion_deletion_auc(&g), insertion_deletion_auc(&b));
+    assert!(gd < 0.01 && bd > 0.49, "deletion {gd} vs {bd}");
+    assert!(gi > 0.49 && bi < 0.01, "insertion {gi} vs {bi}");
+}

@@ -14,6 +14,7 @@ mod sanity_check;
 mod selectivity;
 mod sensitivity_n;
 pub mod ssim;
+pub mod text;
 
 pub use ehr::{effective_heat_ratio, Ehr, EhrParams};
 pub use infidelity::Infidelity;
