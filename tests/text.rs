@@ -50,19 +50,19 @@ fn deep_lstm_matches_pytorch_with_and_without_padding() {
     let text = Tensor::read_npy(common::fixture("tiny_lstm_text.npy")).unwrap();
     let lengths = Tensor::read_npy(common::fixture("tiny_lstm_lengths.npy")).unwrap();
     let want = Tensor::read_npy(common::fixture("tiny_lstm_logits.npy")).unwrap();
-    let got = tch::no_grad(|| m.forward(&text, &lengths)).unwrap();
+    let got = tch::no_grad(|| m.logits(&text, &lengths)).unwrap();
     assert_eq!(got.size(), vec![3, 1]);
     assert!(common::max_abs_diff(&got, &want) < 1e-5, "{got} vs {want}");
     // each sentence alone, unpadded, gives its logit in the padded batch: padding changes nothing
     for b in 0..3 {
         let len = lengths.int64_value(&[b]);
-        let alone = tch::no_grad(|| m.forward(&text.narrow(0, 0, len).narrow(1, b, 1), &Tensor::from_slice(&[len]))).unwrap();
+        let alone = tch::no_grad(|| m.logits(&text.narrow(0, 0, len).narrow(1, b, 1), &Tensor::from_slice(&[len]))).unwrap();
         assert!(common::max_abs_diff(&alone, &want.narrow(0, b, 1)) < 1e-5);
     }
     // and different padding tokens change nothing either
     let repadded = text.masked_fill(&Tensor::arange(7, (Kind::Int64, tch::Device::Cpu)).view([7, 1]).ge_tensor(&lengths.view([1, 3])), 0);
-    assert!(common::max_abs_diff(&tch::no_grad(|| m.forward(&repadded, &lengths)).unwrap(), &want) < 1e-5);
-    assert!(m.forward(&text, &Tensor::from_slice(&[8i64, 4, 2])).is_err(), "a length beyond T is an error");
+    assert!(common::max_abs_diff(&tch::no_grad(|| m.logits(&repadded, &lengths)).unwrap(), &want) < 1e-5);
+    assert!(m.logits(&text, &Tensor::from_slice(&[8i64, 4, 2])).is_err(), "a length beyond T is an error");
 }
 
 #[test]
@@ -116,4 +116,27 @@ fn a_small_lstm_learns_the_generated_reviews() {
     let mut m = DeepLstm::new(&p, tch::Device::Cpu).unwrap();
     let acc = train(&mut m, &ids(&tr), &ids(&te), &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() }, 1, tch::Device::Cpu).unwrap();
     assert!(*acc.last().unwrap() >= 0.9, "{acc:?}");
+}
+
+#[test]
+fn deep_lstm_as_a_classifier_reads_embeddings_and_cuts_at_its_lstms() {
+    use ibex::models::Classifier;
+    let m = tiny_lstm();
+    let text = Tensor::read_npy(common::fixture("tiny_lstm_text.npy")).unwrap();
+    let want = Tensor::read_npy(common::fixture("tiny_lstm_logits.npy")).unwrap();
+    // the first sentence is full length (7): batch-first tokens [1,7] → embeddings → [0, logit]
+    let tokens = text.narrow(1, 0, 1).transpose(0, 1);
+    let x = m.embed(&tokens).unwrap();
+    assert_eq!(x.size(), vec![1, 7, 6]);
+    let two = tch::no_grad(|| m.forward(&x));
+    assert_eq!(two.double_value(&[0, 0]), 0.0);
+    assert!((two.double_value(&[0, 1]) - want.double_value(&[0, 0])).abs() < 1e-5);
+    // head(features(x)) = forward(x) at every cut
+    for layer in ["embedding", "rnn_1", "rnn_3", "rnn_4"] {
+        let f = tch::no_grad(|| m.features(&x, layer)).unwrap();
+        assert_eq!(f.size()[..2], [1, 7]);
+        assert!(common::max_abs_diff(&tch::no_grad(|| m.head(&f, layer)).unwrap(), &two) < 1e-6, "{layer}");
+    }
+    assert!(m.embed(&x).is_err(), "embeddings are not token ids");
+    assert!(m.check_layer("rnn_5").is_err());
 }

@@ -7,7 +7,8 @@
 //! through the LSTMs and the output at step len−1 is read; LSTMs are causal, so valid steps never
 //! see the padding and this equals `h_n` of the packed run (checked against PyTorch in
 //! `tests/deep_lstm.rs`). Text is sequence-first, [T, B], as in the original.
-use super::weights;
+use super::{weights, Classifier};
+use crate::registry::{Build, BuildCtx, ModelKind};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -60,24 +61,37 @@ impl DeepLstm {
         Ok(DeepLstm { vs, embedding, rnns, fc, dropout: p.dropout })
     }
 
-    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
-        &mut self.vs
-    }
-
     /// Tokens [T,B] (int64) → word embeddings [T,B,E] (before the model's dropout, where the
     /// original hooks the input bottleneck).
-    pub fn embed(&self, tokens: &Tensor) -> Tensor {
+    pub fn embed_seq(&self, tokens: &Tensor) -> Tensor {
         self.embedding.forward(tokens)
     }
 
     /// Embeddings [T,B,E] → the output sequence of `rnn_k` [T,B,H] (k = 1…4).
     pub fn run_to(&self, emb: &Tensor, k: usize, train: bool) -> Tensor {
-        let b = emb.size()[1];
-        let mut h = emb.dropout(self.dropout, train);
-        for rnn in &self.rnns[..k] {
+        self.run_range(&emb.dropout(self.dropout, train), 0, k)
+    }
+
+    /// Runs `rnn_{from+1}` … `rnn_to` on a sequence-first [T,B,·] input.
+    fn run_range(&self, x: &Tensor, from: usize, to: usize) -> Tensor {
+        let b = x.size()[1];
+        let mut h = x.shallow_clone();
+        for rnn in &self.rnns[from..to] {
             h = rnn.seq_init(&h, &rnn.zero_state(b)).0;
         }
         h
+    }
+
+    /// `rnn_k` → k (0 for `embedding`).
+    fn layer_k(layer: &str) -> Result<usize> {
+        LAYERS.iter().position(|l| *l == layer).ok_or_else(|| Error::Model(format!("no layer `{layer}` to cut at; available: {}", LAYERS.join(", "))))
+    }
+
+    /// The last step of rnn_4's output [T,N,H] → two-class logits [N,2] = [0, l]: their softmax
+    /// cross-entropy is the original's BCE on the single logit l, so the image code's losses apply.
+    fn two_class(&self, out: &Tensor, train: bool) -> Tensor {
+        let l = self.fc.forward(&out.select(0, out.size()[0] - 1).dropout(self.dropout, train));
+        Tensor::cat(&[l.zeros_like(), l], 1)
     }
 
     /// The output sequence of `rnn_4` [T,B,H] → logits [B,1]: the last valid step of each sentence.
@@ -88,12 +102,59 @@ impl DeepLstm {
     }
 
     /// Tokens [T,B] and lengths [B] → logits [B,1] (eval mode: no dropout).
-    pub fn forward(&self, tokens: &Tensor, lengths: &Tensor) -> Result<Tensor> {
+    pub fn logits(&self, tokens: &Tensor, lengths: &Tensor) -> Result<Tensor> {
         let t = tokens.size()[0];
         if lengths.max().int64_value(&[]) > t || lengths.min().int64_value(&[]) < 1 {
             return Err(Error::Model(format!("sentence lengths must lie in 1..={t} (the padded length)")));
         }
-        let out = self.run_to(&self.embed(tokens), 4, false);
+        let out = self.run_to(&self.embed_seq(tokens), 4, false);
         Ok(self.classify(&out, lengths, false).to_kind(Kind::Float))
     }
 }
+
+/// As a [`Classifier`], the model reads batch-first word embeddings [N,T,E] of full-length
+/// sentences (attribution runs one unpadded sentence at a time, as the original), and its layers
+/// are `embedding` (the input itself) and `rnn_1` … `rnn_4`, whose outputs are [N,T,H].
+impl Classifier for DeepLstm {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let out = self.run_to(&x.transpose(0, 1), 4, train);
+        self.two_class(&out, train)
+    }
+    fn layer_names(&self) -> Vec<String> {
+        LAYERS.iter().map(|s| s.to_string()).collect()
+    }
+    fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor> {
+        let k = Self::layer_k(layer)?;
+        Ok(self.run_range(&x.transpose(0, 1), 0, k).transpose(0, 1))
+    }
+    fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor> {
+        let k = Self::layer_k(layer)?;
+        Ok(self.two_class(&self.run_range(&z.transpose(0, 1), k, 4), false))
+    }
+    fn num_classes(&self) -> i64 {
+        2
+    }
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        Some(&mut self.vs)
+    }
+    fn embed(&self, raw: &Tensor) -> Result<Tensor> {
+        if raw.kind() != Kind::Int64 {
+            return Err(Error::Model(format!("DeepLstm reads token ids (int64), got {:?}", raw.kind())));
+        }
+        Ok(self.embedding.forward(raw))
+    }
+}
+
+impl Build<ModelKind> for DeepLstm {
+    type Params = DeepLstmParams;
+    fn build(p: DeepLstmParams, cx: &BuildCtx) -> Result<Box<dyn Classifier>> {
+        let mut p = p;
+        if !cx.load_weights {
+            p.weights.clear();
+        } else if !p.weights.is_empty() && !PathBuf::from(&p.weights).is_file() {
+            return Err(Error::Weights { path: p.weights.clone().into(), why: "file not found. Convert the original checkpoint (README: \"Text\") or train one".into() });
+        }
+        Ok(Box::new(DeepLstm::new(&p, cx.device)?))
+    }
+}
+crate::register!(ModelKind, DeepLstm);

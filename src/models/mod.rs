@@ -47,6 +47,11 @@ pub trait Classifier: Send {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.forward_t(x, false)
     }
+    /// The model's input made from a sample's raw input: images pass as they are; a text model
+    /// embeds token ids [N,T] into [N,T,E], the space its attributions live in.
+    fn embed(&self, raw: &Tensor) -> Result<Tensor> {
+        Ok(raw.shallow_clone())
+    }
     /// Fails at build time, not mid-run, when `layer` does not exist.
     fn check_layer(&self, layer: &str) -> Result<()> {
         let names = self.layer_names();
