@@ -68,14 +68,14 @@ fn deep_lstm_matches_pytorch_with_and_without_padding() {
 #[test]
 fn generated_reviews_read_back_in_the_aclimdb_layout() {
     use ibex::text::reviews::{ensure, ReviewsConfig, NEGATIVE, POSITIVE};
-    use ibex::text::Imdb;
+    use ibex::text::AclImdb;
     let d = tempfile::tempdir().unwrap();
     let c = ReviewsConfig { root: d.path().join("r"), train_per_class: 6, test_per_class: 2, ..Default::default() };
     assert!(ensure(&c).unwrap());
     assert!(!ensure(&c).unwrap(), "a second call finds the corpus");
-    let train = Imdb::open(&c.root, "train", None).unwrap();
+    let train = AclImdb::open(&c.root, "train", None).unwrap();
     assert_eq!(train.len(), 12);
-    let pos_only = Imdb::open(&c.root, "train", Some("pos")).unwrap();
+    let pos_only = AclImdb::open(&c.root, "train", Some("pos")).unwrap();
     assert_eq!(pos_only.len(), 6);
     for i in 0..train.len() {
         let r = train.get(i).unwrap();
@@ -88,10 +88,10 @@ fn generated_reviews_read_back_in_the_aclimdb_layout() {
     // deterministic by seed
     let c2 = ReviewsConfig { root: d.path().join("r2"), ..c.clone() };
     ensure(&c2).unwrap();
-    let again = Imdb::open(&c2.root, "train", None).unwrap();
+    let again = AclImdb::open(&c2.root, "train", None).unwrap();
     assert_eq!(again.get(3).unwrap().text, train.get(3).unwrap().text);
     // a folder without the layout says what is expected
-    let e = Imdb::open(d.path(), "train", None).err().unwrap().to_string();
+    let e = AclImdb::open(d.path(), "train", None).err().unwrap().to_string();
     assert!(e.contains("aclImdb layout"), "{e}");
 }
 
@@ -99,13 +99,13 @@ fn generated_reviews_read_back_in_the_aclimdb_layout() {
 fn a_small_lstm_learns_the_generated_reviews() {
     use ibex::text::reviews::{ensure, ReviewsConfig};
     use ibex::text::training::{train, TextTrainConfig};
-    use ibex::text::Imdb;
+    use ibex::text::AclImdb;
     let _rng = common::rng_lock();
     let d = tempfile::tempdir().unwrap();
     let c = ReviewsConfig { root: d.path().to_path_buf(), train_per_class: 300, test_per_class: 50, length: [10, 30], ..Default::default() };
     ensure(&c).unwrap();
     let read = |split| {
-        let data = Imdb::open(&c.root, split, None).unwrap();
+        let data = AclImdb::open(&c.root, split, None).unwrap();
         (0..data.len()).map(|i| data.get(i).unwrap()).collect::<Vec<_>>()
     };
     let (tr, te) = (read("train"), read("test"));

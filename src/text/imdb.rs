@@ -24,11 +24,11 @@ impl Review {
 }
 
 /// The reviews of one split; `only` keeps one polarity (the original attributes `pos` only).
-pub struct Imdb {
+pub struct AclImdb {
     files: Vec<(PathBuf, i64)>,
 }
 
-impl Imdb {
+impl AclImdb {
     pub fn open(root: &Path, split: &str, only: Option<&str>) -> Result<Self> {
         let mut files = Vec::new();
         for (label, target) in [("neg", 0), ("pos", 1)] {
@@ -52,7 +52,7 @@ impl Imdb {
         if files.is_empty() {
             return Err(Error::file(root.join(split), "no reviews (*.txt) under pos/ or neg/"));
         }
-        Ok(Imdb { files })
+        Ok(AclImdb { files })
     }
 
     pub fn len(&self) -> usize {
@@ -61,6 +61,11 @@ impl Imdb {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+
+    /// The file stem of review `i`, without reading it.
+    pub fn name(&self, i: usize) -> String {
+        self.files[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string()
     }
 
     pub fn get(&self, i: usize) -> Result<Review> {

@@ -1,0 +1,82 @@
+//! The IMDb reviews as a registered dataset: a sample's input is its token ids [T] (int64; the
+//! model embeds them), its target 1 = pos / 0 = neg. The vocabulary comes from a file (the one the
+//! checkpoint was trained with); `select_cls = "pos"` keeps the positive reviews only, as the
+//! original's estimation and attribution splits do.
+use super::{AclImdb, Vocab};
+use crate::data::{Dataset, Pipeline, Sample};
+use crate::error::{Error, Result};
+use crate::registry::{Build, BuildCtx, DatasetKind};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use tch::Tensor;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImdbParams {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The aclImdb folder (holding `train/` and `test/`).
+    pub root: PathBuf,
+    pub split: String,
+    /// "pos", "neg" or "" for both.
+    pub select_cls: String,
+    /// Vocabulary file, one token per line (`<unk>`, `<pad>`, then the words).
+    pub vocab: PathBuf,
+    /// Keep at most this many samples (0 = all), in file order.
+    pub max_samples: usize,
+}
+
+impl Default for ImdbParams {
+    fn default() -> Self {
+        ImdbParams { type_: "Imdb".into(), root: "data/aclImdb".into(), split: "train".into(), select_cls: String::new(), vocab: "data/aclImdb/vocab.txt".into(), max_samples: 0 }
+    }
+}
+
+pub struct Imdb {
+    reviews: AclImdb,
+    vocab: Vocab,
+    len: usize,
+    classes: Vec<String>,
+    pipeline: Pipeline,
+}
+
+impl Dataset for Imdb {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn get(&self, i: usize) -> Result<Sample> {
+        let r = self.reviews.get(i)?;
+        if r.tokens.is_empty() {
+            return Err(Error::Attribution { sample: r.name, why: "the review has no tokens".into() });
+        }
+        Ok(Sample { image: Tensor::from_slice(&r.ids(&self.vocab)), name: r.name, target: r.target, boxes: Vec::new() })
+    }
+    fn name(&self, i: usize) -> String {
+        self.reviews.name(i)
+    }
+    fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Build<DatasetKind> for Imdb {
+    type Params = ImdbParams;
+    fn build(p: ImdbParams, _cx: &BuildCtx) -> Result<Box<dyn Dataset>> {
+        let only = match p.select_cls.as_str() {
+            "" => None,
+            c @ ("pos" | "neg") => Some(c),
+            other => return Err(Error::ConfigMsg(format!("Imdb: select_cls = \"{other}\": expected \"pos\", \"neg\" or \"\""))),
+        };
+        let reviews = AclImdb::open(&p.root, &p.split, only)?;
+        if !p.vocab.is_file() {
+            return Err(Error::file(&p.vocab, "vocabulary file not found: use the one your checkpoint was trained with (one token per line), or let the text quickstart build it"));
+        }
+        let vocab = Vocab::load(&p.vocab)?;
+        let len = if p.max_samples > 0 { p.max_samples.min(reviews.len()) } else { reviews.len() };
+        Ok(Box::new(Imdb { reviews, vocab, len, classes: vec!["neg".into(), "pos".into()], pipeline: Pipeline::default() }))
+    }
+}
+crate::register!(DatasetKind, Imdb);
