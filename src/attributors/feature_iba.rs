@@ -208,10 +208,16 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
             break;
         }
         let end = if p.estimation_overshoot { (i + bs).min(data.len()) } else { (i + bs).min(data.len()).min(i + p.n_samples - done) };
-        let imgs = (i..end).map(|k| data.get(k).map(|s| s.image)).collect::<Result<Vec<_>>>()?;
-        let x = Tensor::stack(&imgs, 0).to_device(device);
-        let f = tch::no_grad(|| model.features(&x, &p.layer))?;
-        est.update(&f);
+        let imgs = (i..end).map(|k| data.get(k).map(|s| s.image.to_device(device))).collect::<Result<Vec<_>>>()?;
+        let features = |x: &Tensor| tch::no_grad(|| model.features(&model.embed(x)?, &p.layer));
+        if model.sequence_features() {
+            // sentences differ in length: per sentence, every step one observation of [H]
+            for im in &imgs {
+                est.update(&features(&im.unsqueeze(0))?.flatten(0, 1));
+            }
+        } else {
+            est.update(&features(&Tensor::stack(&imgs, 0))?);
+        }
         bar.inc((end - i) as u64);
         i = end;
     }
@@ -238,12 +244,18 @@ impl Attributor for FeatureIba {
         vec![MapSpec { dir: "feat_masks".into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
-        let x = s.image.to_device(cx.device);
+        let x = model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0);
         let target = self.p.target.resolve(model, &x, s.target);
         let res = self.optimise(model, &x, target, &s.name, cx.seed)?;
-        let size = x.size();
-        let out = self.p.upscale.then(|| [size[1], size[2]]);
-        Ok(Attribution { maps: vec![saliency_bits(&res.capacity, out)], curves: res.curves })
+        let map = if model.sequence_features() {
+            // text (spec §4.3): capacity [T,H] summed over the hidden units, in nats as the
+            // original reports it; one value per token, as a [1,T] strip
+            res.capacity.sum_dim_intlist(-1, false, Kind::Float).unsqueeze(0)
+        } else {
+            let size = x.size();
+            saliency_bits(&res.capacity, self.p.upscale.then(|| [size[1], size[2]]))
+        };
+        Ok(Attribution { maps: vec![map], curves: res.curves })
     }
 }
 

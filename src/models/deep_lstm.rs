@@ -134,6 +134,9 @@ impl Classifier for DeepLstm {
     fn num_classes(&self) -> i64 {
         2
     }
+    fn sequence_features(&self) -> bool {
+        true
+    }
     fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
         Some(&mut self.vs)
     }

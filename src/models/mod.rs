@@ -52,6 +52,11 @@ pub trait Classifier: Send {
     fn embed(&self, raw: &Tensor) -> Result<Tensor> {
         Ok(raw.shallow_clone())
     }
+    /// Whether inputs and hidden outputs are sequences [N,T,·] of varying length T (text): the
+    /// estimator then pools over steps, one value per unit of the last dimension.
+    fn sequence_features(&self) -> bool {
+        false
+    }
     /// Fails at build time, not mid-run, when `layer` does not exist.
     fn check_layer(&self, layer: &str) -> Result<()> {
         let names = self.layer_names();

@@ -76,6 +76,9 @@ fn sync(device: tch::Device) -> Instant {
 
 impl Attributor for InputIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
+        if model.sequence_features() {
+            return Err(crate::error::Error::ConfigMsg("InputIBA for text models (the LSTM critic, per-token masks) is not implemented yet; FeatureIba runs on them".into()));
+        }
         self.feat.check(model)
     }
     fn needs_estimation(&self) -> bool {
