@@ -47,14 +47,20 @@ impl Default for InputIbaParams {
     }
 }
 
-/// Optimises one α_I per sample: x [N,C,H,W], classes `targets`, GAN masks `m` [N,C,H,W], all N
-/// in one batch of N·B noisy copies (the summed loss gives each α_I its own gradient; Adam is
-/// element-wise; noise from stream k). Returns the input masks [N,H,W] (channel mean of σ(α_I))
-/// and each sample's loss curves.
+/// Optimises one α_I per sample: x [N,C,H,W] (images) or [N,T,E] (word embeddings), classes
+/// `targets`, GAN masks `m` shaped as x, all N in one batch of N·B noisy copies (the summed loss
+/// gives each α_I its own gradient; Adam is element-wise; noise from stream k). Returns the input
+/// masks — [N,H,W], the channel mean of σ(α_I); text: [N,T], the mean over the embedding (spec
+/// §4.5) — and each sample's loss curves.
 pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor, p: &InputIbaParams, names: &[&str], streams: &mut Streams) -> Result<(Tensor, Vec<Curves>)> {
     let size = x.size();
-    let (n, each) = (size[0], [p.batch_size, size[1], size[2], size[3]]);
-    let flat = [n * p.batch_size, size[1], size[2], size[3]];
+    let n = size[0];
+    let each: Vec<i64> = [p.batch_size].into_iter().chain(size[1..].iter().copied()).collect();
+    let flat: Vec<i64> = [n * p.batch_size].into_iter().chain(size[1..].iter().copied()).collect();
+    let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
+    if p.sigma > 0.0 && size.len() != 4 {
+        return Err(crate::error::Error::ConfigMsg("input_iba.sigma > 0 smooths images only; text uses 0 (the original's)".into()));
+    }
     let alpha = Tensor::full(&size, p.initial_alpha, (Kind::Float, x.device())).set_requires_grad(true);
     let mut opt = tch::COptimizer::adam(p.lr, 0.9, 0.999, 0.0, 1e-8, false)?;
     opt.add_parameters(&alpha, 0)?;
@@ -64,14 +70,14 @@ pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor,
     let mut curves = SampleCurves::new(&["input_iba/loss", "input_iba/cls_loss", "input_iba/info_loss"], n as usize);
     for step in 0..p.opt_steps {
         opt.zero_grad()?;
-        let lambda = alpha.sigmoid().unsqueeze(1).expand([n, each[0], each[1], each[2], each[3]], false);
+        let lambda = alpha.sigmoid().unsqueeze(1).expand(&batch, false);
         let lambda = match &smooth {
-            Some(s) => s.apply(&lambda.reshape(flat)).view([n, each[0], each[1], each[2], each[3]]),
+            Some(s) => s.apply(&lambda.reshape(&flat)).view(batch.as_slice()),
             None => lambda,
         };
         let eps = streams.randn(&each, x.device()) * p.input_std + p.input_mean;
         let z = &lambda * &x + (lambda.ones_like() - &lambda) * eps;
-        let logits = model.forward(&z.reshape(flat));
+        let logits = model.forward(&z.reshape(&flat));
         let cls = -logits.log_softmax(-1, Kind::Float).gather(1, &target, false).view([n, p.batch_size]).mean_dim(1, false, Kind::Float);
         let info = input_capacity(&x, &lambda, &m, p.input_mean, p.input_std).view([n, -1]).mean_dim(1, false, Kind::Float);
         let loss = &cls + &info * p.beta;
@@ -84,5 +90,6 @@ pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor,
         (Some(s), true) => s.apply(&lam),
         _ => lam,
     };
-    Ok((lam.mean_dim(1, false, Kind::Float), curves.into_curves()))
+    let reduce = if model.sequence_features() { -1 } else { 1 };
+    Ok((lam.mean_dim(reduce, false, Kind::Float), curves.into_curves()))
 }

@@ -9,7 +9,7 @@ mod input_bottleneck;
 pub mod wgan;
 
 pub use critic::Critic;
-pub use input_bottleneck::{input_capacity, InputIbaParams};
+pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputIbaParams};
 pub use wgan::{GanResult, RealMask, WganParams};
 
 use super::bottleneck::saliency_bits;
