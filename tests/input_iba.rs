@@ -3,7 +3,7 @@
 mod common;
 use common::{rng_lock, tiny_vgg};
 use ibex::attributors::{capacity, Streams};
-use ibex::attributors::input_iba::{input_capacity, wgan, Critic, WganParams};
+use ibex::attributors::input_iba::{input_capacity, wgan, Critic, CriticNet, WganParams};
 use ibex::models::Classifier;
 use tch::{Device, Kind, Tensor};
 
@@ -56,7 +56,8 @@ fn gan_training_clips_the_critic_and_keeps_the_mask_in_range() {
     let lambda = cap.sigmoid();
     let bits = Tensor::rand([32, 32], (Kind::Float, Device::Cpu)) * 3.0;
     let (cap, lambda, bits) = (cap.unsqueeze(0), lambda.unsqueeze(0), bits.unsqueeze(0));
-    let input = wgan::GanInput { model: &model, layer: "features.8", x: &x, capacity: &cap, lambda: &lambda, feat_bits: &bits, names: &["a"] };
+    let theta = bits.unsqueeze(1).expand([1, 3, 32, 32], false);
+    let input = wgan::GanInput { model: &model, layer: "features.8", x: &x, capacity: &cap, lambda: &lambda, theta_init: &theta, names: &["a"] };
     let p = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
     let gan = wgan::train(&input, &p, &mut Streams::new([1])).unwrap();
     let mask = gan.masks;

@@ -5,6 +5,7 @@
 //! exactly as a critic of its own would.
 use super::super::Streams;
 use tch::{Device, Kind, Tensor};
+use tch::nn::{self, Module, RNN};
 
 /// Convolutions (in, out, kernel, stride, padding) per copy, for C feature channels.
 fn convs(c: i64) -> [(i64, i64, i64, i64, i64); 3] {
@@ -80,26 +81,84 @@ impl Critic {
         y.squeeze_dim(-1)
     }
 
-    pub fn parameters(&self) -> Vec<&Tensor> {
-        self.conv.iter().flat_map(|p| p.iter()).chain(self.fc.iter().flat_map(|p| p.iter())).collect()
-    }
-
     /// Parameters of one copy (the original's `VisionDiscriminator`: ≈ 64.4 M for 512×28×28).
     pub fn num_parameters(&self) -> i64 {
         self.parameters().iter().map(|t| t.numel() as i64).sum::<i64>() / self.n
     }
+}
 
+/// A Wasserstein critic of N samples' feature maps at once, trained with weight clipping.
+pub trait CriticNet {
+    /// x [N,B,…] (sample k's batch is x[k]) → scores [N,B].
+    fn score(&self, x: &Tensor) -> Tensor;
+    fn parameters(&self) -> Vec<Tensor>;
     /// Clamps every parameter (BN's γ and β included, as the original) to ±c.
-    pub fn clip(&self, c: f64) {
+    fn clip(&self, c: f64) {
         tch::no_grad(|| {
             for v in self.parameters() {
                 let _ = v.shallow_clone().clamp_(-c, c);
             }
         });
     }
-
     /// The largest |parameter| (to check the clipping).
-    pub fn max_abs_parameter(&self) -> f64 {
+    fn max_abs_parameter(&self) -> f64 {
         self.parameters().iter().map(|t| t.abs().max().double_value(&[])).fold(0.0, f64::max)
+    }
+}
+
+impl CriticNet for Critic {
+    fn score(&self, x: &Tensor) -> Tensor {
+        // [N,B,C,h,w] → the copies side by side, [B, N·C, h, w]
+        let s = x.size();
+        self.forward(&x.transpose(0, 1).reshape([s[1], s[0] * s[2], s[3], s[4]]))
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        self.conv.iter().flat_map(|p| p.iter()).chain(self.fc.iter().flat_map(|p| p.iter())).map(|t| t.shallow_clone()).collect()
+    }
+}
+
+/// The original's `NLPDiscriminator` (spec §4.4) for sequence features [T,H]: an LSTM(H → H) over
+/// the sequence, its last hidden state → Linear(H → 128) → LeakyReLU(0.2) → Linear(128 → 1).
+/// PyTorch's default init (U(±1/√H) for the LSTM, U(±1/√fan_in) for the linears). One sample at a
+/// time (N = 1): sentences of different lengths do not share a batch.
+pub struct SequenceCritic {
+    vs: nn::VarStore,
+    lstm: nn::LSTM,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+}
+
+impl SequenceCritic {
+    pub fn new(h: i64, device: Device, streams: &mut Streams) -> Self {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let lstm = nn::lstm(&root / "lstm", h, h, nn::RNNConfig { batch_first: false, ..Default::default() });
+        let fc1 = nn::linear(&root / "fc1", h, 128, Default::default());
+        let fc2 = nn::linear(&root / "fc2", 128, 1, Default::default());
+        streams.seeded(0, || {
+            tch::no_grad(|| {
+                let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+                vars.sort_by(|a, b| a.0.cmp(&b.0));
+                for (name, mut v) in vars {
+                    let fan_in = if name.starts_with("lstm") { h } else if name.starts_with("fc1") { h } else { 128 };
+                    let b = 1.0 / (fan_in as f64).sqrt();
+                    let _ = v.uniform_(-b, b);
+                }
+            })
+        });
+        SequenceCritic { vs, lstm, fc1, fc2 }
+    }
+}
+
+impl CriticNet for SequenceCritic {
+    fn score(&self, x: &Tensor) -> Tensor {
+        // [1,B,T,H] → sequence-first [T,B,H]
+        let seq = x.squeeze_dim(0).transpose(0, 1);
+        let out = self.lstm.seq_init(&seq, &self.lstm.zero_state(seq.size()[1])).0;
+        let last = out.select(0, seq.size()[0] - 1);
+        self.fc2.forward(&leaky(&self.fc1.forward(&last))).view([1, -1])
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        self.vs.trainable_variables()
     }
 }

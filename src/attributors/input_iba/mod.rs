@@ -8,7 +8,7 @@ pub mod flops;
 mod input_bottleneck;
 pub mod wgan;
 
-pub use critic::Critic;
+pub use critic::{Critic, CriticNet, SequenceCritic};
 pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputIbaParams};
 pub use wgan::{GanResult, RealMask, WganParams};
 
@@ -76,9 +76,6 @@ fn sync(device: tch::Device) -> Instant {
 
 impl Attributor for InputIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
-        if model.sequence_features() {
-            return Err(crate::error::Error::ConfigMsg("InputIBA for text models (the LSTM critic, per-token masks) is not implemented yet; FeatureIba runs on them".into()));
-        }
         self.feat.check(model)
     }
     fn needs_estimation(&self) -> bool {
@@ -123,18 +120,27 @@ impl InputIba {
     /// The three stages on their models ([feature IBA, WGAN, input IBA]; the same model but for
     /// the sanity check), all `samples` in one batch.
     fn run_stages(&mut self, [model, gan_model, input_model]: [&dyn Classifier; 3], samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
-        let xs: Vec<Tensor> = samples.iter().map(|s| s.image.to_device(cx.device)).collect();
+        let xs: Vec<Tensor> = samples.iter().map(|s| Ok(model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach())).collect::<Result<_>>()?;
         let targets: Vec<i64> = xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
         let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
         let x = Tensor::stack(&xs, 0);
         let size = x.size();
+        let text = model.sequence_features();
         let t0 = sync(cx.device);
         let feats = self.feat.optimise_batch(model, &xs, &targets, &names, cx.seed)?;
         let t1 = sync(cx.device);
         let stack = |f: &dyn Fn(&super::feature_iba::FeatureResult) -> Tensor| Tensor::stack(&feats.iter().map(f).collect::<Vec<_>>(), 0);
-        let feat_bits = stack(&|f| saliency_bits(&f.capacity, Some([size[2], size[3]])));
+        // the feature map and θ_G's start: images, bits per pixel at input size over the channels;
+        // text (spec §4.4), nats per token over the embedding
+        let (feat_maps, theta_init) = if text {
+            let nats = stack(&|f| f.capacity.sum_dim_intlist(-1, false, tch::Kind::Float)); // [N,T]
+            (nats.unsqueeze(1), nats.unsqueeze(-1).expand(&size, false))
+        } else {
+            let bits = stack(&|f| saliency_bits(&f.capacity, Some([size[2], size[3]])));
+            (bits.shallow_clone(), bits.unsqueeze(1).expand(&size, false))
+        };
         let mut streams = Streams::new(names.iter().map(|n| sample_seed(cx.seed, n) as u64 ^ 0x6a6));
-        let gan_in = wgan::GanInput { model: gan_model, layer: &self.p.feat_iba.layer, x: &x, capacity: &stack(&|f| f.capacity.shallow_clone()), lambda: &stack(&|f| f.lambda.shallow_clone()), feat_bits: &feat_bits, names: &names };
+        let gan_in = wgan::GanInput { model: gan_model, layer: &self.p.feat_iba.layer, x: &x, capacity: &stack(&|f| f.capacity.shallow_clone()), lambda: &stack(&|f| f.lambda.shallow_clone()), theta_init: &theta_init, names: &names };
         let gan = wgan::train(&gan_in, &self.p.gan, &mut streams)?;
         let t2 = sync(cx.device);
         let (input_masks, input_curves) = input_bottleneck::optimise(input_model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
@@ -146,9 +152,11 @@ impl InputIba {
         Ok(results
             .map(|(k, ((feat, gan_c), input_c))| {
                 let k = k as i64;
-                let mut maps = vec![feat_bits.get(k), input_masks.get(k)];
+                // text maps are [1,T] strips: one score per token
+                let strip = |t: Tensor| if text { t.unsqueeze(0) } else { t };
+                let mut maps = vec![feat_maps.get(k), strip(input_masks.get(k))];
                 if self.p.save_gan_mask {
-                    maps.push(gan.masks.get(k).mean_dim(0, false, tch::Kind::Float));
+                    maps.push(strip(gan.masks.get(k).mean_dim(if text { -1 } else { 0 }, false, tch::Kind::Float)));
                 }
                 Attribution { maps, curves: feat.curves.into_iter().chain(gan_c).chain(input_c).collect() }
             })

@@ -3,7 +3,9 @@
 //! network: a mask logit θ_G over the input (initialised from the feature-IBA map in bits per pixel),
 //! plus per-channel noise mean μ_G and std σ_G. The critic is the original's conv/MLP on the feature
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
+use super::critic::{CriticNet, SequenceCritic};
 use super::Critic;
+use crate::error::Error;
 use crate::attributors::{Curves, SampleCurves, Streams};
 use crate::error::Result;
 use crate::models::Classifier;
@@ -35,6 +37,9 @@ pub struct WganParams {
     /// Compare feature maps after a ReLU (the original's effective behaviour: torchvision's
     /// in-place ReLU rectifies the hooked map; spec §10.3) or at the layer itself.
     pub post_relu: bool,
+    /// Draw the "real" set's noise once per GAN (the original's text GAN) instead of on every
+    /// access (its vision GAN).
+    pub static_real: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -60,6 +65,7 @@ impl Default for WganParams {
             critic_iter: 5,
             real_mask: RealMask::Capacity,
             post_relu: true,
+            static_real: false,
         }
     }
 }
@@ -90,24 +96,19 @@ pub struct GanInput<'a> {
     /// Feature-IBA capacity [N,C',h,w] (nats) and the bottleneck's λ [N,C',h,w].
     pub capacity: &'a Tensor,
     pub lambda: &'a Tensor,
-    /// Feature-IBA maps in bits per pixel [N,H,W]: θ_G's initial values.
-    pub feat_bits: &'a Tensor,
+    /// θ_G's initial values, shaped as x: the feature-IBA map broadcast over the channels (images:
+    /// bits per pixel) or over the embedding (text: nats per token).
+    pub theta_init: &'a Tensor,
     /// The samples' names, for errors.
     pub names: &'a [&'a str],
 }
 
-/// The trained GANs: σ(θ_G) [N,C,H,W], each sample's critic and generator losses, and the
+/// The trained GANs: σ(θ_G) shaped as x, each sample's critic and generator losses, and the
 /// critics (for inspection).
 pub struct GanResult {
     pub masks: Tensor,
     pub curves: Vec<Curves>,
-    pub critic: Critic,
-}
-
-/// [N,B,C,h,w] → the critics' layout [B, N·C, h, w].
-fn side_by_side(t: &Tensor) -> Tensor {
-    let s = t.size();
-    t.transpose(0, 1).reshape([s[1], s[0] * s[2], s[3], s[4]])
+    pub critic: Box<dyn CriticNet>,
 }
 
 /// Trains one GAN per sample, all in one batch; sample k's randomness comes from stream k alone,
@@ -115,30 +116,40 @@ fn side_by_side(t: &Tensor) -> Tensor {
 pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanResult> {
     let n = streams.len() as i64;
     let dev = g.x.device();
+    // feature maps [N·B,…] → [N,B,…]
     let features = |x: &Tensor| -> Result<Tensor> {
         let f = g.model.features(x, g.layer)?;
         let f = if p.post_relu { f.relu() } else { f };
-        let s = f.size();
-        Ok(f.view([n, -1, s[1], s[2], s[3]]))
+        let shape: Vec<i64> = [n, -1].into_iter().chain(f.size()[1..].iter().copied()).collect();
+        Ok(f.view(shape.as_slice()))
     };
-    let clean = tch::no_grad(|| g.model.features(g.x, g.layer))?; // [N,C',h,w]
+    let clean = tch::no_grad(|| g.model.features(g.x, g.layer))?; // [N,C',h,w] or [N,T,H]
     let clean = if p.post_relu { clean.relu() } else { clean }.unsqueeze(1);
     let mask = match p.real_mask {
         RealMask::Capacity => g.capacity,
         RealMask::Lambda => g.lambda,
     }
     .unsqueeze(1);
-    let (c, h, w) = (clean.size()[2], clean.size()[3], clean.size()[4]);
-    let critic = Critic::new(c, h, w, dev, streams);
+    let fshape = clean.size()[2..].to_vec();
+    let critic: Box<dyn CriticNet> = if g.model.sequence_features() {
+        if n != 1 {
+            return Err(Error::ConfigMsg("text: one sentence at a time (samples_per_batch = 1)".into()));
+        }
+        Box::new(SequenceCritic::new(fshape[1], dev, streams))
+    } else {
+        Box::new(Critic::new(fshape[0], fshape[1], fshape[2], dev, streams))
+    };
     let mut opt_d = tch::COptimizer::rms_prop(p.lr, 0.99, 1e-8, 0.0, 0.0, false)?;
     for v in critic.parameters() {
-        opt_d.add_parameters(v, 0)?;
+        opt_d.add_parameters(&v, 0)?;
     }
     let size = g.x.size();
+    // μ_G, σ_G: per channel for images [N,C,1,1], per token for text [N,T,1]
+    let stat: Vec<i64> = size.iter().enumerate().map(|(i, &d)| if i < 2 { d } else { 1 }).collect();
     let gen = Generator {
-        theta: g.feat_bits.unsqueeze(1).expand(&size, false).contiguous().set_requires_grad(true),
-        mean: Tensor::zeros([n, size[1], 1, 1], (Kind::Float, dev)).set_requires_grad(true),
-        std: Tensor::ones([n, size[1], 1, 1], (Kind::Float, dev)).set_requires_grad(true),
+        theta: g.theta_init.contiguous().set_requires_grad(true),
+        mean: Tensor::zeros(stat.as_slice(), (Kind::Float, dev)).set_requires_grad(true),
+        std: Tensor::ones(stat.as_slice(), (Kind::Float, dev)).set_requires_grad(true),
     };
     let mut opt_g = tch::COptimizer::rms_prop(p.lr_mean, 0.99, 1e-8, 0.0, 0.0, false)?;
     opt_g.add_parameters(&gen.mean, 0)?;
@@ -153,6 +164,10 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     let mut d_curves = SampleCurves::new(&["gan/critic_loss"], n as usize);
     let mut g_curves = SampleCurves::new(&["gan/generator_loss"], n as usize);
     let bs = p.batch_size.max(1) as usize;
+    let each: Vec<i64> = fshape.clone();
+    let unit: Vec<i64> = [n, -1].into_iter().chain(fshape.iter().map(|_| 1)).collect(); // per-item scalars
+    // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
+    let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size.max(0)][..], &each[..]].concat(), dev));
     for epoch in 0..p.epochs {
         let perms = streams.permutations(p.dataset_size.max(0) as usize);
         for (i, start) in (0..p.dataset_size.max(0) as usize).step_by(bs).enumerate() {
@@ -160,21 +175,28 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             let b = (end - start) as i64;
             let pick = |f: fn(&(f32, f32)) -> f32| -> Tensor {
                 let v: Vec<f32> = perms.iter().zip(&stats).flat_map(|(perm, st)| perm[start..end].iter().map(|&j| f(&st[j / sub as usize])).collect::<Vec<_>>()).collect();
-                Tensor::from_slice(&v).view([n, b, 1, 1, 1]).to_device(dev)
+                Tensor::from_slice(&v).view([&[n, b][..], &unit[2..]].concat().as_slice()).to_device(dev)
             };
-            let noise = streams.randn(&[b, c, h, w], dev) * pick(|s| s.1) + pick(|s| s.0);
-            let real = side_by_side(&(&mask * &clean + (mask.ones_like() - &mask) * noise));
-            let z = streams.randn(&[b, size[1], size[2], size[3]], dev);
+            let draw = match &fixed {
+                Some(all) => {
+                    let rows = |k: usize| Tensor::from_slice(&perms[k][start..end].iter().map(|&j| j as i64).collect::<Vec<_>>()).to_device(dev);
+                    Tensor::stack(&(0..n as usize).map(|k| all.get(k as i64).index_select(0, &rows(k))).collect::<Vec<_>>(), 0)
+                }
+                None => streams.randn(&[&[b][..], &each[..]].concat(), dev),
+            };
+            let noise = draw * pick(|s| s.1) + pick(|s| s.0);
+            let real = &mask * &clean + (mask.ones_like() - &mask) * noise;
+            let z = streams.randn(&size[1..].iter().fold(vec![b], |mut v, &d| { v.push(d); v }), dev);
             let fake = tch::no_grad(|| features(&gen.images(g.x, &z)))?;
             opt_d.zero_grad()?;
-            let loss_d = -critic.forward(&real).mean_dim(1, false, Kind::Float) + critic.forward(&side_by_side(&fake)).mean_dim(1, false, Kind::Float);
+            let loss_d = -critic.score(&real).mean_dim(1, false, Kind::Float) + critic.score(&fake).mean_dim(1, false, Kind::Float);
             loss_d.sum(Kind::Float).backward();
             opt_d.step()?;
             critic.clip(p.weight_clip);
             d_curves.push(&[&loss_d], g.names, |v| format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}"))?;
             if i % p.critic_iter.max(1) == 0 {
                 opt_g.zero_grad()?;
-                let loss_g = -critic.forward(&side_by_side(&features(&gen.images(g.x, &z))?)).mean_dim(1, false, Kind::Float);
+                let loss_g = -critic.score(&features(&gen.images(g.x, &z))?).mean_dim(1, false, Kind::Float);
                 loss_g.sum(Kind::Float).backward();
                 opt_g.step()?;
                 g_curves.push(&[&loss_g], g.names, |v| format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}"))?;
