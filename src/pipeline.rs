@@ -157,7 +157,7 @@ impl Run {
         attr.fit(model.as_ref(), estimation.as_deref(), &cx)?;
         let precision = self.cfg.precision;
         precision.apply()?;
-        let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs())?;
+        let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs(), data.is_text())?;
         let mut summary = Summary::default();
         let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
         let pending: Vec<usize> = mine.iter().copied().filter(|&i| !sink.is_done(&data.name(i))).collect();
@@ -176,7 +176,7 @@ impl Run {
             match precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx)) {
                 Ok(results) => {
                     for ((i, s), a) in samples.iter().zip(results) {
-                        sink.write(*i, s, &a, data.pipeline())?;
+                        sink.write(*i, s, &a, data.as_ref())?;
                         summary.attributed += 1;
                     }
                 }
@@ -185,7 +185,7 @@ impl Run {
                     for (i, s) in &samples {
                         match precision.run(|| attr.attribute(model.as_ref(), s, &cx)) {
                             Ok(a) => {
-                                sink.write(*i, s, &a, data.pipeline())?;
+                                sink.write(*i, s, &a, data.as_ref())?;
                                 summary.attributed += 1;
                             }
                             Err(e) => self.failed(&mut summary, s.name.clone(), e)?,
@@ -197,6 +197,7 @@ impl Run {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
+        sink.finish()?;
         let file = match shard {
             Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
             None => "summary.json".into(),

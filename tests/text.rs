@@ -264,3 +264,76 @@ fn inputiba_on_the_lstm_ranks_the_sentiment_words() {
     eprintln!("InputIBA recall@k {recall:.2} (chance {chance:.2})");
     assert!(recall > chance + 0.2, "recall@k {recall} vs chance {chance}");
 }
+
+#[test]
+fn a_text_run_writes_strips_json_and_an_html_page() {
+    let _rng = common::rng_lock();
+    let d = tempfile::tempdir().unwrap();
+    let (mut m, vocab, c) = trained_lstm(d.path());
+    let w = d.path().join("lstm.safetensors");
+    ibex::training::save_weights(&mut m, &w).unwrap();
+    let root = c.root.display();
+    let config = format!(
+        r#"seed = 2021
+[model]
+type = "DeepLstm"
+vocab_size = {v}
+embedding_dim = 16
+hidden_dim = 32
+dropout = 0.2
+weights = "{w}"
+[data.estimation]
+type = "Imdb"
+root = "{root}"
+split = "train"
+select_cls = "pos"
+vocab = "{root}/vocab.txt"
+[data.attribution]
+type = "Imdb"
+root = "{root}"
+split = "test"
+select_cls = "pos"
+vocab = "{root}/vocab.txt"
+max_samples = 2
+[attributor]
+type = "InputIba"
+save_gan_mask = true
+[attributor.feat_iba]
+layer = "rnn_4"
+n_samples = 50
+estimation_overshoot = false
+upscale = false
+[attributor.gan]
+post_relu = false
+static_real = true
+lr_mask = 0.03
+epochs = 2
+[attributor.input_iba]
+beta = 30.0
+opt_steps = 30
+lr = 0.5
+sigma = 0.0
+"#,
+        v = vocab.len(),
+        w = w.display()
+    );
+    let cfg = d.path().join("text.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let run = ibex::Run::load(&cfg, &[]).unwrap();
+    let wd = ibex::output::WorkDir::create(&d.path().join("wd")).unwrap();
+    let summary = run.attribute(&wd, None).unwrap();
+    assert_eq!(summary.attributed, 2, "{:?}", summary.failed);
+    for dir in ["feat_masks", "input_masks", "gan_masks"] {
+        let jsons: Vec<_> = std::fs::read_dir(wd.path(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        assert_eq!(jsons.len(), 2, "{dir}");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&jsons[0]).unwrap()).unwrap();
+        let t = v["tokens"].as_array().unwrap().len();
+        assert!(t > 5 && v["scores"].as_array().unwrap().len() == t);
+        let png = image::open(jsons[0].with_extension("png")).unwrap();
+        assert_eq!((png.height(), png.width() as usize), (50, t), "the original's 50-row strip");
+        let html = std::fs::read_to_string(wd.path(&format!("{dir}.html"))).unwrap();
+        assert_eq!(html.matches("<h3>").count(), 2);
+    }
+    // a re-run finds every sample done
+    assert_eq!(run.attribute(&wd, None).unwrap().skipped, 2);
+}

@@ -51,6 +51,15 @@ pub trait Dataset: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Whether samples are token sequences (text) rather than images: maps are then one score
+    /// per token, written as strips and JSON instead of image overlays.
+    fn is_text(&self) -> bool {
+        false
+    }
+    /// The words of a text sample's tokens, for its JSON and HTML outputs.
+    fn words(&self, _s: &Sample) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// [H,W] float mask: 1 inside any of the boxes (inclusive pixel corners), else 0; all ones when

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod maps;
 pub mod plot;
 pub mod sink;
+pub mod text_page;
 pub mod tensorboard;
 pub mod workdir;
 

@@ -4,7 +4,7 @@
 use super::{maps, EventWriter, WorkDir};
 use crate::attributors::{Attribution, MapSpec};
 use crate::config::OutputConfig;
-use crate::data::{Pipeline, Sample};
+use crate::data::{Dataset, Sample};
 use crate::error::Result;
 use std::path::PathBuf;
 
@@ -13,12 +13,15 @@ pub struct MapSink<'a> {
     cfg: OutputConfig,
     specs: Vec<MapSpec>,
     tb: EventWriter,
+    /// Text: maps are one score per token, written as a 50-row strip PNG (the original's format)
+    /// and `<name>.json` (words and scores) instead of an overlay.
+    text: bool,
 }
 
 impl<'a> MapSink<'a> {
     /// Starts a new TensorBoard event file in the work dir.
-    pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>) -> Result<Self> {
-        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs })
+    pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>, text: bool) -> Result<Self> {
+        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs, text })
     }
 
     fn files(&self, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
@@ -28,7 +31,8 @@ impl<'a> MapSink<'a> {
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
-            .chain(o.overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain((o.overlay && !self.text).then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain(self.text.then(|| dir.join(format!("{name}.json"))))
             .collect()
     }
 
@@ -38,7 +42,7 @@ impl<'a> MapSink<'a> {
     }
 
     /// Writes sample number `index`'s maps and loss curves.
-    pub fn write(&mut self, index: usize, s: &Sample, a: &Attribution, pipeline: &Pipeline) -> Result<()> {
+    pub fn write(&mut self, index: usize, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
         let step = index as i64;
         for (tag, curve) in &a.curves {
             if let Some(last) = curve.last() {
@@ -48,7 +52,10 @@ impl<'a> MapSink<'a> {
                 self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
             }
         }
-        let image01 = pipeline.denormalize(&s.image);
+        if self.text {
+            return self.write_text(s, a, data);
+        }
+        let image01 = data.pipeline().denormalize(&s.image);
         for (spec, raw) in self.specs.iter().zip(&a.maps) {
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
@@ -68,6 +75,37 @@ impl<'a> MapSink<'a> {
             if self.cfg.png {
                 maps::write_png(&dir.join(format!("{}.png", s.name)), map, spec.scale)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Text maps [1,T]: the strip PNG (50 rows, as the original), `.npy` and `<name>.json`.
+    fn write_text(&mut self, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
+        let words = data.words(s).unwrap_or_default();
+        for (spec, raw) in self.specs.iter().zip(&a.maps) {
+            let dir = self.wd.path(&spec.dir);
+            let scores = raw.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).view([1, -1]);
+            if self.cfg.npy {
+                maps::write_npy(&dir.join(format!("{}.npy", s.name)), &scores.view(-1))?;
+            }
+            if self.cfg.png {
+                maps::write_png(&dir.join(format!("{}.png", s.name)), &scores.expand([50, -1], false), spec.scale)?;
+            }
+            let v = crate::metrics::perturb::to_vec(&scores)?;
+            let json = serde_json::json!({ "name": s.name, "target": s.target, "tokens": words, "scores": v });
+            super::atomic::write(&dir.join(format!("{}.json", s.name)), serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
+    /// its words shaded by score (max-normalised per review); readable without a server.
+    pub fn finish(&self) -> Result<()> {
+        if !self.text {
+            return Ok(());
+        }
+        for spec in &self.specs {
+            super::text_page::write(&self.wd.path(&spec.dir), &self.wd.path(&format!("{}.html", spec.dir)))?;
         }
         Ok(())
     }

@@ -60,6 +60,12 @@ impl Dataset for Imdb {
     fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+    fn is_text(&self) -> bool {
+        true
+    }
+    fn words(&self, s: &Sample) -> Option<Vec<String>> {
+        Vec::<i64>::try_from(&s.image).ok().map(|ids| ids.iter().map(|&t| self.vocab.token(t).to_string()).collect())
+    }
 }
 
 impl Build<DatasetKind> for Imdb {
