@@ -107,6 +107,16 @@ impl Run {
                 log::info!("generated the synthetic dataset in {}", s.root.display());
             }
         }
+        if let Some(r) = &self.cfg.reviews {
+            let _lock = FileLock::acquire(&r.root.with_extension("lock"))?;
+            if crate::text::reviews::ensure(r)? {
+                log::info!("generated the review corpus in {}", r.root.display());
+            }
+        }
+        if let (Some(t), Some(w)) = (&self.cfg.train_text_classifier, self.weights_path()) {
+            let _lock = FileLock::acquire(&w.with_extension("lock"))?;
+            crate::text::prepare::ensure(&self.fig, t, self.cfg.seed, self.device)?;
+        }
         if let (Some(_), Some(w)) = (&self.cfg.train_classifier, self.weights_path()) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             if !w.is_file() {

@@ -202,8 +202,9 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
     let want = if p.estimation_overshoot { p.n_samples + bs } else { p.n_samples }.min(data.len());
     let bar = crate::logging::progress(want as u64, "estimation");
     let mut i = 0;
+    // samples (images or sentences) seen; for text the estimator itself counts tokens
+    let mut done = 0usize;
     while i < data.len() {
-        let done = est.n_samples() as usize;
         if (p.estimation_overshoot && done > p.n_samples) || (!p.estimation_overshoot && done >= p.n_samples) {
             break;
         }
@@ -219,13 +220,14 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
             est.update(&features(&Tensor::stack(&imgs, 0))?);
         }
         bar.inc((end - i) as u64);
+        done += end - i;
         i = end;
     }
     bar.finish_and_clear();
-    if (est.n_samples() as usize) < p.n_samples {
-        log::warn!("estimation used {} samples, fewer than n_samples = {} (the dataset is smaller)", est.n_samples(), p.n_samples);
+    if done < p.n_samples {
+        log::warn!("estimation used {done} samples, fewer than n_samples = {} (the dataset is smaller)", p.n_samples);
     }
-    log::info!("estimator: {} samples at {}", est.n_samples(), p.layer);
+    log::info!("estimator: {done} samples ({} observations) at {}", est.n_samples(), p.layer);
     Ok(est)
 }
 

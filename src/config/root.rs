@@ -34,6 +34,12 @@ pub struct RunConfig {
     pub train_classifier: Option<TrainClassifierConfig>,
     #[serde(default)]
     pub output: OutputConfig,
+    /// Write the generated review corpus first (the text quickstart).
+    #[serde(default)]
+    pub reviews: Option<crate::text::reviews::ReviewsConfig>,
+    /// Build the vocabulary of `data.train` and train the DeepLSTM when their files are missing.
+    #[serde(default)]
+    pub train_text_classifier: Option<crate::text::training::TextTrainConfig>,
     /// `tools/eval`'s settings and metric tables (`crate::evaluation::EvalConfig`).
     #[serde(default)]
     pub eval: Option<crate::evaluation::EvalConfig>,

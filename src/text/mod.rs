@@ -2,6 +2,7 @@
 //! review corpus, for the IMDb path of InputIBA.
 mod dataset;
 mod imdb;
+pub mod prepare;
 pub mod reviews;
 mod tokenizer;
 pub mod training;
