@@ -164,10 +164,9 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     let mut d_curves = SampleCurves::new(&["gan/critic_loss"], n as usize);
     let mut g_curves = SampleCurves::new(&["gan/generator_loss"], n as usize);
     let bs = p.batch_size.max(1) as usize;
-    let each: Vec<i64> = fshape.clone();
-    let unit: Vec<i64> = [n, -1].into_iter().chain(fshape.iter().map(|_| 1)).collect(); // per-item scalars
+    let ones = vec![1i64; fshape.len()]; // per-item scalars broadcast over a feature map
     // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
-    let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size.max(0)][..], &each[..]].concat(), dev));
+    let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size.max(0)][..], &fshape[..]].concat(), dev));
     for epoch in 0..p.epochs {
         let perms = streams.permutations(p.dataset_size.max(0) as usize);
         for (i, start) in (0..p.dataset_size.max(0) as usize).step_by(bs).enumerate() {
@@ -175,14 +174,14 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             let b = (end - start) as i64;
             let pick = |f: fn(&(f32, f32)) -> f32| -> Tensor {
                 let v: Vec<f32> = perms.iter().zip(&stats).flat_map(|(perm, st)| perm[start..end].iter().map(|&j| f(&st[j / sub as usize])).collect::<Vec<_>>()).collect();
-                Tensor::from_slice(&v).view([&[n, b][..], &unit[2..]].concat().as_slice()).to_device(dev)
+                Tensor::from_slice(&v).view([&[n, b][..], &ones[..]].concat().as_slice()).to_device(dev)
             };
             let draw = match &fixed {
                 Some(all) => {
                     let rows = |k: usize| Tensor::from_slice(&perms[k][start..end].iter().map(|&j| j as i64).collect::<Vec<_>>()).to_device(dev);
                     Tensor::stack(&(0..n as usize).map(|k| all.get(k as i64).index_select(0, &rows(k))).collect::<Vec<_>>(), 0)
                 }
-                None => streams.randn(&[&[b][..], &each[..]].concat(), dev),
+                None => streams.randn(&[&[b][..], &fshape[..]].concat(), dev),
             };
             let noise = draw * pick(|s| s.1) + pick(|s| s.0);
             let real = &mask * &clean + (mask.ones_like() - &mask) * noise;
