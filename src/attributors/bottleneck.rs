@@ -63,3 +63,43 @@ pub fn saliency_bits(capacity: &Tensor, out: Option<[i64; 2]>) -> Tensor {
         }
     }
 }
+
+/// The batch a per-sample bottleneck optimises over: N samples × B noisy copies of a per-sample
+/// shape, with each copy's target class. Shared by the feature and the input bottleneck.
+pub struct NoisyCopies {
+    n: i64,
+    b: i64,
+    /// [B, shape…]: one sample's copies (what each random stream draws).
+    pub each: Vec<i64>,
+    /// [N·B, shape…]: the batch the model sees.
+    pub flat: Vec<i64>,
+    /// [N, B, shape…].
+    pub batch: Vec<i64>,
+    /// [N·B, 1] class of every copy.
+    target: Tensor,
+}
+
+impl NoisyCopies {
+    pub fn new(shape: &[i64], copies: i64, targets: &[i64], device: tch::Device) -> Self {
+        let n = targets.len() as i64;
+        let each: Vec<i64> = [copies].into_iter().chain(shape.iter().copied()).collect();
+        let flat: Vec<i64> = [n * copies].into_iter().chain(shape.iter().copied()).collect();
+        let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
+        let target = Tensor::from_slice(targets).to_device(device).repeat_interleave_self_int(copies, 0, None).unsqueeze(1);
+        NoisyCopies { n, b: copies, each, flat, batch, target }
+    }
+
+    /// λ = smooth(σ(α)) for every copy: α [N, shape…] → [N, B, shape…].
+    pub fn lambda(&self, alpha: &Tensor, smooth: Option<&GaussianSmoothing>) -> Tensor {
+        let lambda = alpha.sigmoid().unsqueeze(1).expand(&self.batch, false);
+        match smooth {
+            Some(s) => s.apply(&lambda.reshape(&self.flat)).view(self.batch.as_slice()),
+            None => lambda,
+        }
+    }
+
+    /// Cross-entropy of each copy's target, averaged over a sample's copies: logits [N·B, classes] → [N].
+    pub fn class_loss(&self, logits: &Tensor) -> Tensor {
+        -logits.log_softmax(-1, Kind::Float).gather(1, &self.target, false).view([self.n, self.b]).mean_dim(1, false, Kind::Float)
+    }
+}

@@ -3,7 +3,7 @@
 //! `VisionFeatureIBA`: estimate μ_R, σ_R over a dataset, then per sample optimise the logits α of
 //! λ = σ(α) with Adam so that the noisy features z = λR + (1−λ)ε keep the class while the KL
 //! capacity (β-weighted) is small. The map is the capacity in bits per pixel.
-use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
+use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing, NoisyCopies};
 use super::sample_curves::SampleCurves;
 use super::streams::Streams;
 use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, Reduce, RunCtx, Target, Welford};
@@ -162,25 +162,17 @@ impl FeatureIba {
         let mut opt = tch::COptimizer::adam(p.lr, p.adam_betas[0], p.adam_betas[1], 0.0, p.adam_eps, false)?;
         opt.add_parameters(&alpha, 0)?;
         let smooth = (p.sigma > 0.0).then(|| GaussianSmoothing::new(p.sigma, shape[0], r.device()));
-        let each: Vec<i64> = [p.batch_size].into_iter().chain(shape.iter().copied()).collect();
-        let flat: Vec<i64> = [n * p.batch_size].into_iter().chain(shape.iter().copied()).collect();
-        let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
-        let target = Tensor::from_slice(targets).to_device(r.device()).repeat_interleave_self_int(p.batch_size, 0, None).unsqueeze(1);
+        let copies = NoisyCopies::new(&shape, p.batch_size, targets, r.device());
         let mut curves = SampleCurves::new(&["feat_iba/loss", "feat_iba/cls_loss", "feat_iba/info_loss"], xs.len());
         let (mut last_cap, mut last_lambda) = (None, None);
         for step in 0..p.opt_steps {
             opt.zero_grad()?;
-            let lambda = alpha.sigmoid().unsqueeze(1).expand(&batch, false);
-            let lambda = match &smooth {
-                Some(s) => s.apply(&lambda.reshape(&flat)).view(batch.as_slice()),
-                None => lambda,
-            };
-            let mut z = noisy_features(&r.unsqueeze(1), &lambda, &streams.randn(&each, r.device()), &prior.mean, &prior.std) * &prior.active;
+            let lambda = copies.lambda(&alpha, smooth.as_ref());
+            let mut z = noisy_features(&r.unsqueeze(1), &lambda, &streams.randn(&copies.each, r.device()), &prior.mean, &prior.std) * &prior.active;
             if p.relu {
                 z = z.relu();
             }
-            let logits = model.head(&z.reshape(&flat), &p.layer)?;
-            let cls = -logits.log_softmax(-1, Kind::Float).gather(1, &target, false).view([n, p.batch_size]).mean_dim(1, false, Kind::Float);
+            let cls = copies.class_loss(&model.head(&z.reshape(&copies.flat), &p.layer)?);
             let cap = capacity(&r_norm, &lambda) * &prior.active;
             let info = cap.view([n, -1]).mean_dim(1, false, Kind::Float);
             let loss = &cls + &info * p.beta;

@@ -1,6 +1,6 @@
 //! Attribution methods behind one trait. Each method is one file and one `register!` line; the
 //! pipeline (`crate::pipeline`) runs `fit` once, then `attribute` per sample, and writes the maps.
-mod bottleneck;
+pub(crate) mod bottleneck;
 pub(crate) mod feature_iba;
 pub mod gradient;
 pub mod input_iba;

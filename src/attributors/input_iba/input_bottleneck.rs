@@ -2,6 +2,7 @@
 //! λ = smooth(σ(α_I)), z = λx + (1−λ)ε with ε ~ N(μ, σ²) (normalised-image space: N(0, 1)), and the
 //! information term measured against the GAN prior: KL(p(z|x) ‖ the bottleneck with mask m·λ),
 //! so pixels the GAN mask m admits pass for free and only those it suppressed are charged.
+use crate::attributors::bottleneck::NoisyCopies;
 use crate::attributors::{Curves, GaussianSmoothing, SampleCurves, Streams};
 use crate::error::Result;
 use crate::models::Classifier;
@@ -55,9 +56,6 @@ impl Default for InputIbaParams {
 pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor, p: &InputIbaParams, names: &[&str], streams: &mut Streams) -> Result<(Tensor, Vec<Curves>)> {
     let size = x.size();
     let n = size[0];
-    let each: Vec<i64> = [p.batch_size].into_iter().chain(size[1..].iter().copied()).collect();
-    let flat: Vec<i64> = [n * p.batch_size].into_iter().chain(size[1..].iter().copied()).collect();
-    let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
     if p.sigma > 0.0 && size.len() != 4 {
         return Err(crate::error::Error::ConfigMsg("input_iba.sigma > 0 smooths images only; text uses 0 (the original's)".into()));
     }
@@ -65,20 +63,15 @@ pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor,
     let mut opt = tch::COptimizer::adam(p.lr, 0.9, 0.999, 0.0, 1e-8, false)?;
     opt.add_parameters(&alpha, 0)?;
     let smooth = (p.sigma > 0.0).then(|| GaussianSmoothing::new(p.sigma, size[1], x.device()));
-    let target = Tensor::from_slice(targets).to_device(x.device()).repeat_interleave_self_int(p.batch_size, 0, None).unsqueeze(1);
+    let copies = NoisyCopies::new(&size[1..], p.batch_size, targets, x.device());
     let (x, m) = (x.unsqueeze(1), m.unsqueeze(1));
     let mut curves = SampleCurves::new(&["input_iba/loss", "input_iba/cls_loss", "input_iba/info_loss"], n as usize);
     for step in 0..p.opt_steps {
         opt.zero_grad()?;
-        let lambda = alpha.sigmoid().unsqueeze(1).expand(&batch, false);
-        let lambda = match &smooth {
-            Some(s) => s.apply(&lambda.reshape(&flat)).view(batch.as_slice()),
-            None => lambda,
-        };
-        let eps = streams.randn(&each, x.device()) * p.input_std + p.input_mean;
+        let lambda = copies.lambda(&alpha, smooth.as_ref());
+        let eps = streams.randn(&copies.each, x.device()) * p.input_std + p.input_mean;
         let z = &lambda * &x + (lambda.ones_like() - &lambda) * eps;
-        let logits = model.forward(&z.reshape(&flat));
-        let cls = -logits.log_softmax(-1, Kind::Float).gather(1, &target, false).view([n, p.batch_size]).mean_dim(1, false, Kind::Float);
+        let cls = copies.class_loss(&model.forward(&z.reshape(&copies.flat)));
         let info = input_capacity(&x, &lambda, &m, p.input_mean, p.input_std).view([n, -1]).mean_dim(1, false, Kind::Float);
         let loss = &cls + &info * p.beta;
         curves.push(&[&loss, &cls, &info], names, |v| format!("input IBA loss is {v} at step {step}"))?;
