@@ -224,8 +224,7 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
         Some(side) => Box::new(RandomImages { n, shape: [3, side, side], classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() }),
         None => run.dataset("attribution")?,
     };
-    let key = format!("eval.metrics.{label}");
-    let fig = run.fig.clone().join(figment::providers::Serialized::default(&format!("{key}.type"), crate::evaluation::type_name(label)));
+    let (fig, key) = crate::evaluation::metric_config(&run.fig, label);
     let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: run.device, load_weights: true })?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
     let mut g = crate::rng::SplitMix::new(7);

@@ -51,8 +51,15 @@ impl Default for EvalConfig {
 }
 
 /// `insertion_deletion` → `InsertionDeletion`.
-pub fn type_name(label: &str) -> String {
+fn type_name(label: &str) -> String {
     label.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+/// The config of metric `label` and its key (`eval.metrics.<label>`): the config's table, its
+/// `type` defaulting to the registered metric whose snake_case name the label is.
+pub fn metric_config(fig: &figment::Figment, label: &str) -> (figment::Figment, String) {
+    let key = format!("eval.metrics.{label}");
+    (fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label))), key)
 }
 
 /// The names of the samples to evaluate: those with a map, subset and confidence filter applied.
@@ -121,8 +128,7 @@ impl<'a> Evaluation<'a> {
             let ex = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
             return roar::run(self.run, self.wd, &self.cfg.roar, self.model.as_ref(), ex).map(Some);
         }
-        let key = format!("eval.metrics.{label}");
-        let fig = self.run.fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label)));
+        let (fig, key) = metric_config(&self.run.fig, label);
         let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
         if self.chosen.is_none() {
             self.chosen = Some(select(self.run, &self.cfg, &self.wd.path(&self.cfg.maps), self.model.as_ref(), self.data.as_ref())?);
