@@ -6,7 +6,7 @@
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing, NoisyCopies};
 use super::sample_curves::SampleCurves;
 use super::streams::Streams;
-use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, Reduce, RunCtx, Target, Welford};
+use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, RunCtx, Target, Welford};
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -51,6 +51,18 @@ pub struct FeatureIbaParams {
     /// Resize the map to the input size (bits per pixel); false keeps the layer's resolution.
     pub upscale: bool,
     pub target: Target,
+    /// Text, bottleneck on the last LSTM (spec §10 item 6). The original's hook noises `rnn_4`'s
+    /// output sequence but passes `h_n` on unchanged, and the classifier reads `h_n`: the noise
+    /// never reaches the logit, the prediction loss has no gradient and the mask is shaped by the
+    /// information term alone. True restores that (the class loss is taken on the clean features).
+    /// False (default): the classifier reads the last step of the bottlenecked sequence.
+    pub original_rnn_hook: bool,
+    /// Text (spec §4.3, §10 item 7). The original's estimator updates per token (padding zeros of
+    /// each padded batch included) but counts sentences, and only after each batch: every token of a
+    /// batch divides by (sentences before it + 1), the std divides the token sums by sentences − 1
+    /// and the activity ratio is token count / sentences. True restores that; false (default):
+    /// per-token moments over the valid tokens.
+    pub original_nlp_estimator: bool,
 }
 
 impl Default for FeatureIbaParams {
@@ -74,6 +86,8 @@ impl Default for FeatureIbaParams {
             batch_size: 10,
             upscale: true,
             target: Target::Label,
+            original_rnn_hook: false,
+            original_nlp_estimator: false,
         }
     }
 }
@@ -117,7 +131,14 @@ impl FeatureIba {
     /// Runs the estimator over `data` (or reloads it from the run's state folder).
     pub fn estimate(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &RunCtx) -> Result<()> {
         // keyed by what decides the estimate, so a changed config never reuses a stale one
-        let key = format!("estimator_{}_n{}_b{}{}.safetensors", self.p.layer, self.p.n_samples, self.p.estimation_batch_size, if self.p.estimation_overshoot { "_overshoot" } else { "" });
+        let key = format!(
+            "estimator_{}_n{}_b{}{}{}.safetensors",
+            self.p.layer,
+            self.p.n_samples,
+            self.p.estimation_batch_size,
+            if self.p.estimation_overshoot { "_overshoot" } else { "" },
+            if self.p.original_nlp_estimator { "_original_nlp" } else { "" }
+        );
         let cache = cx.state_dir.as_ref().map(|d| d.join(key));
         // shards of one run share the estimate: one computes it, the others wait and reuse it
         let _lock = cache.as_ref().map(|c| crate::output::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
@@ -172,7 +193,9 @@ impl FeatureIba {
             if p.relu {
                 z = z.relu();
             }
-            let cls = copies.class_loss(&model.head(&z.reshape(&copies.flat), &p.layer)?);
+            // the original's rnn hook: the classifier reads the clean final state, never z
+            let seen = if p.original_rnn_hook { r.unsqueeze(1).expand(&copies.batch, false) } else { z };
+            let cls = copies.class_loss(&model.head(&seen.reshape(&copies.flat), &p.layer)?);
             let cap = capacity(&r_norm, &lambda) * &prior.active;
             let info = cap.view([n, -1]).mean_dim(1, false, Kind::Float);
             let loss = &cls + &info * p.beta;
@@ -190,6 +213,7 @@ impl FeatureIba {
 /// Welford over the layer's output for the first `n_samples` of `data` (spec §3.1).
 fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParams, device: tch::Device) -> Result<Welford> {
     let mut est = Welford::new();
+    let mut original = p.original_nlp_estimator.then(OriginalNlpWelford::new);
     let bs = p.estimation_batch_size.max(1);
     let want = if p.estimation_overshoot { p.n_samples + bs } else { p.n_samples }.min(data.len());
     let bar = crate::logging::progress(want as u64, "estimation");
@@ -203,7 +227,9 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
         let end = if p.estimation_overshoot { (i + bs).min(data.len()) } else { (i + bs).min(data.len()).min(i + p.n_samples - done) };
         let imgs = (i..end).map(|k| data.get(k).map(|s| s.image.to_device(device))).collect::<Result<Vec<_>>>()?;
         let features = |x: &Tensor| tch::no_grad(|| model.features(&model.embed(x)?, &p.layer));
-        if model.sequence_features() {
+        if let Some(original) = original.as_mut() {
+            original.update(&imgs.iter().map(|im| features(&im.unsqueeze(0)).map(|f| f.squeeze_dim(0))).collect::<Result<Vec<_>>>()?)?;
+        } else if model.sequence_features() {
             // sentences differ in length: per sentence, every step one observation of [H]
             for im in &imgs {
                 est.update(&features(&im.unsqueeze(0))?.flatten(0, 1));
@@ -216,6 +242,9 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
         i = end;
     }
     bar.finish_and_clear();
+    if let Some(original) = original {
+        est = original.into_welford(device);
+    }
     if done < p.n_samples {
         log::warn!("estimation used {done} samples, fewer than n_samples = {} (the dataset is smaller)", p.n_samples);
     }
@@ -225,7 +254,15 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
 
 impl Attributor for FeatureIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
-        model.check_layer(&self.p.layer)
+        model.check_layer(&self.p.layer)?;
+        let last = model.layer_names().last().cloned().unwrap_or_default();
+        if self.p.original_rnn_hook && !(model.sequence_features() && self.p.layer == last) {
+            return Err(Error::ConfigMsg(format!("attributor: original_rnn_hook reproduces the original's hook on a text model's last LSTM (`{last}` here); it has no meaning at `{}` on this model", self.p.layer)));
+        }
+        if self.p.original_nlp_estimator && !model.sequence_features() {
+            return Err(Error::ConfigMsg("attributor: original_nlp_estimator applies to text models only".into()));
+        }
+        Ok(())
     }
     fn needs_estimation(&self) -> bool {
         true

@@ -7,12 +7,14 @@ pub mod input_iba;
 mod sample_curves;
 mod streams;
 pub mod welford;
+pub mod welford_nlp;
 
 pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
 pub use feature_iba::{FeatureIba, FeatureIbaParams};
 pub use sample_curves::SampleCurves;
 pub use streams::Streams;
 pub use welford::Welford;
+pub use welford_nlp::OriginalNlpWelford;
 
 use crate::data::{Dataset, Sample};
 use crate::error::Result;

@@ -23,6 +23,12 @@ impl Welford {
         Welford { m: None, s: None, nonzero: None, n: 0 }
     }
 
+    /// An estimate made elsewhere: mean and sum of squared deviations (float64), non-zero
+    /// counts (int64) and the count that the std and the activity ratio divide by.
+    pub fn from_parts(m: Tensor, s: Tensor, nonzero: Tensor, n: i64) -> Self {
+        Welford { m: Some(m.to_kind(Kind::Double)), s: Some(s.to_kind(Kind::Double)), nonzero: Some(nonzero.to_kind(Kind::Int64)), n }
+    }
+
     pub fn n_samples(&self) -> i64 {
         self.n
     }

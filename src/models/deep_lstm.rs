@@ -26,13 +26,18 @@ pub struct DeepLstmParams {
     pub hidden_dim: i64,
     pub padding_idx: i64,
     pub dropout: f64,
+    /// The original keeps the LSTM in train mode through every attribution stage ("to allow
+    /// backprop", spec §10 item 8), so its dropout is active in estimation, feature IBA, GAN and
+    /// input IBA, and in any metric run with this model. True restores that: dropout acts in
+    /// every forward. False (default): dropout only while the classifier is trained.
+    pub original_train_mode: bool,
     /// `.safetensors` with the original's keys; empty = random init.
     pub weights: String,
 }
 
 impl Default for DeepLstmParams {
     fn default() -> Self {
-        DeepLstmParams { type_: "DeepLstm".into(), vocab_size: 25002, embedding_dim: 100, hidden_dim: 256, padding_idx: 1, dropout: 0.5, weights: String::new() }
+        DeepLstmParams { type_: "DeepLstm".into(), vocab_size: 25002, embedding_dim: 100, hidden_dim: 256, padding_idx: 1, dropout: 0.5, original_train_mode: false, weights: String::new() }
     }
 }
 
@@ -42,6 +47,7 @@ pub struct DeepLstm {
     rnns: Vec<nn::LSTM>,
     fc: nn::Linear,
     dropout: f64,
+    original_train_mode: bool,
 }
 
 /// The layers whose output the pipeline can cut at.
@@ -58,7 +64,7 @@ impl DeepLstm {
         if !p.weights.is_empty() {
             weights::load(&mut vs, &PathBuf::from(&p.weights))?;
         }
-        Ok(DeepLstm { vs, embedding, rnns, fc, dropout: p.dropout })
+        Ok(DeepLstm { vs, embedding, rnns, fc, dropout: p.dropout, original_train_mode: p.original_train_mode })
     }
 
     /// Tokens [T,B] (int64) → word embeddings [T,B,E] (before the model's dropout, where the
@@ -69,13 +75,19 @@ impl DeepLstm {
 
     /// Embeddings [T,B,E] → the output sequence of `rnn_k` [T,B,H] (k = 1…4).
     pub fn run_to(&self, emb: &Tensor, k: usize, train: bool) -> Tensor {
-        self.run_range(&emb.dropout(self.dropout, train), 0, k)
+        self.run_range(emb, 0, k, train)
     }
 
-    /// Runs `rnn_{from+1}` … `rnn_to` on a sequence-first [T,B,·] input.
-    fn run_range(&self, x: &Tensor, from: usize, to: usize) -> Tensor {
+    /// Whether dropout acts: in training, and always under `original_train_mode`.
+    fn dropout_on(&self, train: bool) -> bool {
+        train || self.original_train_mode
+    }
+
+    /// Runs `rnn_{from+1}` … `rnn_to` on a sequence-first [T,B,·] input; from the embeddings
+    /// (`from` = 0) the model's embedding dropout comes first.
+    fn run_range(&self, x: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
         let b = x.size()[1];
-        let mut h = x.shallow_clone();
+        let mut h = if from == 0 && to > 0 { x.dropout(self.dropout, self.dropout_on(train)) } else { x.shallow_clone() };
         for rnn in &self.rnns[from..to] {
             h = rnn.seq_init(&h, &rnn.zero_state(b)).0;
         }
@@ -90,7 +102,7 @@ impl DeepLstm {
     /// The last step of rnn_4's output [T,N,H] → two-class logits [N,2] = [0, l]: their softmax
     /// cross-entropy is the original's BCE on the single logit l, so the image code's losses apply.
     fn two_class(&self, out: &Tensor, train: bool) -> Tensor {
-        let l = self.fc.forward(&out.select(0, out.size()[0] - 1).dropout(self.dropout, train));
+        let l = self.fc.forward(&out.select(0, out.size()[0] - 1).dropout(self.dropout, self.dropout_on(train)));
         Tensor::cat(&[l.zeros_like(), l], 1)
     }
 
@@ -98,10 +110,10 @@ impl DeepLstm {
     pub fn classify(&self, out: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let (b, h) = (out.size()[1], out.size()[2]);
         let last = (lengths.to_device(out.device()) - 1).clamp_min(0).view([1, b, 1]).expand([1, b, h], false);
-        self.fc.forward(&out.gather(0, &last, false).squeeze_dim(0).dropout(self.dropout, train))
+        self.fc.forward(&out.gather(0, &last, false).squeeze_dim(0).dropout(self.dropout, self.dropout_on(train)))
     }
 
-    /// Tokens [T,B] and lengths [B] → logits [B,1] (eval mode: no dropout).
+    /// Tokens [T,B] and lengths [B] → logits [B,1] (eval mode: no dropout unless `original_train_mode`).
     pub fn logits(&self, tokens: &Tensor, lengths: &Tensor) -> Result<Tensor> {
         let t = tokens.size()[0];
         if lengths.max().int64_value(&[]) > t || lengths.min().int64_value(&[]) < 1 {
@@ -125,11 +137,11 @@ impl Classifier for DeepLstm {
     }
     fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor> {
         let k = Self::layer_k(layer)?;
-        Ok(self.run_range(&x.transpose(0, 1), 0, k).transpose(0, 1))
+        Ok(self.run_range(&x.transpose(0, 1), 0, k, false).transpose(0, 1))
     }
     fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor> {
         let k = Self::layer_k(layer)?;
-        Ok(self.two_class(&self.run_range(&z.transpose(0, 1), k, 4), false))
+        Ok(self.two_class(&self.run_range(&z.transpose(0, 1), k, 4, false), false))
     }
     fn num_classes(&self) -> i64 {
         2

@@ -71,3 +71,4 @@ pub fn tiny_vgg_params() -> ibex::models::VggParams {
         ..VggParams::default()
     }
 }
+pub mod text;

@@ -2,7 +2,7 @@
 //! Captum's quadrature rules, a choice of baseline x′, the path points evaluated in internal batches,
 //! and the completeness error |Σ attributions − (s(x) − s(x′))| / |s(x) − s(x′)| reported per image.
 use super::common::{grad_method, grad_params, input_gradients, per_sample_noise, target_scores};
-use super::{GradMethod, GradOutput, Quadrature, Rule};
+use super::{sample_dims, GradMethod, GradOutput, Quadrature, Rule};
 use crate::attributors::GaussianSmoothing;
 use crate::error::Result;
 use crate::models::Classifier;
@@ -49,8 +49,8 @@ impl IntegratedGradients {
             Baseline::Uniform => {
                 let size = x.size();
                 let u = per_sample_noise(seeds, 3, || Tensor::rand(&size[1..], (Kind::Float, tch::Device::Cpu))).to_device(x.device());
-                let lo = x.amin([1, 2, 3], true);
-                let hi = x.amax([1, 2, 3], true);
+                let lo = x.amin(sample_dims(x), true);
+                let hi = x.amax(sample_dims(x), true);
                 &lo + u * (hi - &lo)
             }
         }
@@ -64,6 +64,9 @@ grad_method! {
 }
 
 impl GradMethod for IntegratedGradients {
+    fn on_sequences(&self) -> bool {
+        self.p.baseline != Baseline::Blurred
+    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let n = x.size()[0];
         let base = self.baseline(x, seeds);
@@ -75,16 +78,17 @@ impl GradMethod for IntegratedGradients {
             let m = alphas.len() as i64;
             let points: Vec<Tensor> = alphas.iter().map(|&a| &base + &diff * a).collect();
             let (g, _) = input_gradients(model, &Tensor::cat(&points, 0), &targets.repeat([m]), self.common.score)?;
-            let w = Tensor::from_slice(weights).to_kind(Kind::Float).to_device(x.device()).view([m, 1, 1, 1, 1]);
             let mut shape = vec![m];
             shape.extend(x.size());
+            let ones: Vec<i64> = shape.iter().enumerate().map(|(k, &d)| if k == 0 { d } else { 1 }).collect();
+            let w = Tensor::from_slice(weights).to_kind(Kind::Float).to_device(x.device()).view(ones.as_slice());
             total += (g.view(shape.as_slice()) * w).sum_dim_intlist(0, false, Kind::Float);
         }
         let attr = if self.p.multiply_by_inputs { &diff * total } else { total };
         let delta = tch::no_grad(|| {
             target_scores(&model.forward(x), targets, self.common.score) - target_scores(&model.forward(&base), targets, self.common.score)
         });
-        let sum = attr.sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float);
+        let sum = attr.sum_dim_intlist(sample_dims(&attr), false, Kind::Float);
         let err = (&sum - &delta).abs() / delta.abs().clamp_min(1e-12);
         Ok(GradOutput { maps: attr, scalars: vec![("ig/completeness_error".into(), err)] })
     }

@@ -51,6 +51,11 @@ pub trait GradMethod: WithCommon {
     fn check_model(&self, _model: &dyn Classifier) -> Result<()> {
         Ok(())
     }
+    /// Whether the method works on any input shape, so also on a text model's word embeddings
+    /// [N,T,E]; methods that need image axes (blur, patches, ReLU chains, conv layers) do not.
+    fn on_sequences(&self) -> bool {
+        false
+    }
     /// x [N,C,H,W] (on the model's device), targets [N] int64, one seed per sample (noise drawn
     /// for sample i depends on seeds[i] only, so a batch equals its singles).
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput>;
@@ -58,6 +63,9 @@ pub trait GradMethod: WithCommon {
 
 impl<M: GradMethod> Attributor for M {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
+        if model.sequence_features() && !self.on_sequences() {
+            return Err(Error::ConfigMsg("attributor: this method needs images; on a text model use Saliency, InputXGradient, IntegratedGradients (baseline zeros or uniform) or a NoiseTunnel around one of them".into()));
+        }
         self.check_model(model)
     }
     fn outputs(&self) -> Vec<MapSpec> {
@@ -74,6 +82,9 @@ impl<M: GradMethod> Attributor for M {
     fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
         if samples.is_empty() {
             return Ok(Vec::new());
+        }
+        if model.sequence_features() {
+            return samples.iter().map(|s| attribute_text(self, model, s, cx)).collect();
         }
         let images: Vec<Tensor> = samples.iter().map(|s| s.image.shallow_clone()).collect();
         let x = Tensor::stack(&images, 0).to_device(cx.device);
@@ -93,4 +104,23 @@ impl<M: GradMethod> Attributor for M {
             })
             .collect())
     }
+}
+
+/// A text sample: the method runs on its word embeddings [1,T,E] (sentences differ in length, so
+/// one at a time), and each token's score is the embedding dimensions' reduction (`reduce`), [1,T].
+fn attribute_text<M: GradMethod + ?Sized>(m: &M, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
+    let x = model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.detach();
+    let targets = m.common().target.resolve_batch(model, &x, &[s.target]);
+    let out = m.compute(model, &x, &targets, &[sample_seed(cx.seed, &s.name)])?;
+    if !bool::try_from(out.maps.isfinite().all()).unwrap_or(false) {
+        return Err(Error::Attribution { sample: s.name.clone(), why: "the attribution has NaN or Inf values".into() });
+    }
+    // [1,T,E] → [E,1,T], reduced over E
+    let map = m.common().reduce.apply(&out.maps.permute([2, 0, 1])).to_device(tch::Device::Cpu);
+    Ok(Attribution { maps: vec![map], curves: out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect() })
+}
+
+/// Every dimension but the batch's, for per-sample sums and ranges of any input shape.
+fn sample_dims(x: &Tensor) -> Vec<i64> {
+    (1..x.dim() as i64).collect()
 }

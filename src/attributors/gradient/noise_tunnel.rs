@@ -3,6 +3,7 @@
 //! `samples` noisy copies x + ε, ε ~ N(0, (noise_level · (max x − min x))²), reduced by their mean,
 //! mean of squares, or variance E[a²] − E[a]².
 use super::common::{grad_params, per_sample_noise};
+use super::sample_dims;
 use super::{
     Common, DeconvNet, DeconvNetParams, GradCam, GradCamParams, GradMethod, GradOutput, GuidedBackprop, GuidedBackpropParams,
     GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams, IntegratedGradients, IntegratedGradientsParams,
@@ -90,12 +91,16 @@ impl WithCommon for NoiseTunnel {
     }
 }
 
-impl GradMethod for NoiseTunnel {    fn check_model(&self, model: &dyn Classifier) -> Result<()> {
+impl GradMethod for NoiseTunnel {
+    fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         self.base.check_model(model)
+    }
+    fn on_sequences(&self) -> bool {
+        self.base.on_sequences()
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let size = x.size();
-        let range = x.amax([1, 2, 3], true) - x.amin([1, 2, 3], true);
+        let range = x.amax(sample_dims(x), true) - x.amin(sample_dims(x), true);
         let std = range * self.p.noise_level;
         let (mut sum, mut sq): (Option<Tensor>, Option<Tensor>) = (None, None);
         for d in 0..self.p.samples {

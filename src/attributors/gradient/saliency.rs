@@ -22,6 +22,9 @@ grad_method! {
 }
 
 impl GradMethod for Saliency {
+    fn on_sequences(&self) -> bool {
+        true
+    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;
         Ok(if self.p.abs { g.abs() } else { g }.into())
@@ -42,6 +45,9 @@ grad_method! {
 }
 
 impl GradMethod for InputXGradient {
+    fn on_sequences(&self) -> bool {
+        true
+    }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;
         Ok((x * g).into())
