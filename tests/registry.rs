@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 fn registry_holds_every_expected_name() {
     assert_eq!(names::<ModelKind>(), vec!["DeepLstm", "TorchScript", "Vgg"]);
     assert_eq!(names::<DatasetKind>(), vec!["ImageFolder", "ImageNet", "Imdb"]);
-    assert_eq!(names::<MetricKind>(), vec!["Ehr", "Infidelity", "InsertionDeletion", "MaxSensitivity", "PointingGame", "RegionPerturbation", "RelevanceMass", "SanityCheck", "Selectivity", "SensitivityN"]);
+    assert_eq!(names::<MetricKind>(), vec!["Ehr", "Infidelity", "InsertionDeletion", "MaxSensitivity", "PointingGame", "RegionPerturbation", "RelevanceMass", "SanityCheck", "Selectivity", "SensitivityN", "TextInsertionDeletion", "TextSensitivityN"]);
     assert_eq!(
         names::<AttributorKind>(),
         vec![

@@ -1,6 +1,6 @@
 //! Reading the maps of a work dir back: `<dir>/<name>.png` as the original's evaluation tools read
 //! them (8-bit grey / 255), or `<dir>/<name>.npy` (float32, [H,W], or [C,H,W] averaged over C as
-//! the original's EHR does).
+//! the original's EHR does; text: [T], one score per word).
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ impl MapFormat {
             MapFormat::Npy => {
                 let t = Tensor::read_npy(path).map_err(|e| Error::file(path, format!("not a readable .npy map: {e}")))?.to_kind(Kind::Float);
                 match t.dim() {
+                    1 => t.unsqueeze(0), // text: one score per word
                     2 => t,
                     3 => t.mean_dim(0, false, Kind::Float),
                     d => return Err(Error::file(path, format!("a map must be [H,W] or [C,H,W], this one has {d} dimensions"))),

@@ -83,7 +83,8 @@ fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate:
         let mut keep = Vec::new();
         for i in with_map {
             let s = data.get(i)?;
-            let p = tch::no_grad(|| model.forward(&s.image.unsqueeze(0).to_device(run.device)).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target]);
+            let x = model.embed(&s.image.unsqueeze(0).to_device(run.device))?;
+            let p = tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target]);
             if p >= cfg.min_confidence {
                 keep.push(i);
             }
@@ -138,6 +139,11 @@ impl<'a> Evaluation<'a> {
             return Ok(None);
         }
         let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: self.run.device, load_weights: true })?;
+        let text = self.model.sequence_features();
+        if metric.on_text() != text {
+            let (is, use_) = if text { ("text", "text_insertion_deletion, text_sensitivity_n") } else { ("images", "the image metrics (insertion_deletion, sensitivity_n, ehr, …)") };
+            return Err(Error::ConfigMsg(format!("{key}: this metric does not apply, the model reads {is}; use {use_}")));
+        }
         if metric.needs_explainer() {
             self.ensure_explainer()?;
         }
@@ -153,10 +159,19 @@ impl<'a> Evaluation<'a> {
         for &i in chosen {
             let s = self.data.get(i)?;
             let path = cfg.map_format.path(&dir, &s.name);
-            let map = cfg.map_format.load(&path)?;
-            let (h, w) = (s.image.size()[1], s.image.size()[2]);
-            if map.size() != [h, w] {
-                return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
+            let mut map = cfg.map_format.load(&path)?;
+            if metric.on_text() {
+                // the original's text maps are 50×T strips of equal rows; one score per word
+                map = map.mean_dim(0, true, tch::Kind::Float);
+                let t = s.image.size()[0];
+                if map.size() != [1, t] {
+                    return Err(Error::file(path, format!("map has {} scores, the sentence {t} words", map.size()[1])));
+                }
+            } else {
+                let (h, w) = (s.image.size()[1], s.image.size()[2]);
+                if map.size() != [h, w] {
+                    return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
+                }
             }
             let r = metric.evaluate(self.model.as_ref(), &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer })?;
             for w in &r.warnings {

@@ -26,6 +26,7 @@ pub use relevance_mass::RelevanceMass;
 pub use sanity_check::SanityCheck;
 pub use selectivity::Selectivity;
 pub use sensitivity_n::SensitivityN;
+pub use text::{TextInsertionDeletion, TextSensitivityN};
 
 use crate::data::Sample;
 use crate::error::Result;
@@ -35,7 +36,7 @@ use tch::Tensor;
 /// One sample as a metric sees it.
 pub struct EvalSample<'a> {
     pub sample: &'a Sample,
-    /// The attribution map [H,W] (float; PNG maps as u8/255), on the CPU.
+    /// The attribution map [H,W] (float; PNG maps as u8/255), on the CPU; text: [1,T].
     pub map: &'a Tensor,
     /// The class the map explains.
     pub target: i64,
@@ -75,6 +76,11 @@ pub struct SampleResult {
 }
 
 pub trait Metric {
+    /// Whether the metric reads text (a sentence's per-word scores [1,T] and a text model); each
+    /// metric serves either text or images.
+    fn on_text(&self) -> bool {
+        false
+    }
     /// Whether [`EvalSample::explainer`] must be given.
     fn needs_explainer(&self) -> bool {
         false
