@@ -282,6 +282,20 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     assert!(agg("text_sensitivity_n", "corr_mean") > 0.2);
     assert_eq!(m.metrics["text_sensitivity_n"].curves["sensitivity_n"].x.len(), 10);
     assert!(wd.join("plots/text_insertion_deletion.png").is_file());
+    // a metric interrupted after its first sample resumes there: the saved value is kept (a
+    // marker here), the others are computed, the progress file goes
+    let full = &m.metrics["text_insertion_deletion"];
+    let first = full.evaluated[0].clone();
+    let marker: std::collections::BTreeMap<String, f64> = [("ins_auc".to_string(), 0.123), ("del_auc".to_string(), 0.456)].into();
+    let partial = ibex::evaluation::MetricReport { params: full.params.clone(), evaluated: vec![first.clone()], samples: [(first.clone(), marker)].into(), ..Default::default() };
+    let progress = wd.join("state/eval_input_masks_png_text_insertion_deletion.partial.json");
+    std::fs::write(&progress, serde_json::to_string(&partial).unwrap()).unwrap();
+    std::fs::remove_file(wd.join("metrics.json")).unwrap();
+    assert!(eval(&["text_insertion_deletion"]).status.success());
+    let resumed = &ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"];
+    assert_eq!(resumed.samples[&first]["ins_auc"], 0.123);
+    assert_eq!((&resumed.evaluated, &resumed.samples[&full.evaluated[1]]), (&full.evaluated, &full.samples[&full.evaluated[1]]));
+    assert!(!progress.exists());
     // an image metric on a text model says what to use instead
     let out = eval(&["insertion_deletion"]);
     let err = String::from_utf8_lossy(&out.stderr);

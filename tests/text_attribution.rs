@@ -139,6 +139,7 @@ sigma = 0.0
         assert!(t > 5 && v["scores"].as_array().unwrap().len() == t);
         let png = image::open(jsons[0].with_extension("png")).unwrap();
         assert_eq!((png.height(), png.width() as usize), (50, t), "the original's 50-row strip");
+        assert_eq!(png.to_luma8().pixels().map(|p| p[0]).max(), Some(255), "⌊255·score/max⌋ (spec §5.3)");
         let html = std::fs::read_to_string(wd.path(&format!("{dir}.html"))).unwrap();
         assert_eq!(html.matches("<h3>").count(), 2);
     }

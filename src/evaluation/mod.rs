@@ -4,7 +4,7 @@
 //! `[eval.metrics.<label>]` when the config has that table, otherwise it is the registered type
 //! whose snake_case name the label is (`insertion_deletion` → `InsertionDeletion`) with the
 //! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
-//! not recomputed.
+//! not recomputed; one interrupted half-way resumes from its progress in `state/`.
 mod explainer;
 mod maps;
 mod plots;
@@ -150,40 +150,68 @@ impl<'a> Evaluation<'a> {
         self.run_metric(metric.as_mut(), label, params).map(Some)
     }
 
+    /// Runs `metric` over the chosen samples. Progress is kept in `state/` (at most every few
+    /// seconds, atomically), so an interrupted metric resumes at its first unfinished sample.
     fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value) -> Result<MetricReport> {
-        let (cfg, dir) = (&self.cfg, self.wd.path(&self.cfg.maps));
         let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
         let chosen = self.chosen.as_deref().unwrap_or_default();
-        let mut report = MetricReport { params, ..Default::default() };
+        let partial = self.wd.state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
+        let names: Vec<String> = chosen.iter().map(|&i| self.data.name(i)).collect();
+        // progress counts only for the same metric on the same samples, taken in the same order
+        let same = |r: &MetricReport| r.params == params && names.starts_with(&r.evaluated);
+        let mut report = read_partial(&partial).filter(same).unwrap_or(MetricReport { params: params.clone(), ..Default::default() });
+        let done: std::collections::HashSet<String> = report.evaluated.iter().cloned().collect();
+        if !done.is_empty() {
+            log::info!("{label}: resuming after {} samples ({})", done.len(), partial.display());
+        }
         let bar = crate::logging::progress(chosen.len() as u64, label);
+        let mut saved = std::time::Instant::now();
         for &i in chosen {
+            bar.inc(1);
             let s = self.data.get(i)?;
-            let path = cfg.map_format.path(&dir, &s.name);
-            let mut map = cfg.map_format.load(&path)?;
-            if metric.on_text() {
-                // the original's text maps are 50×T strips of equal rows; one score per word
-                map = map.mean_dim(0, true, tch::Kind::Float);
-                let t = s.image.size()[0];
-                if map.size() != [1, t] {
-                    return Err(Error::file(path, format!("map has {} scores, the sentence {t} words", map.size()[1])));
-                }
-            } else {
-                let (h, w) = (s.image.size()[1], s.image.size()[2]);
-                if map.size() != [h, w] {
-                    return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
-                }
+            if done.contains(&s.name) {
+                continue;
             }
+            let map = self.load_map(metric.on_text(), &s)?;
             let r = metric.evaluate(self.model.as_ref(), &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer })?;
             for w in &r.warnings {
                 log::warn!("{label}, {}: {w}", s.name);
             }
             report.add(&s.name, r);
-            bar.inc(1);
+            if saved.elapsed().as_secs_f64() > 5.0 {
+                crate::output::atomic::write(&partial, serde_json::to_string(&report).expect("json").as_bytes())?;
+                saved = std::time::Instant::now();
+            }
         }
         bar.finish_and_clear();
         report.finish(|c| metric.curve_x(c));
+        let _ = std::fs::remove_file(&partial);
         Ok(report)
     }
+
+    /// The map of sample `s`, checked against its input: [H,W] for an image, [1,T] for a sentence
+    /// (the original's text maps are 50×T strips of equal rows; one score per word).
+    fn load_map(&self, text: bool, s: &crate::data::Sample) -> Result<tch::Tensor> {
+        let path = self.cfg.map_format.path(&self.wd.path(&self.cfg.maps), &s.name);
+        let map = self.cfg.map_format.load(&path)?;
+        if text {
+            let (map, t) = (map.mean_dim(0, true, tch::Kind::Float), s.image.size()[0]);
+            if map.size() != [1, t] {
+                return Err(Error::file(path, format!("map has {} scores, the sentence {t} words", map.size()[1])));
+            }
+            return Ok(map);
+        }
+        let (h, w) = (s.image.size()[1], s.image.size()[2]);
+        if map.size() != [h, w] {
+            return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
+        }
+        Ok(map)
+    }
+}
+
+/// A metric's saved progress, if any; an unreadable one is ignored (it is only a cache).
+fn read_partial(path: &std::path::Path) -> Option<MetricReport> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// Runs the metrics `labels` on `wd`; returns the updated `metrics.json` content.

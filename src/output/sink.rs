@@ -1,7 +1,8 @@
 //! Where one run's per-sample results go: map files in the work dir (PNG, NPY, overlay, as the
 //! config's `[output]` asks) and TensorBoard events. Also says which samples are already done, so a
 //! re-run resumes.
-use super::{maps, EventWriter, WorkDir};
+use super::maps::{self, PngScale};
+use super::{EventWriter, WorkDir};
 use crate::attributors::{Attribution, MapSpec};
 use crate::config::OutputConfig;
 use crate::data::{Dataset, Sample};
@@ -79,7 +80,7 @@ impl<'a> MapSink<'a> {
         Ok(())
     }
 
-    /// Text maps [1,T]: the strip PNG (50 rows, as the original), `.npy` and `<name>.json`.
+    /// Text maps [1,T]: the strip PNG (50 rows, ⌊255·score/max⌋, as the original), `.npy` and `<name>.json`.
     fn write_text(&mut self, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
         let words = data.words(s).unwrap_or_default();
         for (spec, raw) in self.specs.iter().zip(&a.maps) {
@@ -89,7 +90,8 @@ impl<'a> MapSink<'a> {
                 maps::write_npy(&dir.join(format!("{}.npy", s.name)), &scores.view(-1))?;
             }
             if self.cfg.png {
-                maps::write_png(&dir.join(format!("{}.png", s.name)), &scores.expand([50, -1], false), spec.scale)?;
+                // every text strip is max-normalised, input masks too (spec §5.3)
+                maps::write_png(&dir.join(format!("{}.png", s.name)), &scores.expand([50, -1], false), PngScale::MaxNormalised)?;
             }
             let v = crate::metrics::perturb::to_vec(&scores)?;
             let json = serde_json::json!({ "name": s.name, "target": s.target, "tokens": words, "scores": v });
