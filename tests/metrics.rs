@@ -69,6 +69,27 @@ fn ehr_matches_the_originals_unit_cases() {
     assert!(effective_heat_ratio(&(roi * 0.05), &block(20, 20, 5..15, 5..15, 1.0), &p).is_none());
 }
 
+/// `roi = "masks"`: the ROI is a binary PNG per image (here 10×10, read at the map's 20×20).
+#[test]
+fn ehr_reads_roi_masks_from_pngs() {
+    let d = tempfile::tempdir().unwrap();
+    let mut png = image::GrayImage::new(10, 10);
+    for (x, y, p) in png.enumerate_pixels_mut() {
+        p[0] = if (3..7).contains(&x) && (3..7).contains(&y) { 255 } else { 0 };
+    }
+    png.save(d.path().join("s.png")).unwrap();
+    let mut m = metric("Ehr", &format!("roi = \"masks\"\nmask_dir = \"{}\"\nweight_by_heat = true", d.path().display()));
+    let model = Linear { w: Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), scale: 1.0 };
+    let s = sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![]);
+    // heat on the mask's square (pixels 6..14 at 20×20): ≈ 1; heat beside it: 0
+    assert!((values(m.as_mut(), &model, &s, &block(20, 20, 6..14, 6..14, 1.0))["ehr"] - 1.0).abs() < 1e-6);
+    assert!(values(m.as_mut(), &model, &s, &block(20, 20, 0..4, 0..4, 1.0))["ehr"] < 1e-6);
+    // a sample without a mask is an error that names the file
+    let other = Sample { name: "t".into(), ..sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![]) };
+    let err = m.evaluate(&model, &EvalSample { sample: &other, map: &block(20, 20, 0..4, 0..4, 1.0), target: 0, device: Device::Cpu, explainer: None }).err().unwrap().to_string();
+    assert!(err.contains("t.png") && err.contains("mask_dir"), "{err}");
+}
+
 #[test]
 fn sensitivity_n_of_weight_times_input_on_a_linear_model_is_one() {
     let _rng = common::rng_lock();

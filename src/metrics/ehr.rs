@@ -1,15 +1,17 @@
 //! Effective Heat Ratio (InputIBA, spec §6.4): keep heat ≥ `base_threshold` as the points of
 //! interest; for quantiles q = 0, 0.1, …, 1 of their heat, threshold t_q = min(quantile, 0.99·max),
 //! and take the share of the region B_q = {heat ≥ t_q} that lies in the ROI (weighted by heat, or
-//! counted); EHR = the trapezoid area of that ratio over q. The ROI is the target's boxes.
+//! counted); EHR = the trapezoid area of that ratio over q. The ROI is the target's boxes, or a
+//! binary mask per image (`roi = "masks"`, the original's `--roi masks`).
 //!
 //! Fixed against the original: an empty set of points of interest (a map below the threshold
 //! everywhere) crashes the original's `np.quantile`; here it scores 0 with a warning.
 use super::{target_roi, EvalSample, Metric, SampleResult};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use tch::{Kind, Tensor};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -24,11 +26,24 @@ pub struct EhrParams {
     pub weight_by_heat: bool,
     /// Skip images whose ROI covers more than this share of the image (original: 0.33).
     pub max_roi_area: f64,
+    /// `boxes`: the target's ground-truth boxes; `masks`: binary masks (the original's `--roi masks`).
+    pub roi: Roi,
+    /// With `roi = "masks"`: a folder of `<name>.png`, non-zero = the region of interest, any size
+    /// (resized to the map's by nearest neighbour).
+    pub mask_dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Roi {
+    #[default]
+    Boxes,
+    Masks,
 }
 
 impl Default for EhrParams {
     fn default() -> Self {
-        EhrParams { type_: "Ehr".into(), base_threshold: 0.1, quantiles: 11, weight_by_heat: false, max_roi_area: 0.33 }
+        EhrParams { type_: "Ehr".into(), base_threshold: 0.1, quantiles: 11, weight_by_heat: false, max_roi_area: 0.33, roi: Roi::Boxes, mask_dir: PathBuf::new() }
     }
 }
 
@@ -77,10 +92,35 @@ pub fn effective_heat_ratio(heat: &Tensor, roi: &Tensor, p: &EhrParams) -> Optio
     Some(ratios.windows(2).map(|w| (w[0] + w[1]) * 0.5 * dq).sum())
 }
 
+impl Ehr {
+    /// The sample's ROI mask [H,W] 0/1 at the map's size; `None` (with a warning) when it covers
+    /// more than `max_roi_area`.
+    fn mask_roi(&self, s: &EvalSample, r: &mut SampleResult) -> Result<Option<Tensor>> {
+        let path = self.p.mask_dir.join(format!("{}.png", s.sample.name));
+        if !path.is_file() {
+            return Err(Error::file(&path, "no ROI mask for this sample: put `<name>.png` (non-zero = region of interest) in the metric's mask_dir"));
+        }
+        let img = image::open(&path).map_err(|e| Error::file(&path, format!("not a readable PNG mask: {e}")))?.to_luma8();
+        let (w, h) = img.dimensions();
+        let (mh, mw) = (s.map.size()[0], s.map.size()[1]);
+        let roi = Tensor::from_slice(img.as_raw()).view([1, 1, h as i64, w as i64]).gt(0).to_kind(Kind::Float).upsample_nearest2d([mh, mw], None, None).view([mh, mw]).to_kind(Kind::Double);
+        let area = roi.mean(Kind::Double).double_value(&[]);
+        if area > self.p.max_roi_area {
+            r.warnings.push(format!("mask covers {:.0}% of the image (> {:.0}%): skipped", area * 100.0, self.p.max_roi_area * 100.0));
+            return Ok(None);
+        }
+        Ok(Some(roi))
+    }
+}
+
 impl Metric for Ehr {
     fn evaluate(&mut self, _model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let mut r = SampleResult::default();
-        let Some((roi, _)) = target_roi(s, &mut r, self.p.max_roi_area) else { return Ok(r) };
+        let roi = match self.p.roi {
+            Roi::Boxes => target_roi(s, &mut r, self.p.max_roi_area).map(|(roi, _)| roi),
+            Roi::Masks => self.mask_roi(s, &mut r)?,
+        };
+        let Some(roi) = roi else { return Ok(r) };
         let v = effective_heat_ratio(s.map, &roi, &self.p).unwrap_or_else(|| {
             r.warnings.push(format!("no heat reaches base_threshold {}: EHR 0", self.p.base_threshold));
             0.0
@@ -93,6 +133,9 @@ impl Metric for Ehr {
 impl Build<MetricKind> for Ehr {
     type Params = EhrParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
+        if p.roi == Roi::Masks && !p.mask_dir.is_dir() {
+            return Err(Error::ConfigMsg(format!("Ehr: roi = \"masks\" needs mask_dir, a folder of <name>.png masks; `{}` is not one", p.mask_dir.display())));
+        }
         Ok(Box::new(Ehr { p }))
     }
 }

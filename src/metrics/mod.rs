@@ -16,7 +16,7 @@ mod sensitivity_n;
 pub mod ssim;
 pub mod text;
 
-pub use ehr::{effective_heat_ratio, Ehr, EhrParams};
+pub use ehr::{effective_heat_ratio, Ehr, EhrParams, Roi};
 pub use infidelity::Infidelity;
 pub use insertion_deletion::InsertionDeletion;
 pub use max_sensitivity::MaxSensitivity;
