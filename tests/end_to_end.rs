@@ -300,4 +300,12 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     let out = eval(&["insertion_deletion"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("reads text") && err.contains("text_insertion_deletion"), "{err}");
+    // the confidence filter from the original's scores file keeps the samples at ≥ 0.6
+    let scores: serde_json::Value = full.evaluated.iter().enumerate().map(|(k, n)| (n.clone(), serde_json::json!({ "target": 1, "pred": if k == 1 { 0.9 } else { 0.1 } }))).collect::<serde_json::Map<_, _>>().into();
+    std::fs::write(cwd.join("scores.json"), scores.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
+        .args(["--config", config.to_str().unwrap(), "--work-dir", "workdirs/text", "--metric", "text_insertion_deletion", "--cfg-options", "eval.min_confidence=0.6", "eval.scores_file=\"scores.json\""])
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"].evaluated, [full.evaluated[1].clone()]);
 }

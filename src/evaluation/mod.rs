@@ -38,6 +38,10 @@ pub struct EvalConfig {
     /// Keep only samples whose softmax on the target is at least this (the original filters with
     /// a scores file at 0.6; 0 = keep all).
     pub min_confidence: f64,
+    /// With `min_confidence`: read each sample's confidence from the original's scores file
+    /// (`get_target_scores.py`: `{name: {"target": int, "pred": softmax}}`) instead of running
+    /// the model; empty = run the model.
+    pub scores_file: std::path::PathBuf,
     /// Per-metric tables, `[eval.metrics.<label>] type = "…"`.
     pub metrics: figment::value::Dict,
     /// ROAR/KAR (`--metric roar`): run-level, see [`roar`].
@@ -46,7 +50,7 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, metrics: Default::default(), roar: Default::default() }
+        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, scores_file: Default::default(), metrics: Default::default(), roar: Default::default() }
     }
 }
 
@@ -80,11 +84,20 @@ fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate:
         with_map.sort_unstable();
     }
     if cfg.min_confidence > 0.0 {
+        let file = (!cfg.scores_file.as_os_str().is_empty()).then(|| read_scores(&cfg.scores_file)).transpose()?;
         let mut keep = Vec::new();
         for i in with_map {
-            let s = data.get(i)?;
-            let x = model.embed(&s.image.unsqueeze(0).to_device(run.device))?;
-            let p = tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target]);
+            let p = match &file {
+                Some(f) => {
+                    let name = data.name(i);
+                    *f.get(&name).ok_or_else(|| Error::file(&cfg.scores_file, format!("no score for sample `{name}`")))?
+                }
+                None => {
+                    let s = data.get(i)?;
+                    let x = model.embed(&s.image.unsqueeze(0).to_device(run.device))?;
+                    tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target])
+                }
+            };
             if p >= cfg.min_confidence {
                 keep.push(i);
             }
@@ -93,6 +106,17 @@ fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate:
         with_map = keep;
     }
     Ok(with_map)
+}
+
+/// The original's scores file: sample name → the model's softmax on its target (`pred`).
+fn read_scores(path: &std::path::Path) -> Result<std::collections::HashMap<String, f64>> {
+    #[derive(Deserialize)]
+    struct Entry {
+        pred: f64,
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let raw: std::collections::HashMap<String, Entry> = serde_json::from_slice(&bytes).map_err(|e| Error::file(path, format!("not a scores file ({{name: {{\"target\": int, \"pred\": float}}}}): {e}")))?;
+    Ok(raw.into_iter().map(|(k, v)| (k, v.pred)).collect())
 }
 
 /// What the metrics of one `tools/eval` call share; the sample list and the explainer are made on
