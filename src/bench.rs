@@ -91,22 +91,35 @@ pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     Ok(BatchReport { device: format!("{:?}", run.device), method, s_per_image_single: single, s_per_image_batched: batched, batch_size: bs })
 }
 
-/// Random N(0,1) images of one size, for timing models whose data is not here (VGG16 at 224²).
-struct RandomImages {
+/// Random inputs of one size, for timing models whose data is not here: images (VGG16 at 224²),
+/// or sentences (the DeepLSTM at IMDb's ≈ 230 words a review; token ids in 2..vocab: no `<unk>`,
+/// no `<pad>`).
+struct RandomInputs {
     n: usize,
-    shape: [i64; 3],
+    kind: RandomKind,
     classes: Vec<String>,
     pipeline: Pipeline,
 }
 
-impl Dataset for RandomImages {
+enum RandomKind {
+    Images([i64; 3]),
+    Sentences { len: i64, vocab: i64 },
+}
+
+impl Dataset for RandomInputs {
     fn len(&self) -> usize {
         self.n
     }
     fn get(&self, i: usize) -> Result<Sample> {
         let mut g = crate::rng::SplitMix::new(i as u64);
-        let v: Vec<f32> = (0..self.shape.iter().product::<i64>()).map(|_| (g.uniform() * 2.0 - 1.0) as f32 * 1.7).collect();
-        Ok(Sample { name: self.name(i), image: Tensor::from_slice(&v).view(self.shape), target: (i % self.classes.len()) as i64, boxes: Vec::new() })
+        let image = match self.kind {
+            RandomKind::Images(shape) => {
+                let v: Vec<f32> = (0..shape.iter().product::<i64>()).map(|_| (g.uniform() * 2.0 - 1.0) as f32 * 1.7).collect();
+                Tensor::from_slice(&v).view(shape)
+            }
+            RandomKind::Sentences { len, vocab } => Tensor::from_slice(&(0..len).map(|_| 2 + g.below((vocab - 2).max(1) as u64) as i64).collect::<Vec<_>>()),
+        };
+        Ok(Sample { name: self.name(i), image, target: (i % self.classes.len()) as i64, boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
         format!("random_{i:05}")
@@ -117,15 +130,30 @@ impl Dataset for RandomImages {
     fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+    fn is_text(&self) -> bool {
+        matches!(self.kind, RandomKind::Sentences { .. })
+    }
+}
+
+/// `n` random inputs for `model`: images [3, side, side], or, for a text model, sentences of
+/// `side` tokens below the config's `model.vocab_size`.
+fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, side: i64) -> Box<dyn Dataset> {
+    let kind = if model.sequence_features() {
+        RandomKind::Sentences { len: side, vocab: run.fig.extract_inner::<i64>("model.vocab_size").unwrap_or(100) }
+    } else {
+        RandomKind::Images([3, side, side])
+    };
+    Box::new(RandomInputs { n, kind, classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() })
 }
 
 #[derive(Debug, serde::Serialize)]
 pub struct StageReport {
     pub stage: &'static str,
     pub seconds_per_image: f64,
-    pub flops_per_image: f64,
+    /// `None` where the model cannot count its FLOPs (the LSTM).
+    pub flops_per_image: Option<f64>,
     /// Achieved FLOP/s (flops_per_image / seconds_per_image).
-    pub flop_per_s: f64,
+    pub flop_per_s: Option<f64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -133,7 +161,8 @@ pub struct InputIbaReport {
     pub device: String,
     pub threads: i32,
     pub precision: String,
-    pub image: [i64; 3],
+    /// The first sample's input shape ([C,H,W]; text: [T] token ids).
+    pub image: Vec<i64>,
     pub layer: String,
     pub samples_per_batch: usize,
     pub images: usize,
@@ -144,8 +173,8 @@ pub struct InputIbaReport {
     pub attribution_s_per_image: f64,
 }
 
-fn stage(stage: &'static str, seconds: f64, flops: f64) -> StageReport {
-    StageReport { stage, seconds_per_image: seconds, flops_per_image: flops, flop_per_s: flops / seconds.max(1e-12) }
+fn stage(stage: &'static str, seconds: f64, flops: Option<f64>) -> StageReport {
+    StageReport { stage, seconds_per_image: seconds, flops_per_image: flops, flop_per_s: flops.map(|f| f / seconds.max(1e-12)) }
 }
 
 /// Times InputIBA's stages on `n_images` attribution images (random ones of side `random` when
@@ -156,10 +185,7 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     model.freeze();
     let mut cfg: InputIbaConfig = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
     let (est_data, data): (Box<dyn Dataset>, Box<dyn Dataset>) = match random {
-        Some(side) => {
-            let make = |n| Box::new(RandomImages { n, shape: [3, side, side], classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() }) as Box<dyn Dataset>;
-            (make(n_est), make(n_images))
-        }
+        Some(side) => (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_images, side)),
         None => (run.dataset("estimation")?, run.dataset("attribution")?),
     };
     let n_est = n_est.min(est_data.len());
@@ -172,7 +198,7 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     attr.feature_iba().estimate(model.as_ref(), est_data.as_ref(), &cx)?;
     let est_s = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
     let samples = (0..n_images.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
-    let image: [i64; 3] = samples[0].image.size().try_into().map_err(|_| Error::Model("images must be [C,H,W]".into()))?;
+    let image = samples[0].image.size();
     let precision = run.cfg.precision;
     precision.apply()?;
     if run.device.is_cuda() {
@@ -184,10 +210,13 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
         secs.iter_mut().zip(attr.last_stage_seconds).for_each(|(s, t)| *s += t);
     }
     let n = samples.len() as f64;
-    let feature: [i64; 3] = tch::no_grad(|| model.features(&samples[0].image.unsqueeze(0).to_device(run.device), &cfg.feat_iba.layer))?.size()[1..].try_into().expect("[N,C,h,w]");
-    let macs = model.macs(image, &cfg.feat_iba.layer).ok_or_else(|| Error::Model("this model type cannot count its FLOPs".into()))?;
-    let f = flops::per_image(&cfg, macs, feature);
-    let stages = vec![stage("estimation", est_s, f.estimation_per_image), stage("feature_iba", secs[0] / n, f.feature_iba), stage("wgan", secs[1] / n, f.wgan), stage("input_iba", secs[2] / n, f.input_iba)];
+    let f = stage_flops(model.as_ref(), &cfg, &samples[0].image.to_device(run.device))?;
+    let stages = vec![
+        stage("estimation", est_s, f.as_ref().map(|f| f.estimation_per_image)),
+        stage("feature_iba", secs[0] / n, f.as_ref().map(|f| f.feature_iba)),
+        stage("wgan", secs[1] / n, f.as_ref().map(|f| f.wgan)),
+        stage("input_iba", secs[2] / n, f.as_ref().map(|f| f.input_iba)),
+    ];
     Ok(InputIbaReport {
         device: format!("{:?}", run.device),
         threads: tch::get_num_threads(),
@@ -202,12 +231,21 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     })
 }
 
+/// The stages' FLOPs for one [C,H,W] image; `None` for models whose layers cannot be counted
+/// (text: an LSTM's work depends on the sentence).
+fn stage_flops(model: &dyn crate::models::Classifier, cfg: &InputIbaConfig, x: &Tensor) -> Result<Option<flops::StageFlops>> {
+    let (Ok(image), false) = (<[i64; 3]>::try_from(x.size()), model.sequence_features()) else { return Ok(None) };
+    let Some(macs) = model.macs(image, &cfg.feat_iba.layer) else { return Ok(None) };
+    let feature: [i64; 3] = tch::no_grad(|| model.features(&x.unsqueeze(0), &cfg.feat_iba.layer))?.size()[1..].try_into().expect("[N,C,h,w]");
+    Ok(Some(flops::per_image(cfg, macs, feature)))
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct MetricBench {
     pub device: String,
     pub threads: i32,
     pub metric: String,
-    pub image: [i64; 3],
+    pub image: Vec<i64>,
     pub images: usize,
     pub images_per_s: f64,
     pub seconds_per_image: f64,
@@ -221,7 +259,7 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
     let mut model = run.model()?;
     model.freeze();
     let data: Box<dyn Dataset> = match random {
-        Some(side) => Box::new(RandomImages { n, shape: [3, side, side], classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() }),
+        Some(side) => random_inputs(run, model.as_ref(), n, side),
         None => run.dataset("attribution")?,
     };
     let (fig, key) = crate::evaluation::metric_config(&run.fig, label);
@@ -229,7 +267,9 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
     let mut g = crate::rng::SplitMix::new(7);
     let maps: Vec<Tensor> = samples.iter().map(|s| {
-        let (h, w) = (s.image.size()[1], s.image.size()[2]);
+        // a sentence's map is one score per word, [1,T]; an image's [H,W]
+        let size = s.image.size();
+        let (h, w) = if model.sequence_features() { (1, size[0]) } else { (size[1], size[2]) };
         Tensor::from_slice(&(0..h * w).map(|_| g.uniform() as f32).collect::<Vec<_>>()).view([h, w])
     }).collect();
     let t = Instant::now();
@@ -240,5 +280,5 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
         tch::Cuda::synchronize(i as i64);
     }
     let secs = t.elapsed().as_secs_f64() / samples.len().max(1) as f64;
-    Ok(MetricBench { device: format!("{:?}", run.device), threads: tch::get_num_threads(), metric: label.into(), image: samples[0].image.size().try_into().unwrap_or([0; 3]), images: samples.len(), images_per_s: 1.0 / secs, seconds_per_image: secs })
+    Ok(MetricBench { device: format!("{:?}", run.device), threads: tch::get_num_threads(), metric: label.into(), image: samples[0].image.size(), images: samples.len(), images_per_s: 1.0 / secs, seconds_per_image: secs })
 }

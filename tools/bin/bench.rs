@@ -21,7 +21,8 @@ struct Args {
     images: usize,
     #[arg(long, default_value_t = 3)]
     repeat: usize,
-    /// Time on random images of this side instead of the config's data (e.g. 224 for VGG16)
+    /// Time on random images of this side instead of the config's data (e.g. 224 for VGG16);
+    /// for a text model, random sentences of this many tokens (e.g. 230 for IMDb reviews)
     #[arg(long)]
     random_images: Option<i64>,
     /// Time an evaluation metric instead (e.g. insertion_deletion), on random maps
