@@ -69,6 +69,19 @@ fn ehr_matches_the_originals_unit_cases() {
     assert!(effective_heat_ratio(&(roi * 0.05), &block(20, 20, 5..15, 5..15, 1.0), &p).is_none());
 }
 
+/// The original's EHR fills `mask[y1:y2, x1:x2]`: a box (5, 5, 14, 14) covers 9×9 pixels there,
+/// 10×10 with VOC's inclusive end. Heat on the 10×10 block: 81/100 inside by default, all of it
+/// with `inclusive_box_end`.
+#[test]
+fn ehr_boxes_end_where_the_original_ends_them() {
+    let model = Linear { w: Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), scale: 1.0 };
+    let s = sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![BBox { xmin: 5.0, ymin: 5.0, xmax: 14.0, ymax: 14.0 }]);
+    let heat = block(20, 20, 5..15, 5..15, 1.0);
+    let original = values(metric("Ehr", "max_roi_area = 1.0").as_mut(), &model, &s, &heat)["ehr"];
+    let inclusive = values(metric("Ehr", "max_roi_area = 1.0\ninclusive_box_end = true").as_mut(), &model, &s, &heat)["ehr"];
+    assert!((original - 0.81).abs() < 1e-6 && (inclusive - 1.0).abs() < 1e-6, "{original} {inclusive}");
+}
+
 /// `roi = "masks"`: the ROI is a binary PNG per image (here 10×10, read at the map's 20×20).
 #[test]
 fn ehr_reads_roi_masks_from_pngs() {

@@ -62,16 +62,23 @@ pub trait Dataset: Send {
     }
 }
 
-/// [H,W] float mask: 1 inside any of the boxes (inclusive pixel corners), else 0; all ones when
-/// there are no boxes.
+/// [H,W] float mask: 1 inside any of the boxes (inclusive pixel corners, as VOC counts them),
+/// else 0; all ones when there are no boxes.
 pub fn box_mask(boxes: &[BBox], h: i64, w: i64) -> Tensor {
+    box_mask_with(boxes, h, w, true)
+}
+
+/// As [`box_mask`]; `inclusive_end = false` fills [ymin, ymax) × [xmin, xmax) as the original's
+/// EHR does (`mask[y1:y2, x1:x2]`), one row and column fewer.
+pub fn box_mask_with(boxes: &[BBox], h: i64, w: i64, inclusive_end: bool) -> Tensor {
     if boxes.is_empty() {
         return Tensor::ones([h, w], (tch::Kind::Float, tch::Device::Cpu));
     }
     let m = Tensor::zeros([h, w], (tch::Kind::Float, tch::Device::Cpu));
     for b in boxes {
         let (x0, y0) = (b.xmin.floor().clamp(0., w as f64) as i64, b.ymin.floor().clamp(0., h as f64) as i64);
-        let (x1, y1) = ((b.xmax.floor() as i64 + 1).clamp(0, w), (b.ymax.floor() as i64 + 1).clamp(0, h));
+        let end = inclusive_end as i64;
+        let (x1, y1) = ((b.xmax.floor() as i64 + end).clamp(0, w), (b.ymax.floor() as i64 + end).clamp(0, h));
         if x1 > x0 && y1 > y0 {
             let _ = m.narrow(0, y0, y1 - y0).narrow(1, x0, x1 - x0).fill_(1.0);
         }

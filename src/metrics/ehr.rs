@@ -6,7 +6,7 @@
 //!
 //! Fixed against the original: an empty set of points of interest (a map below the threshold
 //! everywhere) crashes the original's `np.quantile`; here it scores 0 with a warning.
-use super::{target_roi, EvalSample, Metric, SampleResult};
+use super::{target_roi_with, EvalSample, Metric, SampleResult};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
@@ -28,6 +28,9 @@ pub struct EhrParams {
     pub max_roi_area: f64,
     /// `boxes`: the target's ground-truth boxes; `masks`: binary masks (the original's `--roi masks`).
     pub roi: Roi,
+    /// Boxes include their xmax/ymax pixel (VOC's convention). False (default): the original's
+    /// `mask[y1:y2, x1:x2]`, one row and column fewer.
+    pub inclusive_box_end: bool,
     /// With `roi = "masks"`: a folder of `<name>.png`, non-zero = the region of interest, any size
     /// (resized to the map's by nearest neighbour).
     pub mask_dir: PathBuf,
@@ -43,7 +46,7 @@ pub enum Roi {
 
 impl Default for EhrParams {
     fn default() -> Self {
-        EhrParams { type_: "Ehr".into(), base_threshold: 0.1, quantiles: 11, weight_by_heat: false, max_roi_area: 0.33, roi: Roi::Boxes, mask_dir: PathBuf::new() }
+        EhrParams { type_: "Ehr".into(), base_threshold: 0.1, quantiles: 11, weight_by_heat: false, max_roi_area: 0.33, roi: Roi::Boxes, inclusive_box_end: false, mask_dir: PathBuf::new() }
     }
 }
 
@@ -117,7 +120,7 @@ impl Metric for Ehr {
     fn evaluate(&mut self, _model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let mut r = SampleResult::default();
         let roi = match self.p.roi {
-            Roi::Boxes => target_roi(s, &mut r, self.p.max_roi_area).map(|(roi, _)| roi),
+            Roi::Boxes => target_roi_with(s, &mut r, self.p.max_roi_area, self.p.inclusive_box_end).map(|(roi, _)| roi),
             Roi::Masks => self.mask_roi(s, &mut r)?,
         };
         let Some(roi) = roi else { return Ok(r) };

@@ -118,11 +118,16 @@ pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
 /// The target's boxes as a 0/1 [H,W] mask of the map's size, and its share of the image; `None`
 /// (with a warning in `r`) when the sample has no box or the box covers more than `max_area`.
 pub fn target_roi(s: &EvalSample, r: &mut SampleResult, max_area: f64) -> Option<(Tensor, f64)> {
+    target_roi_with(s, r, max_area, true)
+}
+
+/// As [`target_roi`], with the boxes' end pixel in or out (see `data::box_mask_with`).
+pub fn target_roi_with(s: &EvalSample, r: &mut SampleResult, max_area: f64, inclusive_end: bool) -> Option<(Tensor, f64)> {
     if s.sample.boxes.is_empty() {
         r.warnings.push("no ground-truth box: skipped".into());
         return None;
     }
-    let roi = crate::data::box_mask(&s.sample.boxes, s.map.size()[0], s.map.size()[1]).to_kind(tch::Kind::Double);
+    let roi = crate::data::box_mask_with(&s.sample.boxes, s.map.size()[0], s.map.size()[1], inclusive_end).to_kind(tch::Kind::Double);
     let area = roi.mean(tch::Kind::Double).double_value(&[]);
     if area > max_area {
         r.warnings.push(format!("box covers {:.0}% of the image (> {:.0}%): skipped", area * 100.0, max_area * 100.0));
