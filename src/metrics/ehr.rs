@@ -66,7 +66,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub fn effective_heat_ratio(heat: &Tensor, roi: &Tensor, p: &EhrParams) -> Option<f64> {
     let mut heat = heat.to_kind(Kind::Double).to_device(tch::Device::Cpu);
     if heat.max().double_value(&[]) > 1.0 {
-        heat = heat / 255.0;
+        heat /= 255.0;
     }
     let heat = heat.where_scalarother(&heat.ge(p.base_threshold), 0.0);
     let h: Vec<f64> = Vec::try_from(heat.flatten(0, -1)).ok()?;

@@ -140,7 +140,8 @@ impl SequenceCritic {
                 let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
                 vars.sort_by(|a, b| a.0.cmp(&b.0));
                 for (name, mut v) in vars {
-                    let fan_in = if name.starts_with("lstm") { h } else if name.starts_with("fc1") { h } else { 128 };
+                    // the LSTM (PyTorch: 1/√hidden) and fc1 read h units, fc2 reads fc1's 128
+                    let fan_in = if name.starts_with("fc2") { 128 } else { h };
                     let b = 1.0 / (fan_in as f64).sqrt();
                     let _ = v.uniform_(-b, b);
                 }
