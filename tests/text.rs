@@ -93,6 +93,15 @@ fn generated_reviews_read_back_in_the_aclimdb_layout() {
     // a folder without the layout says what is expected
     let e = AclImdb::open(d.path(), "train", None).err().unwrap().to_string();
     assert!(e.contains("aclImdb layout"), "{e}");
+    // without a vocabulary file, the test split's dataset builds the original's from the train
+    // split (pos + neg) and writes it
+    use ibex::registry::{Build, BuildCtx};
+    let vocab_file = c.root.join("vocab.txt");
+    let p = ibex::text::ImdbParams { root: c.root.clone(), split: "test".into(), vocab: vocab_file.clone(), ..Default::default() };
+    let test = ibex::text::Imdb::build(p, &BuildCtx { device: tch::Device::Cpu, load_weights: false }).unwrap();
+    let expected = Vocab::build((0..train.len()).map(|i| train.get(i).unwrap().tokens).collect::<Vec<_>>().iter().map(|t| t.as_slice()), 25000);
+    assert_eq!(Vocab::load(&vocab_file).unwrap(), expected);
+    assert_eq!(test.len(), 4);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::data::{Dataset, Pipeline, Sample};
 use crate::error::{Error, Result};
 use crate::registry::{Build, BuildCtx, DatasetKind};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,6 +68,24 @@ impl Dataset for Imdb {
     }
 }
 
+/// The vocabulary at `path`; when there is none, the original's (spec §4.2: the 25,000 most
+/// frequent words of `root`'s whole train split, ties alphabetical, after `<unk>` and `<pad>`),
+/// built once and written there, which is the index order the original's checkpoint was trained
+/// with. Shards of one run share it (a file lock).
+pub fn ensure_vocab(root: &Path, path: &Path) -> Result<Vocab> {
+    let _lock = crate::output::lock::FileLock::acquire(&path.with_extension("lock"))?;
+    if path.is_file() {
+        return Vocab::load(path);
+    }
+    log::info!("no vocabulary at {}: building the original's from {}/train", path.display(), root.display());
+    let train = AclImdb::open(root, "train", None)?;
+    let docs = (0..train.len()).map(|i| train.get(i).map(|r| r.tokens)).collect::<Result<Vec<_>>>()?;
+    let vocab = Vocab::build(docs.iter().map(|d| d.as_slice()), 25000);
+    vocab.save(path)?;
+    log::info!("wrote {} ({} tokens)", path.display(), vocab.len());
+    Ok(vocab)
+}
+
 impl Build<DatasetKind> for Imdb {
     type Params = ImdbParams;
     fn build(p: ImdbParams, _cx: &BuildCtx) -> Result<Box<dyn Dataset>> {
@@ -77,10 +95,7 @@ impl Build<DatasetKind> for Imdb {
             other => return Err(Error::ConfigMsg(format!("Imdb: select_cls = \"{other}\": expected \"pos\", \"neg\" or \"\""))),
         };
         let reviews = AclImdb::open(&p.root, &p.split, only)?;
-        if !p.vocab.is_file() {
-            return Err(Error::file(&p.vocab, "vocabulary file not found: use the one your checkpoint was trained with (one token per line), or let the text quickstart build it"));
-        }
-        let vocab = Vocab::load(&p.vocab)?;
+        let vocab = ensure_vocab(&p.root, &p.vocab)?;
         let len = if p.max_samples > 0 { p.max_samples.min(reviews.len()) } else { reviews.len() };
         Ok(Box::new(Imdb { reviews, vocab, len, classes: vec!["neg".into(), "pos".into()], pipeline: Pipeline::default() }))
     }

@@ -8,7 +8,7 @@ mod tokenizer;
 pub mod training;
 mod vocab;
 
-pub use dataset::{Imdb, ImdbParams};
+pub use dataset::{ensure_vocab, Imdb, ImdbParams};
 pub use imdb::{AclImdb, Review};
 pub use tokenizer::basic_english;
 pub use vocab::{Vocab, PAD, UNK};

@@ -1,5 +1,5 @@
-//! The text quickstart's first-use steps: the vocabulary of `data.train` when its file is missing,
-//! and the DeepLSTM trained on it when `model.weights` is missing (`[train_text_classifier]`).
+//! The text quickstart's first-use steps: the vocabulary of `data.train` when its file is missing
+//! (`ensure_vocab`), and the DeepLSTM trained on it when `model.weights` is missing (`[train_text_classifier]`).
 use super::training::{train, TextTrainConfig};
 use super::{AclImdb, ImdbParams, Vocab};
 use crate::error::{Error, Result};
@@ -18,18 +18,11 @@ fn encoded(p: &ImdbParams, vocab: &Vocab) -> Result<Vec<(Vec<i64>, i64)>> {
 pub fn ensure(fig: &Figment, cfg: &TextTrainConfig, seed: u64, device: tch::Device) -> Result<()> {
     let tr: ImdbParams = fig.extract_inner("data.train").map_err(|e| Error::config("data.train", e))?;
     let te: ImdbParams = fig.extract_inner("data.test").map_err(|e| Error::config("data.test", e))?;
-    if !tr.vocab.is_file() {
-        let data = AclImdb::open(&tr.root, &tr.split, None)?;
-        let docs = (0..data.len()).map(|i| data.get(i).map(|r| r.tokens)).collect::<Result<Vec<_>>>()?;
-        let v = Vocab::build(docs.iter().map(|d| d.as_slice()), 25000);
-        v.save(&tr.vocab)?;
-        log::info!("built the vocabulary ({} tokens) into {}", v.len(), tr.vocab.display());
-    }
+    let vocab = super::dataset::ensure_vocab(&tr.root, &tr.vocab)?;
     let mut p: DeepLstmParams = fig.extract_inner("model").map_err(|e| Error::config("model", e))?;
     if p.weights.is_empty() || Path::new(&p.weights).is_file() {
         return Ok(());
     }
-    let vocab = Vocab::load(&tr.vocab)?;
     if vocab.len() as i64 != p.vocab_size {
         return Err(Error::ConfigMsg(format!("model.vocab_size = {} but {} holds {} tokens; set vocab_size to match", p.vocab_size, tr.vocab.display(), vocab.len())));
     }
