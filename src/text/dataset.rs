@@ -73,6 +73,10 @@ impl Dataset for Imdb {
 /// built once and written there, which is the index order the original's checkpoint was trained
 /// with. Shards of one run share it (a file lock).
 pub fn ensure_vocab(root: &Path, path: &Path) -> Result<Vocab> {
+    // no lock for the common case, so a read-only dataset folder with its vocabulary works
+    if path.is_file() {
+        return Vocab::load(path);
+    }
     let _lock = crate::output::lock::FileLock::acquire(&path.with_extension("lock"))?;
     if path.is_file() {
         return Vocab::load(path);
