@@ -143,3 +143,28 @@ fn reduced_precision_is_refused_on_the_cpu() {
     let e = run_err(d.path(), "_base_ = [\"b.toml\"]\nprecision = \"fp8\"\n", &[]);
     assert!(e.contains("precision") && e.contains("tf32"), "{e}");
 }
+
+/// Every shipped config (not the `_base_` parts) resolves and passes the component checks, so a
+/// renamed key or a stale table in `configs/` fails here, not in a user's run.
+#[test]
+fn every_shipped_config_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut configs: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && p.file_name() != Some("_base_".as_ref()) {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                configs.push(p);
+            }
+        }
+    }
+    assert!(configs.len() > 15, "{configs:?}");
+    for c in &configs {
+        if let Err(e) = ibex::Run::load(c, &[]) {
+            panic!("{}: {e}", c.display());
+        }
+    }
+}

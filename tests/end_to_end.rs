@@ -300,6 +300,17 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     let out = eval(&["insertion_deletion"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("reads text") && err.contains("text_insertion_deletion"), "{err}");
+    // a gradient baseline on the same reviews, evaluated and compared with InputIBA
+    let ig = repo("configs/baselines/text_integrated_gradients.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
+        .args(["--config", ig.to_str().unwrap(), "--work-dir", "workdirs/text_ig", "--cfg-options", "data.attribution.max_samples=3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
+        .args(["--config", ig.to_str().unwrap(), "--work-dir", "workdirs/text_ig", "--metric", "text_insertion_deletion"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_compare")).current_dir(cwd).args(["workdirs/text", "workdirs/text_ig"]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| text (input_masks) |") && table.contains("| text_ig (maps) |"), "{table}");
     // the confidence filter from the original's scores file keeps the samples at ≥ 0.6
     let scores: serde_json::Value = full.evaluated.iter().enumerate().map(|(k, n)| (n.clone(), serde_json::json!({ "target": 1, "pred": if k == 1 { 0.9 } else { 0.1 } }))).collect::<serde_json::Map<_, _>>().into();
     std::fs::write(cwd.join("scores.json"), scores.to_string()).unwrap();
