@@ -61,7 +61,7 @@ impl Metric for Infidelity {
 impl Build<MetricKind> for Infidelity {
     type Params = InfidelityParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.n_perturb_samples < 1 || p.batch_size < 1 || !(p.noise_std > 0.0) {
+        if p.n_perturb_samples < 1 || p.batch_size < 1 || p.noise_std.is_nan() || p.noise_std <= 0.0 {
             return Err(Error::ConfigMsg("Infidelity: n_perturb_samples and batch_size must be ≥ 1 and noise_std > 0".into()));
         }
         Ok(Box::new(Infidelity { p }))

@@ -82,7 +82,7 @@ impl Metric for InsertionDeletion {
 impl Build<MetricKind> for InsertionDeletion {
     type Params = InsertionDeletionParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.pixel_batch_size < 1 || p.batch_size < 1 || !(p.sigma > 0.0) {
+        if p.pixel_batch_size < 1 || p.batch_size < 1 || p.sigma.is_nan() || p.sigma <= 0.0 {
             return Err(crate::error::Error::ConfigMsg("InsertionDeletion: pixel_batch_size and batch_size must be ≥ 1 and sigma > 0".into()));
         }
         Ok(Box::new(InsertionDeletion::new(p)))

@@ -64,7 +64,7 @@ impl Metric for MaxSensitivity {
 impl Build<MetricKind> for MaxSensitivity {
     type Params = MaxSensitivityParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.n_perturb_samples < 1 || !(p.perturb_radius > 0.0) {
+        if p.n_perturb_samples < 1 || p.perturb_radius.is_nan() || p.perturb_radius <= 0.0 {
             return Err(Error::ConfigMsg("MaxSensitivity: n_perturb_samples must be ≥ 1 and perturb_radius > 0".into()));
         }
         Ok(Box::new(MaxSensitivity { p }))

@@ -126,7 +126,7 @@ impl Metric for SensitivityN {
 impl Build<MetricKind> for SensitivityN {
     type Params = SensitivityNParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.num_masks < 2 || p.batch_size < 1 || !(p.log_n_max >= 0.0) {
+        if p.num_masks < 2 || p.batch_size < 1 || p.log_n_max.is_nan() || p.log_n_max < 0.0 {
             return Err(Error::ConfigMsg("SensitivityN: num_masks must be ≥ 2, batch_size ≥ 1 and log_n_max ≥ 0".into()));
         }
         Ok(Box::new(SensitivityN { p, masks: None }))

@@ -68,9 +68,12 @@ pub fn insertion_deletion_auc(curves: &(Vec<f64>, Vec<f64>)) -> (f64, f64) {
     (auc(&curves.0), auc(&curves.1))
 }
 
+/// (n, Pearson correlation) per word-set size.
+pub type NCorrelations = Vec<(usize, f64)>;
+
 /// [(n, correlation)] for n = int(f·T), f = 0.1, 0.2, … 1.0 (n ≥ 1, repeated n dropped), and the
 /// n at which the correlation was undefined (counted 0).
-pub fn sensitivity_n(logit: &dyn Fn(&Tensor) -> Result<Tensor>, emb: &Tensor, scores: &[f64], target: i64, num_masks: usize, seed: u64, batch: i64) -> Result<(Vec<(usize, f64)>, Vec<usize>)> {
+pub fn sensitivity_n(logit: &dyn Fn(&Tensor) -> Result<Tensor>, emb: &Tensor, scores: &[f64], target: i64, num_masks: usize, seed: u64, batch: i64) -> Result<(NCorrelations, Vec<usize>)> {
     let t = scores.len();
     let sign = if target == 1 { 1.0 } else { -1.0 };
     let clean = sign * tch::no_grad(|| logit(&emb.unsqueeze(0)))?.double_value(&[0]);

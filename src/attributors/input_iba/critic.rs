@@ -33,12 +33,15 @@ fn default_init(shape: &[i64], fan_in: i64, device: Device) -> Tensor {
     Tensor::empty(shape, (Kind::Float, device)).uniform_(-b, b)
 }
 
+/// One critic copy's initial (weight, bias) pairs: the convolutions', then the linear layers'.
+type CopyInit = (Vec<[Tensor; 2]>, Vec<[Tensor; 2]>);
+
 impl Critic {
     /// `streams.len()` copies for a [C,h,w] feature map; copy k initialised from stream k.
     pub fn new(c: i64, h: i64, w: i64, device: Device, streams: &mut Streams) -> Self {
         let n = streams.len() as i64;
         let dims = [c * (h / 4) * (w / 4), 512, 256, 1];
-        let copies: Vec<(Vec<[Tensor; 2]>, Vec<[Tensor; 2]>)> = (0..streams.len())
+        let copies: Vec<CopyInit> = (0..streams.len())
             .map(|k| {
                 streams.seeded(k, || {
                     let conv = convs(c).iter().map(|&(i, o, kk, _, _)| [default_init(&[o, i, kk, kk], i * kk * kk, device), default_init(&[o], i * kk * kk, device)]).collect();
@@ -47,7 +50,7 @@ impl Critic {
                 })
             })
             .collect();
-        let cat = |f: &dyn Fn(&(Vec<[Tensor; 2]>, Vec<[Tensor; 2]>)) -> Tensor, stack: bool| {
+        let cat = |f: &dyn Fn(&CopyInit) -> Tensor, stack: bool| {
             let parts: Vec<Tensor> = copies.iter().map(f).collect();
             if stack { Tensor::stack(&parts, 0) } else { Tensor::cat(&parts, 0) }.set_requires_grad(true)
         };
