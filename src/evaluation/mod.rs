@@ -171,16 +171,16 @@ impl<'a> Evaluation<'a> {
         if metric.needs_explainer() {
             self.ensure_explainer()?;
         }
-        self.run_metric(metric.as_mut(), label, params).map(Some)
+        self.run_metric(metric.as_mut(), label, params, &names).map(Some)
     }
 
-    /// Runs `metric` over the chosen samples. Progress is kept in `state/` (at most every few
-    /// seconds, atomically), so an interrupted metric resumes at its first unfinished sample.
-    fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value) -> Result<MetricReport> {
+    /// Runs `metric` over the chosen samples (`names`, in order). Progress is kept in `state/` (at
+    /// most every few seconds, atomically), so an interrupted metric resumes at its first
+    /// unfinished sample.
+    fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value, names: &[String]) -> Result<MetricReport> {
         let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
         let chosen = self.chosen.as_deref().unwrap_or_default();
         let partial = self.wd.state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
-        let names: Vec<String> = chosen.iter().map(|&i| self.data.name(i)).collect();
         // progress counts only for the same metric on the same samples, taken in the same order
         let same = |r: &MetricReport| r.params == params && names.starts_with(&r.evaluated);
         let mut report = read_partial(&partial).filter(same).unwrap_or(MetricReport { params: params.clone(), ..Default::default() });
