@@ -3,9 +3,9 @@
 use crate::attributors::input_iba::{flops, InputIba, InputIbaConfig};
 use crate::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx};
 use crate::data::{Dataset, Pipeline, Sample};
-use crate::registry::{self, AttributorKind, BuildCtx};
 use crate::error::{Error, Result};
 use crate::pipeline::Run;
+use crate::registry::{self, AttributorKind, BuildCtx};
 use std::time::Instant;
 use tch::Tensor;
 
@@ -45,7 +45,12 @@ pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize) -> Result<Benc
         }
         per_image.push(t.elapsed().as_secs_f64() / samples.len().max(1) as f64);
     }
-    Ok(BenchReport { device: format!("{:?}", run.device), threads: tch::get_num_threads(), estimation_s_per_image: estimation, feature_iba_s_per_image: per_image })
+    Ok(BenchReport {
+        device: format!("{:?}", run.device),
+        threads: tch::get_num_threads(),
+        estimation_s_per_image: estimation,
+        feature_iba_s_per_image: per_image,
+    })
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -63,7 +68,11 @@ pub struct BatchReport {
 pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     let mut model = run.model()?;
     model.freeze();
-    let mut attr = registry::build::<AttributorKind>(&run.fig, "attributor", &BuildCtx { device: run.device, load_weights: true })?;
+    let mut attr = registry::build::<AttributorKind>(
+        &run.fig,
+        "attributor",
+        &BuildCtx { device: run.device, load_weights: true },
+    )?;
     attr.check(model.as_ref())?;
     let data = run.dataset("attribution")?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
@@ -88,7 +97,13 @@ pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     sync();
     let batched = t.elapsed().as_secs_f64() / samples.len() as f64;
     let method: String = run.fig.extract_inner("attributor.type").unwrap_or_default();
-    Ok(BatchReport { device: format!("{:?}", run.device), method, s_per_image_single: single, s_per_image_batched: batched, batch_size: bs })
+    Ok(BatchReport {
+        device: format!("{:?}", run.device),
+        method,
+        s_per_image_single: single,
+        s_per_image_batched: batched,
+        batch_size: bs,
+    })
 }
 
 /// Random inputs of one size, for timing models whose data is not here: images (VGG16 at 224²),
@@ -114,10 +129,13 @@ impl Dataset for RandomInputs {
         let mut g = crate::rng::SplitMix::new(i as u64);
         let image = match self.kind {
             RandomKind::Images(shape) => {
-                let v: Vec<f32> = (0..shape.iter().product::<i64>()).map(|_| (g.uniform() * 2.0 - 1.0) as f32 * 1.7).collect();
+                let v: Vec<f32> =
+                    (0..shape.iter().product::<i64>()).map(|_| (g.uniform() * 2.0 - 1.0) as f32 * 1.7).collect();
                 Tensor::from_slice(&v).view(shape)
             }
-            RandomKind::Sentences { len, vocab } => Tensor::from_slice(&(0..len).map(|_| 2 + g.below((vocab - 2).max(1) as u64) as i64).collect::<Vec<_>>()),
+            RandomKind::Sentences { len, vocab } => {
+                Tensor::from_slice(&(0..len).map(|_| 2 + g.below((vocab - 2).max(1) as u64) as i64).collect::<Vec<_>>())
+            }
         };
         Ok(Sample { name: self.name(i), image, target: (i % self.classes.len()) as i64, boxes: Vec::new() })
     }
@@ -143,7 +161,12 @@ fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, sid
     } else {
         RandomKind::Images([3, side, side])
     };
-    Box::new(RandomInputs { n, kind, classes: (0..model.num_classes()).map(|c| c.to_string()).collect(), pipeline: Pipeline::default() })
+    Box::new(RandomInputs {
+        n,
+        kind,
+        classes: (0..model.num_classes()).map(|c| c.to_string()).collect(),
+        pipeline: Pipeline::default(),
+    })
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -174,7 +197,12 @@ pub struct InputIbaReport {
 }
 
 fn stage(stage: &'static str, seconds: f64, flops: Option<f64>) -> StageReport {
-    StageReport { stage, seconds_per_image: seconds, flops_per_image: flops, flop_per_s: flops.map(|f| f / seconds.max(1e-12)) }
+    StageReport {
+        stage,
+        seconds_per_image: seconds,
+        flops_per_image: flops,
+        flop_per_s: flops.map(|f| f / seconds.max(1e-12)),
+    }
 }
 
 /// Times InputIBA's stages on `n_images` attribution images (random ones of side `random` when
@@ -185,7 +213,9 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     model.freeze();
     let mut cfg: InputIbaConfig = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
     let (est_data, data): (Box<dyn Dataset>, Box<dyn Dataset>) = match random {
-        Some(side) => (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_images, side)),
+        Some(side) => {
+            (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_images, side))
+        }
         None => (run.dataset("estimation")?, run.dataset("attribution")?),
     };
     let n_est = n_est.min(est_data.len());
@@ -233,10 +263,16 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
 
 /// The stages' FLOPs for one [C,H,W] image; `None` for models whose layers cannot be counted
 /// (text: an LSTM's work depends on the sentence).
-fn stage_flops(model: &dyn crate::models::Classifier, cfg: &InputIbaConfig, x: &Tensor) -> Result<Option<flops::StageFlops>> {
+fn stage_flops(
+    model: &dyn crate::models::Classifier,
+    cfg: &InputIbaConfig,
+    x: &Tensor,
+) -> Result<Option<flops::StageFlops>> {
     let (Ok(image), false) = (<[i64; 3]>::try_from(x.size()), model.sequence_features()) else { return Ok(None) };
     let Some(macs) = model.macs(image, &cfg.feat_iba.layer) else { return Ok(None) };
-    let feature: [i64; 3] = tch::no_grad(|| model.features(&x.unsqueeze(0), &cfg.feat_iba.layer))?.size()[1..].try_into().expect("[N,C,h,w]");
+    let feature: [i64; 3] = tch::no_grad(|| model.features(&x.unsqueeze(0), &cfg.feat_iba.layer))?.size()[1..]
+        .try_into()
+        .expect("[N,C,h,w]");
     Ok(Some(flops::per_image(cfg, macs, feature)))
 }
 
@@ -266,19 +302,33 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
     let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: run.device, load_weights: true })?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
     let mut g = crate::rng::SplitMix::new(7);
-    let maps: Vec<Tensor> = samples.iter().map(|s| {
-        // a sentence's map is one score per word, [1,T]; an image's [H,W]
-        let size = s.image.size();
-        let (h, w) = if model.sequence_features() { (1, size[0]) } else { (size[1], size[2]) };
-        Tensor::from_slice(&(0..h * w).map(|_| g.uniform() as f32).collect::<Vec<_>>()).view([h, w])
-    }).collect();
+    let maps: Vec<Tensor> = samples
+        .iter()
+        .map(|s| {
+            // a sentence's map is one score per word, [1,T]; an image's [H,W]
+            let size = s.image.size();
+            let (h, w) = if model.sequence_features() { (1, size[0]) } else { (size[1], size[2]) };
+            Tensor::from_slice(&(0..h * w).map(|_| g.uniform() as f32).collect::<Vec<_>>()).view([h, w])
+        })
+        .collect();
     let t = Instant::now();
     for (s, m) in samples.iter().zip(&maps) {
-        metric.evaluate(model.as_ref(), &crate::metrics::EvalSample { sample: s, map: m, target: s.target, device: run.device, explainer: None })?;
+        metric.evaluate(
+            model.as_ref(),
+            &crate::metrics::EvalSample { sample: s, map: m, target: s.target, device: run.device, explainer: None },
+        )?;
     }
     if let tch::Device::Cuda(i) = run.device {
         tch::Cuda::synchronize(i as i64);
     }
     let secs = t.elapsed().as_secs_f64() / samples.len().max(1) as f64;
-    Ok(MetricBench { device: format!("{:?}", run.device), threads: tch::get_num_threads(), metric: label.into(), image: samples[0].image.size(), images: samples.len(), images_per_s: 1.0 / secs, seconds_per_image: secs })
+    Ok(MetricBench {
+        device: format!("{:?}", run.device),
+        threads: tch::get_num_threads(),
+        metric: label.into(),
+        image: samples[0].image.size(),
+        images: samples.len(),
+        images_per_s: 1.0 / secs,
+        seconds_per_image: secs,
+    })
 }

@@ -56,7 +56,10 @@ fn describe_config(key: &str, err: &figment::Error) -> String {
             let mut parts: Vec<&str> = if key == "<root>" { vec![] } else { vec![key] };
             parts.extend(e.path.iter().map(String::as_str));
             let full = if parts.is_empty() { "<top level>".to_string() } else { parts.join(".") };
-            let from = e.metadata.as_ref().map(|m| m.source.as_ref().map(|s| s.to_string()).unwrap_or_else(|| m.name.to_string()));
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| m.source.as_ref().map(|s| s.to_string()).unwrap_or_else(|| m.name.to_string()));
             let from = from.map(|f| format!(" (set in {f})")).unwrap_or_default();
             format!("config key `{full}`{from}: {}", e.kind)
         })

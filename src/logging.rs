@@ -23,7 +23,10 @@ impl log::Log for Tee {
         self.console.log(r);
         if let Ok(mut guard) = FILE.lock() {
             if let Some(f) = guard.as_mut() {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 let _ = writeln!(f, "{secs} {:<5} {}", r.level(), r.args());
             }
         }
@@ -36,7 +39,9 @@ impl log::Log for Tee {
 /// Installs the logger once (`RUST_LOG` overrides the default `info`). Safe to call again.
 pub fn init() {
     let bars = BARS.get_or_init(MultiProgress::new);
-    let console = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_target(false).build();
+    let console = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .build();
     let level = console.filter();
     if indicatif_log_bridge::LogWrapper::new(bars.clone(), Tee { console }).try_init().is_ok() {
         log::set_max_level(level);
@@ -55,7 +60,11 @@ pub fn attach_file(path: &Path) -> std::io::Result<()> {
 /// A progress bar shown under the log lines (hidden when stderr is not a terminal).
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len).with_message(what.to_string());
-    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     match BARS.get() {
         Some(m) => m.add(bar),
         None => bar,

@@ -32,7 +32,10 @@ impl std::str::FromStr for Shard {
     /// `i/n` with 0 ≤ i < n (Slurm's `$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let (i, n) = s.split_once('/').ok_or("expected i/n, e.g. 0/4")?;
-        let (index, count) = (i.trim().parse::<usize>().map_err(|e| e.to_string())?, n.trim().parse::<usize>().map_err(|e| e.to_string())?);
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|e| e.to_string())?,
+            n.trim().parse::<usize>().map_err(|e| e.to_string())?,
+        );
         if count == 0 || index >= count {
             return Err(format!("shard {index}/{count}: need 0 ≤ i < n"));
         }
@@ -65,7 +68,9 @@ impl Run {
     pub fn validate(&self) -> Result<()> {
         registry::check::<ModelKind>(&self.fig, "model")?;
         let d = &self.cfg.data;
-        for (role, table) in [("estimation", &d.estimation), ("attribution", &d.attribution), ("train", &d.train), ("test", &d.test)] {
+        for (role, table) in
+            [("estimation", &d.estimation), ("attribution", &d.attribution), ("train", &d.train), ("test", &d.test)]
+        {
             if table.is_some() {
                 registry::check::<DatasetKind>(&self.fig, &format!("data.{role}"))?;
             }
@@ -129,12 +134,19 @@ impl Run {
 
     /// Trains `[model]` from scratch on `data.train`, reports `data.test` accuracy, saves `model.weights`.
     pub fn train_classifier(&self) -> Result<f64> {
-        let tc = self.cfg.train_classifier.as_ref().ok_or_else(|| Error::ConfigMsg("no [train_classifier] table in the config".into()))?;
-        let out = self.weights_path().ok_or_else(|| Error::ConfigMsg("`model.weights` must name the file to save the trained weights to".into()))?;
+        let tc = self
+            .cfg
+            .train_classifier
+            .as_ref()
+            .ok_or_else(|| Error::ConfigMsg("no [train_classifier] table in the config".into()))?;
+        let out = self.weights_path().ok_or_else(|| {
+            Error::ConfigMsg("`model.weights` must name the file to save the trained weights to".into())
+        })?;
         tch::manual_seed(self.cfg.seed as i64); // the initial weights too
         let mut model = registry::build::<ModelKind>(&self.fig, "model", &self.ctx(false))?;
         let (train, test) = (self.dataset("train")?, self.dataset("test")?);
-        let acc = crate::training::train(model.as_mut(), train.as_ref(), test.as_ref(), tc, self.cfg.seed, self.device)?;
+        let acc =
+            crate::training::train(model.as_mut(), train.as_ref(), test.as_ref(), tc, self.cfg.seed, self.device)?;
         let last = acc.last().copied().unwrap_or(0.0);
         crate::training::save_weights(model.as_mut(), &out)?;
         let report = serde_json::json!({ "test_accuracy": last, "accuracy_per_epoch": acc, "train_classifier": tc, "seed": self.cfg.seed });
@@ -202,7 +214,9 @@ impl Run {
                         }
                     }
                 }
-                Err(e) => self.failed(&mut summary, samples.first().map(|(_, s)| s.name.clone()).unwrap_or_default(), e)?,
+                Err(e) => {
+                    self.failed(&mut summary, samples.first().map(|(_, s)| s.name.clone()).unwrap_or_default(), e)?
+                }
             }
             bar.inc(chunk.len() as u64);
         }
@@ -212,7 +226,10 @@ impl Run {
             Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
             None => "summary.json".into(),
         };
-        crate::output::atomic::write(&wd.path(&file), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
+        crate::output::atomic::write(
+            &wd.path(&file),
+            serde_json::to_string_pretty(&summary).expect("json").as_bytes(),
+        )?;
         Ok(summary)
     }
 }

@@ -29,7 +29,8 @@ fn symbol<T: Copy>(name: &[u8]) -> Result<T> {
     let this = libloading::os::unix::Library::this();
     // SAFETY: the caller names a libtorch function whose C++ signature matches T under the
     // Itanium ABI (a member function takes `this` first).
-    unsafe { this.get::<T>(name).map(|s| *s) }.map_err(|e| Error::Device(format!("libtorch entry point {} not found: {e}", String::from_utf8_lossy(name))))
+    unsafe { this.get::<T>(name).map(|s| *s) }
+        .map_err(|e| Error::Device(format!("libtorch entry point {} not found: {e}", String::from_utf8_lossy(name))))
 }
 
 fn global_context() -> Result<*mut c_void> {
@@ -60,7 +61,8 @@ pub fn cuda_autocast_dtype() -> Result<i8> {
 }
 
 pub fn set_cuda_autocast_dtype(dtype: i8) -> Result<()> {
-    let f: extern "C" fn(i8, i8) = symbol(b"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE\0")?;
+    let f: extern "C" fn(i8, i8) =
+        symbol(b"_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE\0")?;
     f(CUDA, dtype);
     Ok(())
 }
@@ -69,7 +71,10 @@ impl Precision {
     /// Anything but fp32 needs a CUDA device.
     pub fn check(self, device: tch::Device) -> Result<()> {
         if self != Precision::Fp32 && !device.is_cuda() {
-            return Err(Error::ConfigMsg(format!("`precision = \"{}\"` needs `device = \"cuda\"` (it is CUDA-only); use \"fp32\" on the CPU", self.name())));
+            return Err(Error::ConfigMsg(format!(
+                "`precision = \"{}\"` needs `device = \"cuda\"` (it is CUDA-only); use \"fp32\" on the CPU",
+                self.name()
+            )));
         }
         Ok(())
     }

@@ -109,14 +109,20 @@ where
     Entry<K>: inventory::Collect,
 {
     if fig.find_value(key).is_err() {
-        return Err(Error::ConfigMsg(format!("missing table `[{key}]` (needs a `type = ...` key; {} types: {:?})", K::NAME, names::<K>())));
+        return Err(Error::ConfigMsg(format!(
+            "missing table `[{key}]` (needs a `type = ...` key; {} types: {:?})",
+            K::NAME,
+            names::<K>()
+        )));
     }
     let sub = fig.focus(key);
     let name: String = sub.extract_inner("type").map_err(|e| Error::config(key, e))?;
-    let entry = inventory::iter::<Entry<K>>
-        .into_iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| Error::UnknownType { kind: K::NAME, key: key.into(), name, known: names::<K>() })?;
+    let entry = inventory::iter::<Entry<K>>.into_iter().find(|e| e.name == name).ok_or_else(|| Error::UnknownType {
+        kind: K::NAME,
+        key: key.into(),
+        name,
+        known: names::<K>(),
+    })?;
     Ok((entry, sub))
 }
 

@@ -9,7 +9,12 @@ use tch::Device;
 /// it did; on a CPU-only libtorch it does nothing.
 pub fn load_cuda_backend() -> bool {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let Some(dir) = maps.lines().filter_map(|l| l.split_whitespace().last()).find(|p| p.ends_with("/libtorch_cpu.so")).and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf())) else {
+    let Some(dir) = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .find(|p| p.ends_with("/libtorch_cpu.so"))
+        .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+    else {
         return false;
     };
     let cuda = dir.join("libtorch_cuda.so");
@@ -17,7 +22,12 @@ pub fn load_cuda_backend() -> bool {
         return false;
     }
     // SAFETY: loading a shared library runs its initialisers; libtorch_cuda's register CUDA kernels.
-    match unsafe { libloading::os::unix::Library::open(Some(&cuda), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL) } {
+    match unsafe {
+        libloading::os::unix::Library::open(
+            Some(&cuda),
+            libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
+        )
+    } {
         Ok(lib) => {
             std::mem::forget(lib);
             true

@@ -33,7 +33,16 @@ pub struct TrainClassifierConfig {
 
 impl Default for TrainClassifierConfig {
     fn default() -> Self {
-        TrainClassifierConfig { epochs: 6, batch_size: 32, lr: 1e-3, weight_decay: 0.0, noise_prob: 0.5, noise_max_blend: 0.5, noise_uniform_prob: 0.1, background_noise_prob: 0.0 }
+        TrainClassifierConfig {
+            epochs: 6,
+            batch_size: 32,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            noise_prob: 0.5,
+            noise_max_blend: 0.5,
+            noise_uniform_prob: 0.1,
+            background_noise_prob: 0.0,
+        }
     }
 }
 
@@ -68,7 +77,8 @@ pub fn accuracy(model: &dyn Classifier, x: &Tensor, y: &Tensor, batch: i64, devi
     tch::no_grad(|| {
         for start in (0..n).step_by(batch as usize) {
             let len = batch.min(n - start);
-            let pred = model.forward(&x.narrow(0, start, len).to_device(device)).argmax(-1, false).to_device(tch::Device::Cpu);
+            let pred =
+                model.forward(&x.narrow(0, start, len).to_device(device)).argmax(-1, false).to_device(tch::Device::Cpu);
             correct += pred.eq_tensor(&y.narrow(0, start, len)).sum(Kind::Int64).int64_value(&[]);
         }
     });
@@ -76,7 +86,14 @@ pub fn accuracy(model: &dyn Classifier, x: &Tensor, y: &Tensor, batch: i64, devi
 }
 
 /// Trains `model` in place; returns the test accuracy after each epoch.
-pub fn train(model: &mut dyn Classifier, train: &dyn Dataset, test: &dyn Dataset, cfg: &TrainClassifierConfig, seed: u64, device: tch::Device) -> Result<Vec<f64>> {
+pub fn train(
+    model: &mut dyn Classifier,
+    train: &dyn Dataset,
+    test: &dyn Dataset,
+    cfg: &TrainClassifierConfig,
+    seed: u64,
+    device: tch::Device,
+) -> Result<Vec<f64>> {
     tch::manual_seed(seed as i64 ^ 0x5eed);
     let tr = load_all(train, "train data")?;
     let te = load_all(test, "test data")?;
@@ -91,7 +108,13 @@ pub fn train(model: &mut dyn Classifier, train: &dyn Dataset, test: &dyn Dataset
         for start in (0..n).step_by(cfg.batch_size as usize) {
             let len = cfg.batch_size.min(n - start);
             let idx = perm.narrow(0, start, len);
-            let (x, q) = augment(&tr.x.index_select(0, &idx), &tr.y.index_select(0, &idx), &tr.foreground.index_select(0, &idx), model.num_classes(), cfg);
+            let (x, q) = augment(
+                &tr.x.index_select(0, &idx),
+                &tr.y.index_select(0, &idx),
+                &tr.foreground.index_select(0, &idx),
+                model.num_classes(),
+                cfg,
+            );
             let logp = model.forward_t(&x.to_device(device), true).log_softmax(-1, Kind::Float);
             let loss = -(logp * q.to_device(device)).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float);
             opt.backward_step(&loss);
@@ -112,7 +135,8 @@ pub fn train(model: &mut dyn Classifier, train: &dyn Dataset, test: &dyn Dataset
 fn augment(x: &Tensor, y: &Tensor, fg: &Tensor, classes: i64, cfg: &TrainClassifierConfig) -> (Tensor, Tensor) {
     let b = x.size()[0];
     let coin = |p: f64| Tensor::rand([b, 1, 1, 1], (Kind::Float, x.device())).lt(p).to_kind(Kind::Float);
-    let bg_t = Tensor::rand([b, 1, 1, 1], (Kind::Float, x.device())) * coin(cfg.background_noise_prob) * (fg.ones_like() - fg);
+    let bg_t =
+        Tensor::rand([b, 1, 1, 1], (Kind::Float, x.device())) * coin(cfg.background_noise_prob) * (fg.ones_like() - fg);
     let x = &(x * (bg_t.ones_like() - &bg_t) + x.randn_like() * &bg_t);
     let t = Tensor::rand([b, 1, 1, 1], (Kind::Float, x.device())) * cfg.noise_max_blend * coin(cfg.noise_prob);
     let pure = coin(cfg.noise_uniform_prob);

@@ -25,7 +25,6 @@ fn table(name: &str) -> String {
     format!("[attributor]\ntype = \"{name}\"\n{extra}\n")
 }
 
-
 fn close(a: &Tensor, b: &Tensor) -> bool {
     let scale = 1.0 + b.abs().max().double_value(&[]);
     (a - b).abs().max().double_value(&[]) <= 1e-4 * scale
@@ -43,8 +42,9 @@ fn every_attributor_keeps_the_contract() {
     let samples: Vec<Sample> = (0..3).map(|i| data.get(i).unwrap()).collect();
     for name in names::<AttributorKind>() {
         let fig = Figment::from(Toml::string(&table(name)));
-        let mut attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut attr =
+            build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         attr.check(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
         attr.fit(&model, Some(&data), &cx).unwrap();
         let specs = attr.outputs();
@@ -71,14 +71,23 @@ fn every_attributor_keeps_the_contract() {
 fn a_method_that_cannot_run_on_a_model_says_so_at_build_time() {
     let model = tiny_vgg();
     let fig = Figment::from(Toml::string("[attributor]\ntype = \"GradCam\"\nlayer = \"features.40\"\n"));
-    let attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
+    let attr =
+        build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
     let e = attr.check(&model).unwrap_err().to_string();
     assert!(e.contains("features.40"), "{e}");
     let fig = Figment::from(Toml::string("[attributor]\ntype = \"IntegratedGradients\"\nmethod = \"simpson\"\n"));
-    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).err().unwrap().to_string();
+    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("attributor.method") && e.contains("gauss_legendre"), "{e}");
-    let fig = Figment::from(Toml::string("[attributor]\ntype = \"NoiseTunnel\"\n[attributor.base]\ntype = \"Saliency\"\nabss = true\n"));
-    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).err().unwrap().to_string();
+    let fig = Figment::from(Toml::string(
+        "[attributor]\ntype = \"NoiseTunnel\"\n[attributor.base]\ntype = \"Saliency\"\nabss = true\n",
+    ));
+    let e = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("abss"), "{e}");
     let _ = model.num_classes();
 }

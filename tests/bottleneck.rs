@@ -13,7 +13,9 @@ fn kl_gauss(m: f64, s: f64, mu: f64, sigma: f64) -> f64 {
 fn capacity_is_the_kl_of_the_bottleneck_against_its_prior() {
     // p(z|R) = N(λR + (1−λ)μ, ((1−λ)σ)²), prior N(μ, σ²): the capacity in normalised coordinates
     // must equal the KL computed in the original units.
-    for &(r, lam, mu, sigma) in &[(1.5, 0.3, 0.0, 1.0), (2.0, 0.9, -1.0, 0.5), (-3.0, 0.05, 0.7, 2.5), (0.2, 0.5, 0.2, 0.1)] {
+    for &(r, lam, mu, sigma) in
+        &[(1.5, 0.3, 0.0, 1.0), (2.0, 0.9, -1.0, 0.5), (-3.0, 0.05, 0.7, 2.5), (0.2, 0.5, 0.2, 0.1)]
+    {
         let want = kl_gauss(lam * r + (1.0 - lam) * mu, (1.0 - lam) * sigma, mu, sigma);
         let got = capacity(&Tensor::from((r - mu) / sigma), &Tensor::from(lam)).double_value(&[]);
         assert!((got - want).abs() < 1e-5, "r={r} λ={lam}: {got} vs {want}");
@@ -55,7 +57,8 @@ fn saliency_is_in_bits_and_resizing_keeps_total_bits() {
     let (t0, t1) = (bits.sum(Kind::Double).double_value(&[]), big.sum(Kind::Double).double_value(&[]));
     assert!((t0 - t1).abs() / t0 < 1e-5, "total bits {t0} → {t1}");
     // NaN channels are ignored (nansum), as in the original
-    let with_nan = Tensor::cat(&[cap.shallow_clone(), Tensor::full([1, 6, 5], f64::NAN, (Kind::Float, Device::Cpu))], 0);
+    let with_nan =
+        Tensor::cat(&[cap.shallow_clone(), Tensor::full([1, 6, 5], f64::NAN, (Kind::Float, Device::Cpu))], 0);
     assert!((saliency_bits(&with_nan, None) - &bits).abs().max().double_value(&[]) < 1e-6);
 }
 

@@ -27,8 +27,14 @@ adam_betas = [0.9, 0.999]
 fn bases_merge_tables_and_replace_arrays_then_overrides_win() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "_base_/b.toml", BASE);
-    let child = write(d.path(), "child.toml", "_base_ = [\"_base_/b.toml\"]\n[model]\nclassifier = [4]\n[attributor]\nbeta = 20.0\n");
-    let fig = config::load(&child, &["attributor.opt_steps=3".into(), "device=cpu".into(), "model.cfg=[4, \"M\", 8]".into()]).unwrap();
+    let child = write(
+        d.path(),
+        "child.toml",
+        "_base_ = [\"_base_/b.toml\"]\n[model]\nclassifier = [4]\n[attributor]\nbeta = 20.0\n",
+    );
+    let fig =
+        config::load(&child, &["attributor.opt_steps=3".into(), "device=cpu".into(), "model.cfg=[4, \"M\", 8]".into()])
+            .unwrap();
     let run: config::RunConfig = fig.extract().unwrap();
     assert_eq!(run.seed, 1, "inherited from the base");
     assert_eq!(fig.extract_inner::<f64>("attributor.beta").unwrap(), 20.0, "the child wins");
@@ -68,7 +74,10 @@ fn run_err(dir: &Path, text: &str, overrides: &[&str]) -> String {
 fn a_typo_names_the_file_the_key_and_the_valid_keys() {
     let d = tempfile::tempdir().unwrap();
     let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[attributor]\nbta = 3.0\n", &[]);
-    assert!(e.contains("attributor.bta") && e.contains("bad.toml") && e.contains("`beta`") && e.contains("`opt_steps`"), "{e}");
+    assert!(
+        e.contains("attributor.bta") && e.contains("bad.toml") && e.contains("`beta`") && e.contains("`opt_steps`"),
+        "{e}"
+    );
     let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[outptu]\npng = true\n", &[]);
     assert!(e.contains("outptu") && e.contains("`output`"), "{e}");
 }
@@ -110,7 +119,13 @@ fn a_base_cycle_is_an_error_naming_the_chain() {
 fn bad_cfg_options_are_errors() {
     let d = tempfile::tempdir().unwrap();
     let p = write(d.path(), "b.toml", BASE);
-    for (item, why) in [("attributor.beta", "key=value"), ("attributor.beta=[1", "not a TOML value"), ("=3", "dotted"), ("a..b=1", "dotted"), ("seed=", "empty")] {
+    for (item, why) in [
+        ("attributor.beta", "key=value"),
+        ("attributor.beta=[1", "not a TOML value"),
+        ("=3", "dotted"),
+        ("a..b=1", "dotted"),
+        ("seed=", "empty"),
+    ] {
         let e = config::load(&p, &[item.to_string()]).err().unwrap().to_string();
         assert!(e.contains(item) && e.contains(why), "{item}: {e}");
     }

@@ -14,8 +14,17 @@ fn layout(root: &Path, per_class_annotations: bool) -> ImageNetParams {
     save_rgb(&root.join("img/n01/a.JPEG"), 40, 20, [255, 0, 0]);
     save_rgb(&root.join("img/n02/b.png"), 10, 10, [0, 255, 0]);
     save_rgb(&root.join("img/n02/c.jpg"), 10, 10, [0, 0, 255]);
-    let ann = |stem: &str, cls: &str| if per_class_annotations { root.join("ann").join(cls).join(format!("{stem}.xml")) } else { root.join("ann").join(format!("{stem}.xml")) };
-    let objs = [voc::VocObject { name: "n01".into(), bbox: [4.0, 2.0, 20.0, 10.0] }, voc::VocObject { name: "n99".into(), bbox: [0.0, 0.0, 1.0, 1.0] }];
+    let ann = |stem: &str, cls: &str| {
+        if per_class_annotations {
+            root.join("ann").join(cls).join(format!("{stem}.xml"))
+        } else {
+            root.join("ann").join(format!("{stem}.xml"))
+        }
+    };
+    let objs = [
+        voc::VocObject { name: "n01".into(), bbox: [4.0, 2.0, 20.0, 10.0] },
+        voc::VocObject { name: "n99".into(), bbox: [0.0, 0.0, 1.0, 1.0] },
+    ];
     for (stem, cls, o) in [("a", "n01", &objs[..]), ("b", "n02", &[][..])] {
         let p = ann(stem, cls);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -68,7 +77,10 @@ fn missing_and_corrupt_data_are_clear_errors() {
     let p = layout(d.path(), false);
     let e = ImageNet::new(&ImageNetParams { img_root: d.path().join("nope"), ..p.clone() }).err().unwrap().to_string();
     assert!(e.contains("nope") && e.contains("img_root"), "{e}");
-    let e = ImageNet::new(&ImageNetParams { ind_to_cls_file: d.path().join("none.json"), ..p.clone() }).err().unwrap().to_string();
+    let e = ImageNet::new(&ImageNetParams { ind_to_cls_file: d.path().join("none.json"), ..p.clone() })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("none.json"), "{e}");
     std::fs::create_dir_all(d.path().join("img/n77")).unwrap();
     std::fs::write(d.path().join("img/n77/x.png"), b"png").unwrap();
@@ -81,7 +93,17 @@ fn missing_and_corrupt_data_are_clear_errors() {
 }
 
 fn small(root: &Path, seed: u64) -> SyntheticConfig {
-    SyntheticConfig { root: root.to_path_buf(), seed, image_size: 32, classes: 3, train_per_class: 2, test_per_class: 1, estimation_per_class: 1, attribution_per_class: 2, ..SyntheticConfig::default() }
+    SyntheticConfig {
+        root: root.to_path_buf(),
+        seed,
+        image_size: 32,
+        classes: 3,
+        train_per_class: 2,
+        test_per_class: 1,
+        estimation_per_class: 1,
+        attribution_per_class: 2,
+        ..SyntheticConfig::default()
+    }
 }
 
 fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
@@ -150,13 +172,21 @@ fn image_folder_orders_classes_by_folder_name() {
     save_rgb(&d.path().join("ant/2.jpg"), 6, 4, [200, 10, 10]);
     save_rgb(&d.path().join("ant/3.png"), 6, 4, [10, 200, 10]);
     std::fs::write(d.path().join("ant/notes.txt"), "not an image").unwrap();
-    let ds = ImageFolder::new(&ImageFolderParams { root: d.path().to_path_buf(), img_size: [4, 6], ..ImageFolderParams::default() }).unwrap();
+    let ds = ImageFolder::new(&ImageFolderParams {
+        root: d.path().to_path_buf(),
+        img_size: [4, 6],
+        ..ImageFolderParams::default()
+    })
+    .unwrap();
     assert_eq!(ds.class_names(), ["ant", "zebra"]);
     assert_eq!(ds.len(), 3);
     let targets: Vec<i64> = (0..3).map(|i| ds.get(i).unwrap().target).collect();
     assert_eq!(targets, vec![0, 0, 1]);
     assert_eq!(ds.get(2).unwrap().name, "1");
-    let e = ImageFolder::new(&ImageFolderParams { root: d.path().join("none"), ..ImageFolderParams::default() }).err().unwrap().to_string();
+    let e = ImageFolder::new(&ImageFolderParams { root: d.path().join("none"), ..ImageFolderParams::default() })
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("none") && e.contains("ImageFolder"), "{e}");
 }
 
@@ -175,7 +205,10 @@ fn resize_shorter_side_then_centre_crop_moves_the_boxes() {
     img.save(d.path().join("img/n01/a.png")).unwrap();
     std::fs::write(d.path().join("idx.json"), r#"{"0": ["n01", "tench"]}"#).unwrap();
     std::fs::create_dir_all(d.path().join("ann")).unwrap();
-    let objs = [voc::VocObject { name: "n01".into(), bbox: [10.0, 4.0, 30.0, 16.0] }, voc::VocObject { name: "n01".into(), bbox: [0.0, 0.0, 4.0, 1.0] }];
+    let objs = [
+        voc::VocObject { name: "n01".into(), bbox: [10.0, 4.0, 30.0, 16.0] },
+        voc::VocObject { name: "n01".into(), bbox: [0.0, 0.0, 4.0, 1.0] },
+    ];
     std::fs::write(d.path().join("ann/a.xml"), voc::to_xml("a", (40, 20), &objs)).unwrap();
     let p = ImageNetParams {
         img_root: d.path().join("img"),

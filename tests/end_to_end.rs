@@ -53,13 +53,16 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let wd = cwd.join("workdirs/quickstart");
 
     // the classifier trained on first use reaches ≥ 95% test accuracy
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("data/quickstart/vgg_small_bn.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("data/quickstart/vgg_small_bn.json")).unwrap()).unwrap();
     let acc = report["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "test accuracy {acc}");
 
     // every attribution sample has its files, in the original's format
-    let names: Vec<String> = std::fs::read_dir(cwd.join("data/synthetic/annotations/attribution")).unwrap()
-        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(cwd.join("data/synthetic/annotations/attribution"))
+        .unwrap()
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 16);
     for n in &names {
         for suffix in [".png", ".npy", "_overlay.jpg"] {
@@ -77,35 +80,53 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     // the maps put their bits on the objects: mass in the box vs a uniform map (ratio 1). Measured
     // 3.24 on average here (per class 2.1 / 5.7 / 2.3 / 2.8; 3.92 and 2.64 with seeds 1 and 7), all
     // 16 above 1; we require 2.0 on average and 13 of 16 above 1.
-    let ratios: Vec<f64> = names.iter().map(|n| {
-        let map = tch::Tensor::read_npy(wd.join("feat_masks").join(format!("{n}.npy"))).unwrap();
-        mass_in_box_ratio(&map, &cwd.join("data/synthetic/annotations/attribution").join(format!("{n}.xml")))
-    }).collect();
+    let ratios: Vec<f64> = names
+        .iter()
+        .map(|n| {
+            let map = tch::Tensor::read_npy(wd.join("feat_masks").join(format!("{n}.npy"))).unwrap();
+            mass_in_box_ratio(&map, &cwd.join("data/synthetic/annotations/attribution").join(format!("{n}.xml")))
+        })
+        .collect();
     let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
     let above = ratios.iter().filter(|&&r| r > 1.0).count();
     assert!(mean > 2.0 && above >= 13, "mass-in-box ratios {ratios:?}");
 
     // TensorBoard: scalars and images parse, with our reader and (when available) TensorBoard's own
-    let events: Vec<PathBuf> = std::fs::read_dir(&wd).unwrap().map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents")).collect();
+    let events: Vec<PathBuf> = std::fs::read_dir(&wd)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents"))
+        .collect();
     assert_eq!(events.len(), 1);
     let ev = read_events(&events[0]).unwrap();
-    let count = |f: &dyn Fn(&Payload) -> bool| ev.iter().filter(|e| matches!(&e.what, Some(What::Summary(s)) if f(s.value[0].payload.as_ref().unwrap()))).count();
+    let count = |f: &dyn Fn(&Payload) -> bool| {
+        ev.iter()
+            .filter(|e| matches!(&e.what, Some(What::Summary(s)) if f(s.value[0].payload.as_ref().unwrap())))
+            .count()
+    };
     assert_eq!(count(&|p| matches!(p, Payload::Image(_))), 8);
     assert_eq!(count(&|p| matches!(p, Payload::SimpleValue(_))), 16 * 3 * 11);
     if let Some(py) = std::env::var("IBEX_TB_PYTHON").ok().filter(|p| !p.is_empty()) {
         let check = Command::new(py).arg(repo("tests/tensorboard_check.py")).arg(&wd).output().unwrap();
-        assert!(check.status.success(), "TensorBoard could not read the events: {}", String::from_utf8_lossy(&check.stderr));
+        assert!(
+            check.status.success(),
+            "TensorBoard could not read the events: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
         let said = String::from_utf8_lossy(&check.stdout);
         assert!(said.contains("feat_iba/loss 160") && said.contains("images 8 64x64"), "{said}");
     }
 
     // a second run resumes: nothing is redone, the estimator is reused, a new event file starts
-    let before = std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap();
+    let before =
+        std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap();
     let out = train(cwd, &repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!((summary(&wd)["attributed"].as_i64(), summary(&wd)["skipped"].as_i64()), (Some(0), Some(16)));
-    assert_eq!(std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(wd.join("feat_masks").join(format!("{}.npy", names[0]))).unwrap().modified().unwrap(),
+        before
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("estimator: reusing"));
 
     // the dumped config re-runs as is; a lost map is redone
@@ -122,23 +143,49 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert_eq!(m.size(), vec![3, 64, 64]);
     assert!(m.lt(0.0).any().int64_value(&[]) == 1, "the .npy keeps the signed attribution");
     assert!(ig.join(format!("{}.png", names[0])).is_file() && ig.join(format!("{}_overlay.jpg", names[0])).is_file());
-    let ev = std::fs::read_dir(cwd.join("workdirs/ig")).unwrap().map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out")).unwrap();
-    let tags: Vec<String> = read_events(&ev).unwrap().iter().filter_map(|e| match &e.what { Some(What::Summary(s)) => Some(s.value[0].tag.clone()), _ => None }).collect();
+    let ev = std::fs::read_dir(cwd.join("workdirs/ig"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out"))
+        .unwrap();
+    let tags: Vec<String> = read_events(&ev)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.what {
+            Some(What::Summary(s)) => Some(s.value[0].tag.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
 
     // tools/eval on both work dirs, then tools/compare: metrics.json per work dir, a re-run skips
     // what is done, one table across the methods
     let eval = |config: &Path, wd: &str, maps: &str| {
-        Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
-            .args(["--config", config.to_str().unwrap(), "--work-dir", wd, "--maps", maps, "--metric", "relevance_mass", "pointing_game", "ehr", "region_perturbation"])
-            .env("RUST_LOG", "info").output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_eval"))
+            .current_dir(cwd)
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "--work-dir",
+                wd,
+                "--maps",
+                maps,
+                "--metric",
+                "relevance_mass",
+                "pointing_game",
+                "ehr",
+                "region_perturbation",
+            ])
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
     };
     let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("| relevance_mass | mass_vs_uniform |"), "{stdout}");
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
     let agg = &metrics["metrics"]["relevance_mass"]["aggregate"]["mass_vs_uniform"];
     assert_eq!(agg["n"], 16);
     // the PNG maps (max-normalised, 8-bit) against the box: as the .npy maps above, well over 1
@@ -147,35 +194,74 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let plot = image::open(wd.join("plots/region_perturbation.png")).unwrap();
     assert_eq!((plot.width(), plot.height()), (720, 480));
     let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
-    assert!(String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "maps");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_compare")).current_dir(cwd)
-        .args(["workdirs/quickstart", "workdirs/ig", "--csv", "compare.csv", "--plots", "compare_plots"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_compare"))
+        .current_dir(cwd)
+        .args(["workdirs/quickstart", "workdirs/ig", "--csv", "compare.csv", "--plots", "compare_plots"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("| quickstart (feat_masks) |") && table.contains("| ig (maps) |") && table.contains("pointing_game/hit"), "{table}");
+    assert!(
+        table.contains("| quickstart (feat_masks) |")
+            && table.contains("| ig (maps) |")
+            && table.contains("pointing_game/hit"),
+        "{table}"
+    );
     assert_eq!(std::fs::read_to_string(cwd.join("compare.csv")).unwrap().lines().count(), 3);
     assert!(cwd.join("compare_plots/region_perturbation.png").is_file());
 
     // ROAR with the ground-truth boxes as the ranking (an oracle): removing the top 30% of pixels
     // takes the objects away and retrained accuracy falls to chance (measured 0.23, 4 classes),
     // removing a random 30% leaves it high (0.75), with 3 epochs
-    let out = Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
-        .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap(), "--work-dir", "workdirs/quickstart", "--metric", "roar", "--cfg-options",
-            "eval.roar.maps=\"boxes\"", "eval.roar.fractions=[0.3]", "eval.roar.modes=[\"roar\"]", "train_classifier.epochs=3",
-            "data.test.with_bbox=true", "data.test.annot_root=\"data/synthetic/annotations/test/\""])
-        .output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .current_dir(cwd)
+        .args([
+            "--config",
+            repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
+            "--work-dir",
+            "workdirs/quickstart",
+            "--metric",
+            "roar",
+            "--cfg-options",
+            "eval.roar.maps=\"boxes\"",
+            "eval.roar.fractions=[0.3]",
+            "eval.roar.modes=[\"roar\"]",
+            "train_classifier.epochs=3",
+            "data.test.with_bbox=true",
+            "data.test.annot_root=\"data/synthetic/annotations/test/\"",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
     let acc = |k: &str| metrics["metrics"]["roar"]["aggregate"][k]["mean"].as_f64().unwrap();
-    assert!(acc("roar@0.3") < 0.4 && acc("random_roar@0.3") > acc("roar@0.3") + 0.2, "{}", metrics["metrics"]["roar"]["aggregate"]);
+    assert!(
+        acc("roar@0.3") < 0.4 && acc("random_roar@0.3") > acc("roar@0.3") + 0.2,
+        "{}",
+        metrics["metrics"]["roar"]["aggregate"]
+    );
 
     // n processes with --shard i/n share one work dir: every sample once, none twice
     let children: Vec<_> = (0..3)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-                .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap(), "--work-dir", "workdirs/shards", "--shard", &format!("{i}/3")])
+            Command::new(env!("CARGO_BIN_EXE_train"))
+                .current_dir(cwd)
+                .args([
+                    "--config",
+                    repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
+                    "--work-dir",
+                    "workdirs/shards",
+                    "--shard",
+                    &format!("{i}/3"),
+                ])
                 .output_async()
         })
         .collect();
@@ -183,20 +269,37 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     for (i, child) in children.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "shard {i}: {}", String::from_utf8_lossy(&out.stderr));
-        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cwd.join(format!("workdirs/shards/summary.shard-{i}-of-3.json"))).unwrap()).unwrap();
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(cwd.join(format!("workdirs/shards/summary.shard-{i}-of-3.json"))).unwrap(),
+        )
+        .unwrap();
         done += s["attributed"].as_i64().unwrap();
     }
     assert_eq!(done, 16, "the shards together attribute every sample exactly once");
-    let npys = std::fs::read_dir(cwd.join("workdirs/shards/feat_masks")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "npy")).count();
+    let npys = std::fs::read_dir(cwd.join("workdirs/shards/feat_masks"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "npy"))
+        .count();
     assert_eq!(npys, 16);
 
     // InputIBA on 4 of the images (one per class; GAN shortened to 3 epochs): the input masks point
     // at the objects far better than the feature masks (measured here: 12.5× vs 3.2× uniform over all
     // 16 images), and a fixed seed gives identical masks twice
     let inputiba = |wd: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-            .args(["--config", repo("configs/quickstart.toml").to_str().unwrap(), "--work-dir", wd, "--shard", "0/4", "--cfg-options", "attributor.gan.epochs=3"])
-            .output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_train"))
+            .current_dir(cwd)
+            .args([
+                "--config",
+                repo("configs/quickstart.toml").to_str().unwrap(),
+                "--work-dir",
+                wd,
+                "--shard",
+                "0/4",
+                "--cfg-options",
+                "attributor.gan.epochs=3",
+            ])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     inputiba("workdirs/inputiba");
@@ -209,13 +312,20 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         assert_eq!((&mask - again).abs().max().double_value(&[]), 0.0, "{n}: same seed, same mask");
         assert!(mask.min().double_value(&[]) > 0.0 && mask.max().double_value(&[]) < 1.0);
         let png = image::open(cwd.join("workdirs/inputiba/input_masks").join(format!("{n}.png"))).unwrap().to_luma8();
-        assert_eq!(png.get_pixel(0, 0).0[0], (mask.double_value(&[0, 0]) * 255.0).floor() as u8, "⌊255·mask⌋, not normalised");
+        assert_eq!(
+            png.get_pixel(0, 0).0[0],
+            (mask.double_value(&[0, 0]) * 255.0).floor() as u8,
+            "⌊255·mask⌋, not normalised"
+        );
         assert!(cwd.join("workdirs/inputiba/gan_masks").join(format!("{n}.npy")).is_file());
         input_ratio += mass_in_box_ratio(&mask, &xml) / 4.0;
         let feat = tch::Tensor::read_npy(cwd.join("workdirs/inputiba/feat_masks").join(format!("{n}.npy"))).unwrap();
         feat_ratio += mass_in_box_ratio(&feat, &xml) / 4.0;
     }
-    assert!(input_ratio > 4.0 && input_ratio > 1.5 * feat_ratio, "input masks {input_ratio}, feature masks {feat_ratio}");
+    assert!(
+        input_ratio > 4.0 && input_ratio > 1.5 * feat_ratio,
+        "input masks {input_ratio}, feature masks {feat_ratio}"
+    );
 
     // a corrupt image fails that sample with its file named, the run goes on, the summary lists it
     let victim = cwd.join("data/synthetic/images/attribution/n90000001/attribution_1_00002.png");
@@ -223,11 +333,13 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     let out = train(cwd, &repo("configs/quickstart_feature_iba.toml"), "workdirs/corrupt");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("1 sample(s) failed") && err.contains("attribution_1_00002.png") && err.contains("decode"), "{err}");
+    assert!(
+        err.contains("1 sample(s) failed") && err.contains("attribution_1_00002.png") && err.contains("decode"),
+        "{err}"
+    );
     let s = summary(&cwd.join("workdirs/corrupt"));
     assert_eq!((s["attributed"].as_i64(), s["failed"][0][0].as_str()), (Some(15), Some("attribution_1_00002")));
 }
-
 
 #[test]
 fn missing_weights_and_data_say_what_to_put_where() {
@@ -235,15 +347,29 @@ fn missing_weights_and_data_say_what_to_put_where() {
     let out = train(tmp.path(), &repo("configs/feature_iba_vgg16_imagenet.toml"), "workdirs/x");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("data/weights/vgg16.safetensors") && err.contains("not found") && err.contains("README"), "{err}");
+    assert!(
+        err.contains("data/weights/vgg16.safetensors") && err.contains("not found") && err.contains("README"),
+        "{err}"
+    );
     // with weights in place, the missing dataset is named next
     let w = tmp.path().join("data/weights/vgg16.safetensors");
     std::fs::create_dir_all(w.parent().unwrap()).unwrap();
     std::fs::write(&w, b"").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(tmp.path())
-        .args(["--config", repo("configs/feature_iba_vgg16_imagenet.toml").to_str().unwrap(), "--cfg-options", "model.weights=\"\""]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+        .current_dir(tmp.path())
+        .args([
+            "--config",
+            repo("configs/feature_iba_vgg16_imagenet.toml").to_str().unwrap(),
+            "--cfg-options",
+            "model.weights=\"\"",
+        ])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("data/imagenet/images/estimation/") && err.contains("data/README.md"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("data/imagenet/images/estimation/") && err.contains("data/README.md"),
+        "{err}"
+    );
 }
 
 /// The text quickstart as a user runs it in a fresh folder: corpus, vocabulary and classifier made
@@ -253,23 +379,40 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
     let config = repo("configs/deep_lstm_quickstart.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-        .args(["--config", config.to_str().unwrap(), "--work-dir", "workdirs/text", "--cfg-options", "data.attribution.max_samples=3"])
-        .output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+        .current_dir(cwd)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--work-dir",
+            "workdirs/text",
+            "--cfg-options",
+            "data.attribution.max_samples=3",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(cwd.join("data/reviews/vocab.txt").is_file() && cwd.join("data/reviews/deep_lstm_small.safetensors").is_file());
+    assert!(
+        cwd.join("data/reviews/vocab.txt").is_file() && cwd.join("data/reviews/deep_lstm_small.safetensors").is_file()
+    );
     let wd = cwd.join("workdirs/text");
     assert_eq!(summary(&wd)["attributed"].as_i64(), Some(3));
     for dir in ["input_masks", "feat_masks"] {
-        let jsons = std::fs::read_dir(wd.join(dir)).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+        let jsons = std::fs::read_dir(wd.join(dir))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count();
         assert_eq!(jsons, 3, "{dir}");
         assert!(std::fs::read_to_string(wd.join(format!("{dir}.html"))).unwrap().contains("<h3>"));
     }
 
     let eval = |metrics: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
-            .args(["--config", config.to_str().unwrap(), "--work-dir", "workdirs/text", "--metric"]).args(metrics)
-            .output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_eval"))
+            .current_dir(cwd)
+            .args(["--config", config.to_str().unwrap(), "--work-dir", "workdirs/text", "--metric"])
+            .args(metrics)
+            .output()
+            .unwrap()
     };
     let out = eval(&["text_insertion_deletion", "text_sensitivity_n"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -286,15 +429,24 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     // marker here), the others are computed, the progress file goes
     let full = &m.metrics["text_insertion_deletion"];
     let first = full.evaluated[0].clone();
-    let marker: std::collections::BTreeMap<String, f64> = [("ins_auc".to_string(), 0.123), ("del_auc".to_string(), 0.456)].into();
-    let partial = ibex::evaluation::MetricReport { params: full.params.clone(), evaluated: vec![first.clone()], samples: [(first.clone(), marker)].into(), ..Default::default() };
+    let marker: std::collections::BTreeMap<String, f64> =
+        [("ins_auc".to_string(), 0.123), ("del_auc".to_string(), 0.456)].into();
+    let partial = ibex::evaluation::MetricReport {
+        params: full.params.clone(),
+        evaluated: vec![first.clone()],
+        samples: [(first.clone(), marker)].into(),
+        ..Default::default()
+    };
     let progress = wd.join("state/eval_input_masks_png_text_insertion_deletion.partial.json");
     std::fs::write(&progress, serde_json::to_string(&partial).unwrap()).unwrap();
     std::fs::remove_file(wd.join("metrics.json")).unwrap();
     assert!(eval(&["text_insertion_deletion"]).status.success());
     let resumed = &ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"];
     assert_eq!(resumed.samples[&first]["ins_auc"], 0.123);
-    assert_eq!((&resumed.evaluated, &resumed.samples[&full.evaluated[1]]), (&full.evaluated, &full.samples[&full.evaluated[1]]));
+    assert_eq!(
+        (&resumed.evaluated, &resumed.samples[&full.evaluated[1]]),
+        (&full.evaluated, &full.samples[&full.evaluated[1]])
+    );
     assert!(!progress.exists());
     // an image metric on a text model says what to use instead
     let out = eval(&["insertion_deletion"]);
@@ -302,21 +454,66 @@ fn text_quickstart_trains_attributes_and_evaluates() {
     assert!(!out.status.success() && err.contains("reads text") && err.contains("text_insertion_deletion"), "{err}");
     // a gradient baseline on the same reviews, evaluated and compared with InputIBA
     let ig = repo("configs/baselines/text_integrated_gradients.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_train")).current_dir(cwd)
-        .args(["--config", ig.to_str().unwrap(), "--work-dir", "workdirs/text_ig", "--cfg-options", "data.attribution.max_samples=3"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+        .current_dir(cwd)
+        .args([
+            "--config",
+            ig.to_str().unwrap(),
+            "--work-dir",
+            "workdirs/text_ig",
+            "--cfg-options",
+            "data.attribution.max_samples=3",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
-        .args(["--config", ig.to_str().unwrap(), "--work-dir", "workdirs/text_ig", "--metric", "text_insertion_deletion"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .current_dir(cwd)
+        .args([
+            "--config",
+            ig.to_str().unwrap(),
+            "--work-dir",
+            "workdirs/text_ig",
+            "--metric",
+            "text_insertion_deletion",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_compare")).current_dir(cwd).args(["workdirs/text", "workdirs/text_ig"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_compare"))
+        .current_dir(cwd)
+        .args(["workdirs/text", "workdirs/text_ig"])
+        .output()
+        .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("| text (input_masks) |") && table.contains("| text_ig (maps) |"), "{table}");
     // the confidence filter from the original's scores file keeps the samples at ≥ 0.6
-    let scores: serde_json::Value = full.evaluated.iter().enumerate().map(|(k, n)| (n.clone(), serde_json::json!({ "target": 1, "pred": if k == 1 { 0.9 } else { 0.1 } }))).collect::<serde_json::Map<_, _>>().into();
+    let scores: serde_json::Value = full
+        .evaluated
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.clone(), serde_json::json!({ "target": 1, "pred": if k == 1 { 0.9 } else { 0.1 } })))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     std::fs::write(cwd.join("scores.json"), scores.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_eval")).current_dir(cwd)
-        .args(["--config", config.to_str().unwrap(), "--work-dir", "workdirs/text", "--metric", "text_insertion_deletion", "--cfg-options", "eval.min_confidence=0.6", "eval.scores_file=\"scores.json\""])
-        .output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .current_dir(cwd)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--work-dir",
+            "workdirs/text",
+            "--metric",
+            "text_insertion_deletion",
+            "--cfg-options",
+            "eval.min_confidence=0.6",
+            "eval.scores_file=\"scores.json\"",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"].evaluated, [full.evaluated[1].clone()]);
+    assert_eq!(
+        ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"].evaluated,
+        [full.evaluated[1].clone()]
+    );
 }

@@ -95,7 +95,12 @@ fn estimation_reads_as_many_samples_as_the_original() {
     let model = OneFeature;
     let data = toy_data(30);
     let count = |n_samples, bs, overshoot| {
-        let mut iba = FeatureIba::new(FeatureIbaParams { n_samples, estimation_batch_size: bs, estimation_overshoot: overshoot, ..params() });
+        let mut iba = FeatureIba::new(FeatureIbaParams {
+            n_samples,
+            estimation_batch_size: bs,
+            estimation_overshoot: overshoot,
+            ..params()
+        });
         iba.fit(&model, Some(&data), &cx()).unwrap();
         iba.n_estimated()
     };

@@ -54,7 +54,10 @@ fn run(m: &dyn GradMethod, model: &dyn Classifier, x: &Tensor, target: i64) -> T
 #[test]
 fn gradient_methods_equal_the_analytic_gradient() {
     // x = [1, 2, 0.5, -1] as [1,1,2,2]; hidden units: h0 = x0 + x1 > 0, h1 = -x0 - x2 + ... < 0
-    let model = TwoLayer { w1: t(&[1., 1., 0., 0., -1., 0., -1., 0., 0.5, 0.5, 0.5, 0.5], &[3, 4]), w2: t(&[2., -3., 1., 0., 1., 1.], &[2, 3]) };
+    let model = TwoLayer {
+        w1: t(&[1., 1., 0., 0., -1., 0., -1., 0., 0.5, 0.5, 0.5, 0.5], &[3, 4]),
+        w2: t(&[2., -3., 1., 0., 1., 1.], &[2, 3]),
+    };
     let x = t(&[1., 2., 0.5, -1.], &[1, 1, 2, 2]);
     // class 0: active units h0 = 3, h2 = 1.25; h1 = -1.5 inactive → ∂f/∂x = 2·W1[0] + 1·W1[2]
     let want = t(&[2.5, 2.5, 0.5, 0.5], &[1, 1, 2, 2]);
@@ -89,7 +92,12 @@ fn guided_backprop_and_deconvnet_differ_from_the_gradient_where_their_rules_say(
     let x = t(&[1., 1., 0., 0.], &[1, 1, 2, 2]);
     let grad = run(&Saliency::from_params(SaliencyParams { abs: false, ..Default::default() }), &neg, &x, 0);
     assert!(max_abs_diff(&grad, &t(&[1., -1., 0., 0.], &[1, 1, 2, 2])) < 1e-6);
-    assert!(max_abs_diff(&run(&GuidedBackprop::from_params(Default::default()), &neg, &x, 0), &t(&[1., 0., 0., 0.], &[1, 1, 2, 2])) < 1e-6);
+    assert!(
+        max_abs_diff(
+            &run(&GuidedBackprop::from_params(Default::default()), &neg, &x, 0),
+            &t(&[1., 0., 0., 0.], &[1, 1, 2, 2])
+        ) < 1e-6
+    );
 }
 
 /// A smooth model (tanh), where Gauss–Legendre quadrature converges fast.
@@ -138,7 +146,11 @@ fn integrated_gradients_completeness_and_quadrature() {
     // steps, 2e-7 at 12), the Riemann rules polynomially (middle 1e-3 at 8, 6e-4 at 12; left 0.11 at 12)
     let gl = ig_error(&model, &x, Rule::GaussLegendre, 12);
     assert!(gl < 1e-5, "Gauss–Legendre, 12 steps: {gl}");
-    let steps_to = |rule: Rule, tol: f64| [2usize, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512].into_iter().find(|&n| ig_error(&model, &x, rule, n) < tol);
+    let steps_to = |rule: Rule, tol: f64| {
+        [2usize, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512]
+            .into_iter()
+            .find(|&n| ig_error(&model, &x, rule, n) < tol)
+    };
     let gl_steps = steps_to(Rule::GaussLegendre, 1e-3).unwrap();
     for rule in [Rule::RiemannLeft, Rule::RiemannRight, Rule::RiemannMiddle, Rule::RiemannTrapezoid] {
         let e12 = ig_error(&model, &x, rule, 12);
@@ -152,7 +164,6 @@ fn integrated_gradients_completeness_and_quadrature() {
     let e = ig_error(&vgg, &xv, Rule::GaussLegendre, 1024);
     assert!(e < 1e-3, "VGG completeness error {e}");
 }
-
 
 #[test]
 fn quadrature_rules_integrate_what_they_should() {
@@ -208,12 +219,19 @@ fn grad_cam_highlights_the_hand_set_location() {
     let _ = a.get(0).get(0).get(2).get(3).fill_(5.0);
     let _ = a.get(0).get(1).get(0).get(0).fill_(5.0);
     let model = HandSetMap { w: t(&[1., 0., 0., 1.], &[2, 2]) };
-    let cam = GradCam::from_params(GradCamParams { layer: "a".into(), interpolation: Interpolation::Nearest, ..Default::default() });
+    let cam = GradCam::from_params(GradCamParams {
+        layer: "a".into(),
+        interpolation: Interpolation::Nearest,
+        ..Default::default()
+    });
     let m0 = run(&cam, &model, &a, 0);
     assert_eq!(m0.size(), vec![1, 1, 4, 5]);
     assert_eq!(m0.flatten(0, -1).argmax(0, false).int64_value(&[]), 2 * 5 + 3);
     // w_0 = 1/20 (mean gradient over 20 positions): cam = 5/20 at the hot spot, 0 elsewhere
-    assert!((m0.double_value(&[0, 0, 2, 3]) - 0.25).abs() < 1e-6 && m0.abs().sum(Kind::Float).double_value(&[]) < 0.25 + 1e-6);
+    assert!(
+        (m0.double_value(&[0, 0, 2, 3]) - 0.25).abs() < 1e-6
+            && m0.abs().sum(Kind::Float).double_value(&[]) < 0.25 + 1e-6
+    );
     assert_eq!(run(&cam, &model, &a, 1).flatten(0, -1).argmax(0, false).int64_value(&[]), 0);
     // negative evidence is cut by the ReLU
     let neg = HandSetMap { w: t(&[-1., 0., 0., 1.], &[2, 2]) };
@@ -252,7 +270,13 @@ fn noise_tunnel(kind: TunnelKind, noise_level: f64, samples: usize, base: BaseMe
 fn gradient_methods_run_on_torchscript_halves() {
     use ibex::models::{TorchScript, TorchScriptParams};
     let ts = TorchScript::new(
-        &TorchScriptParams { head: fixture("tiny_vgg_head.ts.pt"), tail: fixture("tiny_vgg_tail.ts.pt"), layer: "features.8".into(), num_classes: 10, ..Default::default() },
+        &TorchScriptParams {
+            head: fixture("tiny_vgg_head.ts.pt"),
+            tail: fixture("tiny_vgg_tail.ts.pt"),
+            layer: "features.8".into(),
+            num_classes: 10,
+            ..Default::default()
+        },
         Device::Cpu,
     )
     .unwrap();
@@ -277,7 +301,14 @@ fn integrated_gradients_baselines() {
     let _rng = rng_lock();
     let vgg = tiny_vgg();
     let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
-    let ig = |baseline| IntegratedGradients::from_params(IntegratedGradientsParams { baseline, steps: 16, blur_sigma: 2.0, ..Default::default() });
+    let ig = |baseline| {
+        IntegratedGradients::from_params(IntegratedGradientsParams {
+            baseline,
+            steps: 16,
+            blur_sigma: 2.0,
+            ..Default::default()
+        })
+    };
     // a constant image is its own blurred baseline: nothing to attribute
     let flat = Tensor::full([1, 3, 32, 32], 0.3, (Kind::Float, Device::Cpu));
     assert!(run(&ig(Baseline::Blurred), &vgg, &flat, 3).abs().max().double_value(&[]) < 1e-6);
@@ -296,7 +327,11 @@ fn integrated_gradients_baselines() {
 #[test]
 fn targets_parse_from_the_config() {
     use figment::providers::{Format, Toml};
-    let p = |v: &str| figment::Figment::from(Toml::string(&format!("type = \"Saliency\"\ntarget = {v}\n"))).extract::<SaliencyParams>().map_err(|e| e.to_string());
+    let p = |v: &str| {
+        figment::Figment::from(Toml::string(&format!("type = \"Saliency\"\ntarget = {v}\n")))
+            .extract::<SaliencyParams>()
+            .map_err(|e| e.to_string())
+    };
     assert_eq!(p("\"label\"").unwrap().target, ibex::attributors::Target::Label);
     assert_eq!(p("\"predicted\"").unwrap().target, ibex::attributors::Target::Predicted);
     assert_eq!(p("7").unwrap().target, ibex::attributors::Target::Class(7));

@@ -2,8 +2,8 @@
 //! architecture, weight clipping and the generator mask's range.
 mod common;
 use common::{rng_lock, tiny_vgg};
-use ibex::attributors::{capacity, Streams};
 use ibex::attributors::input_iba::{input_capacity, wgan, Critic, CriticNet, WganParams};
+use ibex::attributors::{capacity, Streams};
 use ibex::models::Classifier;
 use tch::{Device, Kind, Tensor};
 
@@ -13,10 +13,17 @@ fn kl_gauss(m: f64, s: f64, mu: f64, sigma: f64) -> f64 {
 
 #[test]
 fn input_kl_is_the_kl_against_the_gan_prior() {
-    let f = |x: f64, lam: f64, m: f64, mu: f64, sd: f64| input_capacity(&Tensor::from(x), &Tensor::from(lam), &Tensor::from(m), mu, sd).double_value(&[]);
+    let f = |x: f64, lam: f64, m: f64, mu: f64, sd: f64| {
+        input_capacity(&Tensor::from(x), &Tensor::from(lam), &Tensor::from(m), mu, sd).double_value(&[])
+    };
     for &(x, lam, m, mu, sd) in &[(1.5, 0.3, 0.4, 0.0, 1.0), (-2.0, 0.8, 0.7, 0.5, 2.0), (0.3, 0.5, 0.1, -1.0, 0.5)] {
         // KL( N(λx + (1−λ)μ, ((1−λ)σ)²) ‖ N(mλx + (1−mλ)μ, ((1−mλ)σ)²) )
-        let want = kl_gauss(lam * x + (1.0 - lam) * mu, (1.0 - lam) * sd, m * lam * x + (1.0 - m * lam) * mu, (1.0 - m * lam) * sd);
+        let want = kl_gauss(
+            lam * x + (1.0 - lam) * mu,
+            (1.0 - lam) * sd,
+            m * lam * x + (1.0 - m * lam) * mu,
+            (1.0 - m * lam) * sd,
+        );
         assert!((f(x, lam, m, mu, sd) - want).abs() < 1e-5, "x={x} λ={lam} m={m}: {} vs {want}", f(x, lam, m, mu, sd));
     }
     // m → 0: IBA's KL against N(μ, σ²); m → 1: free
@@ -57,7 +64,15 @@ fn gan_training_clips_the_critic_and_keeps_the_mask_in_range() {
     let bits = Tensor::rand([32, 32], (Kind::Float, Device::Cpu)) * 3.0;
     let (cap, lambda, bits) = (cap.unsqueeze(0), lambda.unsqueeze(0), bits.unsqueeze(0));
     let theta = bits.unsqueeze(1).expand([1, 3, 32, 32], false);
-    let input = wgan::GanInput { model: &model, layer: "features.8", x: &x, capacity: &cap, lambda: &lambda, theta_init: &theta, names: &["a"] };
+    let input = wgan::GanInput {
+        model: &model,
+        layer: "features.8",
+        x: &x,
+        capacity: &cap,
+        lambda: &lambda,
+        theta_init: &theta,
+        names: &["a"],
+    };
     let p = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
     let gan = wgan::train(&input, &p, &mut Streams::new([1])).unwrap();
     let mask = gan.masks;
@@ -91,7 +106,9 @@ fn weight_clipping_holds_after_a_critic_step() {
 }
 
 /// InputIBA with small settings on the tiny VGG, fitted on 20 random images.
-fn small_input_iba(samples_per_batch: usize) -> (Box<dyn ibex::attributors::Attributor>, ibex::models::Vgg, common::TensorDataset) {
+fn small_input_iba(
+    samples_per_batch: usize,
+) -> (Box<dyn ibex::attributors::Attributor>, ibex::models::Vgg, common::TensorDataset) {
     use ibex::attributors::input_iba::InputIbaConfig;
     use ibex::registry::{Build, BuildCtx};
     let mut model = tiny_vgg();
@@ -104,7 +121,9 @@ fn small_input_iba(samples_per_batch: usize) -> (Box<dyn ibex::attributors::Attr
     p.feat_iba.n_samples = 16;
     p.gan = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
     p.input_iba.opt_steps = 8;
-    let mut a = ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
+    let mut a =
+        ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false })
+            .unwrap();
     let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
     a.fit(&model, Some(&data), &cx).unwrap();
     (a, model, data)

@@ -35,7 +35,9 @@ impl Classifier for Linear {
 }
 
 fn metric(name: &str, table: &str) -> Box<dyn Metric> {
-    let fig = figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(&format!("[m]\ntype = \"{name}\"\n{table}")));
+    let fig = figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(&format!(
+        "[m]\ntype = \"{name}\"\n{table}"
+    )));
     registry::build::<MetricKind>(&fig, "m", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap()
 }
 
@@ -43,8 +45,17 @@ fn sample(image: Tensor, boxes: Vec<BBox>) -> Sample {
     Sample { name: "s".into(), image, target: 0, boxes }
 }
 
-fn values(m: &mut dyn Metric, model: &dyn Classifier, s: &Sample, map: &Tensor) -> std::collections::BTreeMap<String, f64> {
-    m.evaluate(model, &EvalSample { sample: s, map, target: 0, device: Device::Cpu, explainer: None }).unwrap().values.into_iter().collect()
+fn values(
+    m: &mut dyn Metric,
+    model: &dyn Classifier,
+    s: &Sample,
+    map: &Tensor,
+) -> std::collections::BTreeMap<String, f64> {
+    m.evaluate(model, &EvalSample { sample: s, map, target: 0, device: Device::Cpu, explainer: None })
+        .unwrap()
+        .values
+        .into_iter()
+        .collect()
 }
 
 fn block(h: i64, w: i64, y: std::ops::Range<i64>, x: std::ops::Range<i64>, v: f64) -> Tensor {
@@ -75,10 +86,14 @@ fn ehr_matches_the_originals_unit_cases() {
 #[test]
 fn ehr_boxes_end_where_the_original_ends_them() {
     let model = Linear { w: Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), scale: 1.0 };
-    let s = sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![BBox { xmin: 5.0, ymin: 5.0, xmax: 14.0, ymax: 14.0 }]);
+    let s = sample(
+        Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)),
+        vec![BBox { xmin: 5.0, ymin: 5.0, xmax: 14.0, ymax: 14.0 }],
+    );
     let heat = block(20, 20, 5..15, 5..15, 1.0);
     let original = values(metric("Ehr", "max_roi_area = 1.0").as_mut(), &model, &s, &heat)["ehr"];
-    let inclusive = values(metric("Ehr", "max_roi_area = 1.0\ninclusive_box_end = true").as_mut(), &model, &s, &heat)["ehr"];
+    let inclusive =
+        values(metric("Ehr", "max_roi_area = 1.0\ninclusive_box_end = true").as_mut(), &model, &s, &heat)["ehr"];
     assert!((original - 0.81).abs() < 1e-6 && (inclusive - 1.0).abs() < 1e-6, "{original} {inclusive}");
 }
 
@@ -91,7 +106,8 @@ fn ehr_reads_roi_masks_from_pngs() {
         p[0] = if (3..7).contains(&x) && (3..7).contains(&y) { 255 } else { 0 };
     }
     png.save(d.path().join("s.png")).unwrap();
-    let mut m = metric("Ehr", &format!("roi = \"masks\"\nmask_dir = \"{}\"\nweight_by_heat = true", d.path().display()));
+    let mut m =
+        metric("Ehr", &format!("roi = \"masks\"\nmask_dir = \"{}\"\nweight_by_heat = true", d.path().display()));
     let model = Linear { w: Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), scale: 1.0 };
     let s = sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![]);
     // heat on the mask's square (pixels 6..14 at 20×20): ≈ 1; heat beside it: 0
@@ -99,7 +115,20 @@ fn ehr_reads_roi_masks_from_pngs() {
     assert!(values(m.as_mut(), &model, &s, &block(20, 20, 0..4, 0..4, 1.0))["ehr"] < 1e-6);
     // a sample without a mask is an error that names the file
     let other = Sample { name: "t".into(), ..sample(Tensor::zeros([3, 20, 20], (Kind::Float, Device::Cpu)), vec![]) };
-    let err = m.evaluate(&model, &EvalSample { sample: &other, map: &block(20, 20, 0..4, 0..4, 1.0), target: 0, device: Device::Cpu, explainer: None }).err().unwrap().to_string();
+    let err = m
+        .evaluate(
+            &model,
+            &EvalSample {
+                sample: &other,
+                map: &block(20, 20, 0..4, 0..4, 1.0),
+                target: 0,
+                device: Device::Cpu,
+                explainer: None,
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("t.png") && err.contains("mask_dir"), "{err}");
 }
 
@@ -140,7 +169,9 @@ fn insertion_and_deletion_rank_the_perfect_map_first_and_its_reverse_last() {
     assert!(good["del_auc"] < bad["del_auc"] - 0.2, "{good:?} {bad:?}");
     assert!(good["ins_auc"] > bad["ins_auc"] + 0.01, "{good:?} {bad:?}");
     // 256 pixels, 4 per step: 64 points, the unperturbed start left off
-    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &region, target: 0, device: Device::Cpu, explainer: None }).unwrap();
+    let r = m
+        .evaluate(&model, &EvalSample { sample: &s, map: &region, target: 0, device: Device::Cpu, explainer: None })
+        .unwrap();
     assert_eq!(r.curves[0].1.len(), 64);
     // deletion of the region's 32 pixels (8 steps) leaves the score at softmax(0) = 0.5
     assert!((r.curves[1].1[7] - 0.5).abs() < 1e-6, "{:?}", &r.curves[1].1[..10]);
@@ -246,10 +277,20 @@ fn sanity_check_randomised_layers_change_a_gradient_map_and_none_leaves_it() {
     tch::manual_seed(6);
     let ex = SaliencyExplain;
     let model = ex.fresh_model().unwrap();
-    let s = Sample { name: "s".into(), image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)), target: 3, boxes: vec![] };
+    let s = Sample {
+        name: "s".into(),
+        image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
+        target: 3,
+        boxes: vec![],
+    };
     let map = ex.explain(model.as_ref(), &s).unwrap();
     let mut m = metric("SanityCheck", "layers = [\"none\", \"classifier.6\", \"features.6\", \"features.0\"]");
-    let r = m.evaluate(model.as_ref(), &EvalSample { sample: &s, map: &map, target: 3, device: Device::Cpu, explainer: Some(&ex) }).unwrap();
+    let r = m
+        .evaluate(
+            model.as_ref(),
+            &EvalSample { sample: &s, map: &map, target: 3, device: Device::Cpu, explainer: Some(&ex) },
+        )
+        .unwrap();
     let v: std::collections::BTreeMap<String, f64> = r.values.into_iter().collect();
     assert!((v["ssim@none"] - 1.0).abs() < 1e-9, "{v:?}");
     assert!(v["ssim@features.0"] < 0.5, "{v:?}");
@@ -269,10 +310,17 @@ fn max_sensitivity_of_saliency_under_large_perturbations_is_positive_and_finite(
     tch::manual_seed(8);
     let ex = SaliencyExplain;
     let model = common::tiny_vgg();
-    let s = Sample { name: "s".into(), image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)), target: 1, boxes: vec![] };
+    let s = Sample {
+        name: "s".into(),
+        image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
+        target: 1,
+        boxes: vec![],
+    };
     let map = Tensor::zeros([32, 32], (Kind::Float, Device::Cpu));
     let mut m = metric("MaxSensitivity", "perturb_radius = 0.5\nn_perturb_samples = 3");
-    let r = m.evaluate(&model, &EvalSample { sample: &s, map: &map, target: 1, device: Device::Cpu, explainer: Some(&ex) }).unwrap();
+    let r = m
+        .evaluate(&model, &EvalSample { sample: &s, map: &map, target: 1, device: Device::Cpu, explainer: Some(&ex) })
+        .unwrap();
     let v = r.values[0].1;
     assert!(v > 0.0 && v.is_finite(), "{v}");
 }
@@ -285,7 +333,8 @@ fn text_sensitivity_n_of_a_linear_model_is_one() {
     let (t, e) = (12, 4);
     let w = Tensor::randn([t, e], (Kind::Float, Device::Cpu));
     let emb = Tensor::randn([t, e], (Kind::Float, Device::Cpu));
-    let lin = |x: &Tensor| -> ibex::Result<Tensor> { Ok((x * &w).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float)) };
+    let lin =
+        |x: &Tensor| -> ibex::Result<Tensor> { Ok((x * &w).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float)) };
     let scores: Vec<f64> = Vec::try_from((&emb * &w).sum_dim_intlist(1, false, Kind::Double)).unwrap();
     let (corr, undefined) = sensitivity_n(&lin, &emb, &scores, 1, 30, 7, 16).unwrap();
     // n = 1, 2, 3, 4, 6, 7, 8, 9, 10, 12 (int(f·12)); at n = T every mask is the whole sentence
@@ -304,7 +353,9 @@ fn text_insertion_and_deletion_prefer_the_deciding_words() {
     let emb = Tensor::full([10, 3], 0.1, (Kind::Float, Device::Cpu));
     let _ = emb.narrow(0, 2, 1).fill_(1.0);
     let _ = emb.narrow(0, 5, 1).fill_(1.0);
-    let logit = |x: &Tensor| -> ibex::Result<Tensor> { Ok((x.narrow(1, 2, 1) + x.narrow(1, 5, 1)).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float) * 4.0 - 6.0) };
+    let logit = |x: &Tensor| -> ibex::Result<Tensor> {
+        Ok((x.narrow(1, 2, 1) + x.narrow(1, 5, 1)).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float) * 4.0 - 6.0)
+    };
     let good: Vec<f64> = (0..10).map(|i| if i == 2 || i == 5 { 1.0 } else { 0.0 }).collect();
     let bad: Vec<f64> = good.iter().map(|g| 1.0 - g).collect();
     let g = insertion_deletion(&logit, &emb, &good, 1, 2, 0.4, 32).unwrap();

@@ -27,7 +27,11 @@ fn png_quantisation_follows_the_original() {
     assert_eq!(Tensor::read_npy(&q).unwrap(), m);
     // a constant-zero map is all zeros, not NaN
     assert_eq!(maps::to_u8(&m.zeros_like(), PngScale::MaxNormalised).sum(Kind::Int64).int64_value(&[]), 0);
-    let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -89,7 +93,10 @@ fn a_line_plot_draws_its_series_axes_and_labels() {
         title: "deletion".into(),
         x_label: "fraction".into(),
         y_label: "softmax".into(),
-        series: vec![Series { name: "a".into(), x: vec![0.0, 0.5, 1.0], y: vec![1.0, 0.4, 0.1] }, Series { name: "b".into(), x: vec![0.0, 1.0], y: vec![f64::NAN, 0.5] }],
+        series: vec![
+            Series { name: "a".into(), x: vec![0.0, 0.5, 1.0], y: vec![1.0, 0.4, 0.1] },
+            Series { name: "b".into(), x: vec![0.0, 1.0], y: vec![f64::NAN, 0.5] },
+        ],
     };
     let img = p.render();
     assert_eq!(img.dimensions(), (720, 480));

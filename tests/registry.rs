@@ -1,18 +1,44 @@
 //! Every component we ship is registered, and every config under configs/ resolves and passes the
 //! checks of the components it names (types, keys, value types) without touching data or weights.
-use ibex::registry::{build, names, AttributorKind, BuildCtx, DatasetKind, ModelKind, MetricKind};
+use ibex::registry::{build, names, AttributorKind, BuildCtx, DatasetKind, MetricKind, ModelKind};
 use std::path::{Path, PathBuf};
 
 #[test]
 fn registry_holds_every_expected_name() {
     assert_eq!(names::<ModelKind>(), vec!["DeepLstm", "TorchScript", "Vgg"]);
     assert_eq!(names::<DatasetKind>(), vec!["ImageFolder", "ImageNet", "Imdb"]);
-    assert_eq!(names::<MetricKind>(), vec!["Ehr", "Infidelity", "InsertionDeletion", "MaxSensitivity", "PointingGame", "RegionPerturbation", "RelevanceMass", "SanityCheck", "Selectivity", "SensitivityN", "TextInsertionDeletion", "TextSensitivityN"]);
+    assert_eq!(
+        names::<MetricKind>(),
+        vec![
+            "Ehr",
+            "Infidelity",
+            "InsertionDeletion",
+            "MaxSensitivity",
+            "PointingGame",
+            "RegionPerturbation",
+            "RelevanceMass",
+            "SanityCheck",
+            "Selectivity",
+            "SensitivityN",
+            "TextInsertionDeletion",
+            "TextSensitivityN"
+        ]
+    );
     assert_eq!(
         names::<AttributorKind>(),
         vec![
-            "DeconvNet", "FeatureIba", "GradCam", "GuidedBackprop", "GuidedGradCam", "InputIba", "InputXGradient", "IntegratedGradients",
-            "NoiseTunnel", "Occlusion", "RandomMap", "Saliency"
+            "DeconvNet",
+            "FeatureIba",
+            "GradCam",
+            "GuidedBackprop",
+            "GuidedGradCam",
+            "InputIba",
+            "InputXGradient",
+            "IntegratedGradients",
+            "NoiseTunnel",
+            "Occlusion",
+            "RandomMap",
+            "Saliency"
         ]
     );
 }
@@ -41,7 +67,8 @@ fn every_config_resolves_validates_and_builds() {
         assert!(run.cfg.attributor.is_some(), "{} has no [attributor]", c.display());
         let cx = BuildCtx { device: tch::Device::Cpu, load_weights: false };
         let model = build::<ModelKind>(&run.fig, "model", &cx).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
-        let attr = build::<AttributorKind>(&run.fig, "attributor", &cx).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        let attr =
+            build::<AttributorKind>(&run.fig, "attributor", &cx).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
         attr.check(model.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
         ibex::config::resolved_toml(&run.fig).unwrap();
     }

@@ -41,7 +41,12 @@ fn cuda_backend_is_loaded_when_present_next_to_libtorch() {
     // a stand-in libtorch_cuda.so (an empty shared library)
     let src = d.path().join("stub.c");
     std::fs::write(&src, "void ibex_stub(void) {}\n").unwrap();
-    let cc = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(d.path().join("libtorch_cuda.so")).arg(&src).status().unwrap();
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(d.path().join("libtorch_cuda.so"))
+        .arg(&src)
+        .status()
+        .unwrap();
     assert!(cc.success());
     assert!(print_config(d.path()).contains("libtorch_cuda loaded"));
 }

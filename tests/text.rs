@@ -12,8 +12,14 @@ fn toks(s: &str) -> Vec<String> {
 #[test]
 fn tokenizer_follows_basic_english() {
     // <br />, quotes, apostrophes, punctuation runs; torchtext gives exactly these tokens
-    assert_eq!(toks("Great movie!<br /><br />I \"loved\" it..."), ["great", "movie", "!", "i", "loved", "it", ".", ".", "."]);
-    assert_eq!(toks("Don't (really) know; maybe: yes?!"), ["don", "'", "t", "(", "really", ")", "know", "maybe", "yes", "?", "!"]);
+    assert_eq!(
+        toks("Great movie!<br /><br />I \"loved\" it..."),
+        ["great", "movie", "!", "i", "loved", "it", ".", ".", "."]
+    );
+    assert_eq!(
+        toks("Don't (really) know; maybe: yes?!"),
+        ["don", "'", "t", "(", "really", ")", "know", "maybe", "yes", "?", "!"]
+    );
     assert_eq!(toks("  A,B  c.D  "), ["a", ",", "b", "c", ".", "d"]);
     assert_eq!(toks("<BR />x"), ["x"]);
     assert!(toks("").is_empty());
@@ -40,7 +46,13 @@ fn vocabulary_order_specials_and_file_round_trip() {
 }
 
 fn tiny_lstm() -> DeepLstm {
-    let p = DeepLstmParams { vocab_size: 50, embedding_dim: 6, hidden_dim: 5, weights: common::fixture("tiny_lstm.safetensors").display().to_string(), ..Default::default() };
+    let p = DeepLstmParams {
+        vocab_size: 50,
+        embedding_dim: 6,
+        hidden_dim: 5,
+        weights: common::fixture("tiny_lstm.safetensors").display().to_string(),
+        ..Default::default()
+    };
     DeepLstm::new(&p, tch::Device::Cpu).unwrap()
 }
 
@@ -56,11 +68,15 @@ fn deep_lstm_matches_pytorch_with_and_without_padding() {
     // each sentence alone, unpadded, gives its logit in the padded batch: padding changes nothing
     for b in 0..3 {
         let len = lengths.int64_value(&[b]);
-        let alone = tch::no_grad(|| m.logits(&text.narrow(0, 0, len).narrow(1, b, 1), &Tensor::from_slice(&[len]))).unwrap();
+        let alone =
+            tch::no_grad(|| m.logits(&text.narrow(0, 0, len).narrow(1, b, 1), &Tensor::from_slice(&[len]))).unwrap();
         assert!(common::max_abs_diff(&alone, &want.narrow(0, b, 1)) < 1e-5);
     }
     // and different padding tokens change nothing either
-    let repadded = text.masked_fill(&Tensor::arange(7, (Kind::Int64, tch::Device::Cpu)).view([7, 1]).ge_tensor(&lengths.view([1, 3])), 0);
+    let repadded = text.masked_fill(
+        &Tensor::arange(7, (Kind::Int64, tch::Device::Cpu)).view([7, 1]).ge_tensor(&lengths.view([1, 3])),
+        0,
+    );
     assert!(common::max_abs_diff(&tch::no_grad(|| m.logits(&repadded, &lengths)).unwrap(), &want) < 1e-5);
     assert!(m.logits(&text, &Tensor::from_slice(&[8i64, 4, 2])).is_err(), "a length beyond T is an error");
 }
@@ -97,9 +113,17 @@ fn generated_reviews_read_back_in_the_aclimdb_layout() {
     // split (pos + neg) and writes it
     use ibex::registry::{Build, BuildCtx};
     let vocab_file = c.root.join("vocab.txt");
-    let p = ibex::text::ImdbParams { root: c.root.clone(), split: "test".into(), vocab: vocab_file.clone(), ..Default::default() };
+    let p = ibex::text::ImdbParams {
+        root: c.root.clone(),
+        split: "test".into(),
+        vocab: vocab_file.clone(),
+        ..Default::default()
+    };
     let test = ibex::text::Imdb::build(p, &BuildCtx { device: tch::Device::Cpu, load_weights: false }).unwrap();
-    let expected = Vocab::build((0..train.len()).map(|i| train.get(i).unwrap().tokens).collect::<Vec<_>>().iter().map(|t| t.as_slice()), 25000);
+    let expected = Vocab::build(
+        (0..train.len()).map(|i| train.get(i).unwrap().tokens).collect::<Vec<_>>().iter().map(|t| t.as_slice()),
+        25000,
+    );
     assert_eq!(Vocab::load(&vocab_file).unwrap(), expected);
     assert_eq!(test.len(), 4);
 }
@@ -111,7 +135,13 @@ fn a_small_lstm_learns_the_generated_reviews() {
     use ibex::text::AclImdb;
     let _rng = common::rng_lock();
     let d = tempfile::tempdir().unwrap();
-    let c = ReviewsConfig { root: d.path().to_path_buf(), train_per_class: 300, test_per_class: 50, length: [10, 30], ..Default::default() };
+    let c = ReviewsConfig {
+        root: d.path().to_path_buf(),
+        train_per_class: 300,
+        test_per_class: 50,
+        length: [10, 30],
+        ..Default::default()
+    };
     ensure(&c).unwrap();
     let read = |split| {
         let data = AclImdb::open(&c.root, split, None).unwrap();
@@ -120,10 +150,24 @@ fn a_small_lstm_learns_the_generated_reviews() {
     let (tr, te) = (read("train"), read("test"));
     let vocab = Vocab::build(tr.iter().map(|r| r.tokens.as_slice()), 25000);
     let ids = |rs: &[ibex::text::Review]| rs.iter().map(|r| (r.ids(&vocab), r.target)).collect::<Vec<_>>();
-    let p = DeepLstmParams { vocab_size: vocab.len() as i64, embedding_dim: 16, hidden_dim: 32, dropout: 0.2, ..Default::default() };
+    let p = DeepLstmParams {
+        vocab_size: vocab.len() as i64,
+        embedding_dim: 16,
+        hidden_dim: 32,
+        dropout: 0.2,
+        ..Default::default()
+    };
     tch::manual_seed(0);
     let mut m = DeepLstm::new(&p, tch::Device::Cpu).unwrap();
-    let acc = train(&mut m, &ids(&tr), &ids(&te), &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() }, 1, tch::Device::Cpu).unwrap();
+    let acc = train(
+        &mut m,
+        &ids(&tr),
+        &ids(&te),
+        &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() },
+        1,
+        tch::Device::Cpu,
+    )
+    .unwrap();
     assert!(*acc.last().unwrap() >= 0.9, "{acc:?}");
 }
 

@@ -16,9 +16,16 @@ fn feature_and_input_bottlenecks_on_the_lstm_favour_the_sentiment_words() {
     // feature IBA. At rnn_4 only the last step reaches the logit (the classifier reads it alone),
     // so the other tokens' capacity is set by the information term: measured recall@k 0.13 there,
     // at chance. At rnn_1 the later LSTMs carry every step's noise to the logit: 0.29 vs 0.16.
-    let mut iba = FeatureIba::new(FeatureIbaParams { layer: "rnn_1".into(), n_samples: 100, estimation_overshoot: false, upscale: false, ..Default::default() });
+    let mut iba = FeatureIba::new(FeatureIbaParams {
+        layer: "rnn_1".into(),
+        n_samples: 100,
+        estimation_overshoot: false,
+        upscale: false,
+        ..Default::default()
+    });
     iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
-    let (recall, chance) = recall_at_k(test.as_ref(), &vocab, 20, |s| scores(&iba.attribute(&m, s, &cx).unwrap().maps[0]));
+    let (recall, chance) =
+        recall_at_k(test.as_ref(), &vocab, 20, |s| scores(&iba.attribute(&m, s, &cx).unwrap().maps[0]));
     eprintln!("feature IBA (rnn_1) recall@k {recall:.2} (chance {chance:.2})");
     assert!(recall > chance + 0.08, "recall@k {recall} vs chance {chance}");
     // the input bottleneck on the word embeddings with the text defaults (β 30, 30 steps, lr 0.5,
@@ -26,7 +33,9 @@ fn feature_and_input_bottlenecks_on_the_lstm_favour_the_sentiment_words() {
     let p = InputIbaParams { beta: 30.0, opt_steps: 30, lr: 0.5, sigma: 0.0, ..Default::default() };
     let (recall, chance) = recall_at_k(test.as_ref(), &vocab, 20, |s| {
         let x = m.embed(&s.image.unsqueeze(0)).unwrap().detach();
-        let (mask, _) = optimise_input(&m, &x, &[s.target], &x.zeros_like(), &p, &[s.name.as_str()], &mut Streams::new([1])).unwrap();
+        let (mask, _) =
+            optimise_input(&m, &x, &[s.target], &x.zeros_like(), &p, &[s.name.as_str()], &mut Streams::new([1]))
+                .unwrap();
         assert_eq!(mask.size(), vec![1, s.image.size()[0]]);
         scores(&mask)
     });
@@ -132,7 +141,11 @@ sigma = 0.0
     let summary = run.attribute(&wd, None).unwrap();
     assert_eq!(summary.attributed, 2, "{:?}", summary.failed);
     for dir in ["feat_masks", "input_masks", "gan_masks"] {
-        let jsons: Vec<_> = std::fs::read_dir(wd.path(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        let jsons: Vec<_> = std::fs::read_dir(wd.path(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
         assert_eq!(jsons.len(), 2, "{dir}");
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&jsons[0]).unwrap()).unwrap();
         let t = v["tokens"].as_array().unwrap().len();
@@ -147,7 +160,6 @@ sigma = 0.0
     assert_eq!(run.attribute(&wd, None).unwrap().skipped, 2);
 }
 
-
 /// Spec §10 item 6: under the original's hook the noise on rnn_4 never reaches the logit, so the
 /// class cannot shape the feature mask; the default lets the last step's noise act.
 #[test]
@@ -158,7 +170,14 @@ fn the_prediction_loss_shapes_the_rnn_4_mask_only_without_the_original_hook() {
     let (m, _, c) = trained_lstm();
     let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
     let fitted = |original_rnn_hook| {
-        let mut iba = FeatureIba::new(FeatureIbaParams { layer: "rnn_4".into(), n_samples: 50, estimation_overshoot: false, upscale: false, original_rnn_hook, ..Default::default() });
+        let mut iba = FeatureIba::new(FeatureIbaParams {
+            layer: "rnn_4".into(),
+            n_samples: 50,
+            estimation_overshoot: false,
+            upscale: false,
+            original_rnn_hook,
+            ..Default::default()
+        });
         iba.check(&m).unwrap();
         iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
         iba
@@ -174,7 +193,8 @@ fn the_prediction_loss_shapes_the_rnn_4_mask_only_without_the_original_hook() {
     // and the fixed default's mask is not the original's
     assert!(diff(&mask(&fixed, 1), &mask(&original, 1)) > 1e-3);
     // the switch is refused where it means nothing
-    let at_rnn_1 = FeatureIba::new(FeatureIbaParams { layer: "rnn_1".into(), original_rnn_hook: true, ..Default::default() });
+    let at_rnn_1 =
+        FeatureIba::new(FeatureIbaParams { layer: "rnn_1".into(), original_rnn_hook: true, ..Default::default() });
     assert!(at_rnn_1.check(&m).unwrap_err().to_string().contains("original_rnn_hook"));
 }
 
@@ -212,7 +232,14 @@ fn feature_iba_estimates_with_the_original_nlp_estimator_on_request() {
     let state = tempfile::tempdir().unwrap();
     let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: Some(state.path().to_path_buf()) };
     for original_nlp_estimator in [false, true] {
-        let mut iba = FeatureIba::new(FeatureIbaParams { layer: "rnn_4".into(), n_samples: 24, estimation_batch_size: 8, estimation_overshoot: false, original_nlp_estimator, ..Default::default() });
+        let mut iba = FeatureIba::new(FeatureIbaParams {
+            layer: "rnn_4".into(),
+            n_samples: 24,
+            estimation_batch_size: 8,
+            estimation_overshoot: false,
+            original_nlp_estimator,
+            ..Default::default()
+        });
         iba.check(&m).unwrap();
         iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
         let observations = iba.n_estimated();
@@ -222,7 +249,13 @@ fn feature_iba_estimates_with_the_original_nlp_estimator_on_request() {
             assert!(observations > 24 * 9, "tokens of reviews of at least 10 words: {observations}");
         }
     }
-    assert_eq!(std::fs::read_dir(state.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "safetensors")).count(), 2);
+    assert_eq!(
+        std::fs::read_dir(state.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "safetensors"))
+            .count(),
+        2
+    );
     let vision = common::tiny_vgg();
     let p = FeatureIbaParams { layer: "features.3".into(), original_nlp_estimator: true, ..Default::default() };
     assert!(FeatureIba::new(p).check(&vision).is_err());
@@ -252,7 +285,10 @@ fn original_train_mode_keeps_dropout_on_in_every_forward() {
 /// gradients keeps completeness on the LSTM, and image-only methods are refused.
 #[test]
 fn gradient_methods_attribute_tokens_through_their_embeddings() {
-    use ibex::attributors::gradient::{Baseline, GuidedBackprop, GuidedBackpropParams, InputXGradient, InputXGradientParams, IntegratedGradients, IntegratedGradientsParams};
+    use ibex::attributors::gradient::{
+        Baseline, GuidedBackprop, GuidedBackpropParams, InputXGradient, InputXGradientParams, IntegratedGradients,
+        IntegratedGradientsParams,
+    };
     use ibex::attributors::{Attributor, Reduce, RunCtx};
     use ibex::models::Classifier;
     let _rng = common::rng_lock();
@@ -270,13 +306,21 @@ fn gradient_methods_attribute_tokens_through_their_embeddings() {
     let by_hand = (&x * g).sum_dim_intlist(-1, false, tch::Kind::Float);
     assert!(common::max_abs_diff(&map, &by_hand) < 1e-5);
 
-    let p = IntegratedGradientsParams { steps: 64, baseline: Baseline::Zeros, reduce: Reduce::Sum, ..Default::default() };
+    let p =
+        IntegratedGradientsParams { steps: 64, baseline: Baseline::Zeros, reduce: Reduce::Sum, ..Default::default() };
     let mut ig = IntegratedGradients::from_params(p);
     ig.check(&m).unwrap();
     let a = ig.attribute(&m, &s, &cx).unwrap();
     let err = a.curves.iter().find(|(tag, _)| tag == "ig/completeness_error").unwrap().1[0];
     assert!(err < 0.02, "completeness error {err}");
-    let blurred = IntegratedGradients::from_params(IntegratedGradientsParams { baseline: Baseline::Blurred, ..Default::default() });
+    let blurred = IntegratedGradients::from_params(IntegratedGradientsParams {
+        baseline: Baseline::Blurred,
+        ..Default::default()
+    });
     assert!(blurred.check(&m).is_err());
-    assert!(GuidedBackprop::from_params(GuidedBackpropParams::default()).check(&m).unwrap_err().to_string().contains("text"));
+    assert!(GuidedBackprop::from_params(GuidedBackpropParams::default())
+        .check(&m)
+        .unwrap_err()
+        .to_string()
+        .contains("text"));
 }

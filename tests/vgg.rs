@@ -32,7 +32,11 @@ fn logits_features_and_gradient_match_pytorch() {
 
 #[test]
 fn layer_names_follow_torchvision() {
-    let vgg = Vgg::new(&VggParams { arch: "vgg16".into(), classifier: vec![8, 8], num_classes: 3, ..VggParams::default() }, Device::Cpu).unwrap();
+    let vgg = Vgg::new(
+        &VggParams { arch: "vgg16".into(), classifier: vec![8, 8], num_classes: 3, ..VggParams::default() },
+        Device::Cpu,
+    )
+    .unwrap();
     // torchvision VGG16: 13 convs + 13 ReLUs + 5 pools = 31 feature layers; features.17 is conv4_1
     assert_eq!(vgg.layer_names().len(), 31);
     let x = Tensor::zeros([1, 3, 64, 64], (Kind::Float, Device::Cpu));
@@ -43,11 +47,23 @@ fn layer_names_follow_torchvision() {
 
 #[test]
 fn batch_norm_variant_has_torchvision_names() {
-    let vgg = Vgg::new(&VggParams { arch: "vgg11".into(), batch_norm: true, classifier: vec![8], num_classes: 2, ..VggParams::default() }, Device::Cpu).unwrap();
+    let vgg = Vgg::new(
+        &VggParams {
+            arch: "vgg11".into(),
+            batch_norm: true,
+            classifier: vec![8],
+            num_classes: 2,
+            ..VggParams::default()
+        },
+        Device::Cpu,
+    )
+    .unwrap();
     let mut vgg = vgg;
     let names: Vec<String> = vgg.var_store_mut().unwrap().variables().into_keys().collect();
     // vgg11_bn: conv at 0, bn at 1 (weight, bias, running stats), relu at 2, pool at 3, next conv at 4
-    for k in ["features.0.weight", "features.1.running_mean", "features.1.weight", "features.4.weight", "classifier.3.bias"] {
+    for k in
+        ["features.0.weight", "features.1.running_mean", "features.1.weight", "features.4.weight", "classifier.3.bias"]
+    {
         assert!(names.iter().any(|n| n == k), "missing {k} in {names:?}");
     }
 }

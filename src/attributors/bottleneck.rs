@@ -85,7 +85,8 @@ impl NoisyCopies {
         let each: Vec<i64> = [copies].into_iter().chain(shape.iter().copied()).collect();
         let flat: Vec<i64> = [n * copies].into_iter().chain(shape.iter().copied()).collect();
         let batch: Vec<i64> = [n].into_iter().chain(each.iter().copied()).collect();
-        let target = Tensor::from_slice(targets).to_device(device).repeat_interleave_self_int(copies, 0, None).unsqueeze(1);
+        let target =
+            Tensor::from_slice(targets).to_device(device).repeat_interleave_self_int(copies, 0, None).unsqueeze(1);
         NoisyCopies { n, b: copies, each, flat, batch, target }
     }
 
@@ -100,6 +101,10 @@ impl NoisyCopies {
 
     /// Cross-entropy of each copy's target, averaged over a sample's copies: logits [N·B, classes] → [N].
     pub fn class_loss(&self, logits: &Tensor) -> Tensor {
-        -logits.log_softmax(-1, Kind::Float).gather(1, &self.target, false).view([self.n, self.b]).mean_dim(1, false, Kind::Float)
+        -logits.log_softmax(-1, Kind::Float).gather(1, &self.target, false).view([self.n, self.b]).mean_dim(
+            1,
+            false,
+            Kind::Float,
+        )
     }
 }

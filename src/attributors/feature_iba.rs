@@ -6,7 +6,9 @@
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing, NoisyCopies};
 use super::sample_curves::SampleCurves;
 use super::streams::Streams;
-use super::{sample_seed, Attribution, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, RunCtx, Target, Welford};
+use super::{
+    sample_seed, Attribution, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, RunCtx, Target, Welford,
+};
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -141,7 +143,8 @@ impl FeatureIba {
         );
         let cache = cx.state_dir.as_ref().map(|d| d.join(key));
         // shards of one run share the estimate: one computes it, the others wait and reuse it
-        let _lock = cache.as_ref().map(|c| crate::output::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
+        let _lock =
+            cache.as_ref().map(|c| crate::output::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
         let est = match cache.as_ref().filter(|c| c.is_file()) {
             Some(c) => {
                 log::info!("estimator: reusing {}", c.display());
@@ -157,12 +160,20 @@ impl FeatureIba {
         };
         self.n_estimated = est.n_samples();
         let std = est.std()?.clamp_min(self.p.min_std);
-        self.prior = Some(Prior { mean: est.mean()?, std, active: est.active_neurons(self.p.active_neurons_threshold)? });
+        self.prior =
+            Some(Prior { mean: est.mean()?, std, active: est.active_neurons(self.p.active_neurons_threshold)? });
         Ok(())
     }
 
     /// Optimises α for one input x [C,H,W] and class `target` (spec §1.6).
-    pub fn optimise(&self, model: &dyn Classifier, x: &Tensor, target: i64, name: &str, seed: u64) -> Result<FeatureResult> {
+    pub fn optimise(
+        &self,
+        model: &dyn Classifier,
+        x: &Tensor,
+        target: i64,
+        name: &str,
+        seed: u64,
+    ) -> Result<FeatureResult> {
         let mut r = self.optimise_batch(model, &[x.shallow_clone()], &[target], &[name], seed)?;
         Ok(r.pop().expect("one result per sample"))
     }
@@ -170,8 +181,18 @@ impl FeatureIba {
     /// Optimises one α per sample, all samples in one batch of N·B noisy copies. The summed loss
     /// gives each α its own sample's gradient, and Adam is element-wise, so every result equals
     /// the sample's own `optimise` (same noise: one [`Streams`] stream per sample).
-    pub fn optimise_batch(&self, model: &dyn Classifier, xs: &[Tensor], targets: &[i64], names: &[&str], seed: u64) -> Result<Vec<FeatureResult>> {
-        let prior = self.prior.as_ref().ok_or_else(|| Error::Attribution { sample: names.join(", "), why: "the estimator has not run (fit first)".into() })?;
+    pub fn optimise_batch(
+        &self,
+        model: &dyn Classifier,
+        xs: &[Tensor],
+        targets: &[i64],
+        names: &[&str],
+        seed: u64,
+    ) -> Result<Vec<FeatureResult>> {
+        let prior = self.prior.as_ref().ok_or_else(|| Error::Attribution {
+            sample: names.join(", "),
+            why: "the estimator has not run (fit first)".into(),
+        })?;
         let p = &self.p;
         let n = xs.len() as i64;
         let mut streams = Streams::new(names.iter().map(|s| sample_seed(seed, s) as u64));
@@ -189,7 +210,13 @@ impl FeatureIba {
         for step in 0..p.opt_steps {
             opt.zero_grad()?;
             let lambda = copies.lambda(&alpha, smooth.as_ref());
-            let mut z = noisy_features(&r.unsqueeze(1), &lambda, &streams.randn(&copies.each, r.device()), &prior.mean, &prior.std) * &prior.active;
+            let mut z = noisy_features(
+                &r.unsqueeze(1),
+                &lambda,
+                &streams.randn(&copies.each, r.device()),
+                &prior.mean,
+                &prior.std,
+            ) * &prior.active;
             if p.relu {
                 z = z.relu();
             }
@@ -205,13 +232,25 @@ impl FeatureIba {
             loss.sum(Kind::Float).backward();
             opt.step()?;
         }
-        let (capacity, lambda) = last_cap.zip(last_lambda).ok_or_else(|| Error::Attribution { sample: names.join(", "), why: "opt_steps is 0".into() })?;
-        Ok(curves.into_curves().into_iter().enumerate().map(|(k, curves)| FeatureResult { capacity: capacity.get(k as i64), lambda: lambda.get(k as i64), curves }).collect())
+        let (capacity, lambda) = last_cap
+            .zip(last_lambda)
+            .ok_or_else(|| Error::Attribution { sample: names.join(", "), why: "opt_steps is 0".into() })?;
+        Ok(curves
+            .into_curves()
+            .into_iter()
+            .enumerate()
+            .map(|(k, curves)| FeatureResult { capacity: capacity.get(k as i64), lambda: lambda.get(k as i64), curves })
+            .collect())
     }
 }
 
 /// Welford over the layer's output for the first `n_samples` of `data` (spec §3.1).
-fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParams, device: tch::Device) -> Result<Welford> {
+fn run_estimator(
+    model: &dyn Classifier,
+    data: &dyn Dataset,
+    p: &FeatureIbaParams,
+    device: tch::Device,
+) -> Result<Welford> {
     let mut est = Welford::new();
     let mut original = p.original_nlp_estimator.then(OriginalNlpWelford::new);
     let bs = p.estimation_batch_size.max(1);
@@ -224,11 +263,20 @@ fn run_estimator(model: &dyn Classifier, data: &dyn Dataset, p: &FeatureIbaParam
         if (p.estimation_overshoot && done > p.n_samples) || (!p.estimation_overshoot && done >= p.n_samples) {
             break;
         }
-        let end = if p.estimation_overshoot { (i + bs).min(data.len()) } else { (i + bs).min(data.len()).min(i + p.n_samples - done) };
+        let end = if p.estimation_overshoot {
+            (i + bs).min(data.len())
+        } else {
+            (i + bs).min(data.len()).min(i + p.n_samples - done)
+        };
         let imgs = (i..end).map(|k| data.get(k).map(|s| s.image.to_device(device))).collect::<Result<Vec<_>>>()?;
         let features = |x: &Tensor| tch::no_grad(|| model.features(&model.embed(x)?, &p.layer));
         if let Some(original) = original.as_mut() {
-            original.update(&imgs.iter().map(|im| features(&im.unsqueeze(0)).map(|f| f.squeeze_dim(0))).collect::<Result<Vec<_>>>()?)?;
+            original.update(
+                &imgs
+                    .iter()
+                    .map(|im| features(&im.unsqueeze(0)).map(|f| f.squeeze_dim(0)))
+                    .collect::<Result<Vec<_>>>()?,
+            )?;
         } else if model.sequence_features() {
             // sentences differ in length: per sentence, every step one observation of [H]
             for im in &imgs {
@@ -268,7 +316,9 @@ impl Attributor for FeatureIba {
         true
     }
     fn fit(&mut self, model: &dyn Classifier, data: Option<&dyn Dataset>, cx: &RunCtx) -> Result<()> {
-        let data = data.ok_or_else(|| Error::ConfigMsg("feature IBA needs an estimation split: add a [data.estimation] table".into()))?;
+        let data = data.ok_or_else(|| {
+            Error::ConfigMsg("feature IBA needs an estimation split: add a [data.estimation] table".into())
+        })?;
         self.estimate(model, data, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
@@ -295,7 +345,10 @@ impl Build<AttributorKind> for FeatureIba {
     fn build(p: FeatureIbaParams, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
         let finite_at_least = |v: f64, lo: f64| v.is_finite() && v >= lo;
         let checks = [
-            (p.batch_size >= 1 && p.opt_steps >= 1 && p.estimation_batch_size >= 1, "batch_size, opt_steps and estimation_batch_size must be at least 1"),
+            (
+                p.batch_size >= 1 && p.opt_steps >= 1 && p.estimation_batch_size >= 1,
+                "batch_size, opt_steps and estimation_batch_size must be at least 1",
+            ),
             (finite_at_least(p.lr, f64::MIN_POSITIVE), "lr must be a positive number"),
             (finite_at_least(p.beta, 0.0), "beta must be a non-negative number"),
             (finite_at_least(p.min_std, f64::MIN_POSITIVE), "min_std must be positive (it guards the division by σ_R)"),

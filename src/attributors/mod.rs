@@ -96,7 +96,14 @@ pub trait Attributor {
     /// The sanity check's attribution (spec §6.1): stages from `stage` on run on `randomised`,
     /// earlier ones on `original` (InputIBA: "gan" or "input_iba"; "all" and single-stage methods:
     /// everything on `randomised`).
-    fn attribute_randomised(&mut self, _original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, _stage: &str, cx: &RunCtx) -> Result<Attribution> {
+    fn attribute_randomised(
+        &mut self,
+        _original: &dyn Classifier,
+        randomised: &dyn Classifier,
+        sample: &Sample,
+        _stage: &str,
+        cx: &RunCtx,
+    ) -> Result<Attribution> {
         self.attribute(randomised, sample, cx)
     }
     /// Several samples at once; the result for each equals its single-sample attribution.
@@ -148,7 +155,9 @@ impl Target {
         match self {
             Target::Label => label,
             Target::Class(c) => c,
-            Target::Predicted => tch::no_grad(|| model.forward(&image.unsqueeze(0)).argmax(-1, false).int64_value(&[0])),
+            Target::Predicted => {
+                tch::no_grad(|| model.forward(&image.unsqueeze(0)).argmax(-1, false).int64_value(&[0]))
+            }
         }
     }
 

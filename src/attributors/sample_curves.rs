@@ -19,7 +19,11 @@ impl SampleCurves {
     /// Appends one value per sample of each series ([N] tensors, in `tags` order). `what` describes
     /// the place (e.g. "feature IBA loss … at step 3") for the error.
     pub fn push(&mut self, series: &[&Tensor], names: &[&str], what: impl Fn(f64) -> String) -> Result<()> {
-        let host: Vec<Vec<f64>> = series.iter().map(|t| Vec::<f64>::try_from(t.detach().to_kind(tch::Kind::Double).to_device(tch::Device::Cpu).view(-1))).collect::<std::result::Result<_, _>>().map_err(|e| Error::Model(e.to_string()))?;
+        let host: Vec<Vec<f64>> = series
+            .iter()
+            .map(|t| Vec::<f64>::try_from(t.detach().to_kind(tch::Kind::Double).to_device(tch::Device::Cpu).view(-1)))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Model(e.to_string()))?;
         for (k, v) in self.values.iter_mut().enumerate() {
             let loss = host[0][k];
             if !loss.is_finite() {

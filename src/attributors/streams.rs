@@ -29,7 +29,8 @@ impl Streams {
 
     /// N(0, 1) of shape [N, each…]: slice k drawn from stream k.
     pub fn randn(&mut self, each: &[i64], device: Device) -> Tensor {
-        let parts: Vec<Tensor> = (0..self.len()).map(|k| self.seeded(k, || Tensor::randn(each, (Kind::Float, device)))).collect();
+        let parts: Vec<Tensor> =
+            (0..self.len()).map(|k| self.seeded(k, || Tensor::randn(each, (Kind::Float, device)))).collect();
         Tensor::stack(&parts, 0)
     }
 

@@ -26,7 +26,12 @@ impl Welford {
     /// An estimate made elsewhere: mean and sum of squared deviations (float64), non-zero
     /// counts (int64) and the count that the std and the activity ratio divide by.
     pub fn from_parts(m: Tensor, s: Tensor, nonzero: Tensor, n: i64) -> Self {
-        Welford { m: Some(m.to_kind(Kind::Double)), s: Some(s.to_kind(Kind::Double)), nonzero: Some(nonzero.to_kind(Kind::Int64)), n }
+        Welford {
+            m: Some(m.to_kind(Kind::Double)),
+            s: Some(s.to_kind(Kind::Double)),
+            nonzero: Some(nonzero.to_kind(Kind::Int64)),
+            n,
+        }
     }
 
     pub fn n_samples(&self) -> i64 {
@@ -89,13 +94,25 @@ impl Welford {
         let (m, s, nz) = self.need()?;
         let n = Tensor::from_slice(&[self.n]);
         crate::output::atomic::with_temp(path, |tmp| {
-            Tensor::write_safetensors(&[("m", m), ("s", s), ("n_samples", &n), ("neuron_nonzero", nz)], tmp).map_err(|e| Error::file(path, e.to_string()))
+            Tensor::write_safetensors(&[("m", m), ("s", s), ("n_samples", &n), ("neuron_nonzero", nz)], tmp)
+                .map_err(|e| Error::file(path, e.to_string()))
         })
     }
 
     pub fn load(path: &Path, device: tch::Device) -> Result<Self> {
         let named = Tensor::read_safetensors(path).map_err(|e| Error::file(path, e.to_string()))?;
-        let get = |k: &str| named.iter().find(|(n, _)| n == k).map(|(_, t)| t.to_device(device)).ok_or_else(|| Error::file(path, format!("no tensor `{k}`")));
-        Ok(Welford { m: Some(get("m")?), s: Some(get("s")?), nonzero: Some(get("neuron_nonzero")?), n: get("n_samples")?.int64_value(&[0]) })
+        let get = |k: &str| {
+            named
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, t)| t.to_device(device))
+                .ok_or_else(|| Error::file(path, format!("no tensor `{k}`")))
+        };
+        Ok(Welford {
+            m: Some(get("m")?),
+            s: Some(get("s")?),
+            nonzero: Some(get("neuron_nonzero")?),
+            n: get("n_samples")?.int64_value(&[0]),
+        })
     }
 }

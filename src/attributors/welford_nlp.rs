@@ -25,7 +25,11 @@ impl OriginalNlpWelford {
     /// One estimation batch: each sentence's layer output [T_i, H]. The rows are visited in the
     /// original's order, step-major over the padded [T, B, H].
     pub fn update(&mut self, sentences: &[Tensor]) -> Result<()> {
-        let rows: Vec<Vec<Vec<f64>>> = sentences.iter().map(|t| Vec::<Vec<f64>>::try_from(t.to_kind(Kind::Double))).collect::<std::result::Result<_, _>>().map_err(|e| Error::Data(format!("estimator: {e}")))?;
+        let rows: Vec<Vec<Vec<f64>>> = sentences
+            .iter()
+            .map(|t| Vec::<Vec<f64>>::try_from(t.to_kind(Kind::Double)))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Data(format!("estimator: {e}")))?;
         let h = rows.iter().flat_map(|r| r.first()).map(|r| r.len()).next().unwrap_or(0);
         if self.m.is_empty() {
             (self.m, self.s, self.nonzero) = (vec![0.0; h], vec![0.0; h], vec![0; h]);
@@ -37,7 +41,11 @@ impl OriginalNlpWelford {
             for sentence in &rows {
                 let x = sentence.get(t).unwrap_or(&zeros);
                 if x.len() != self.m.len() {
-                    return Err(Error::Data(format!("estimator: a layer output of width {} after width {}", x.len(), self.m.len())));
+                    return Err(Error::Data(format!(
+                        "estimator: a layer output of width {} after width {}",
+                        x.len(),
+                        self.m.len()
+                    )));
                 }
                 for (j, &xj) in x.iter().enumerate() {
                     self.nonzero[j] += (xj != 0.0) as i64;

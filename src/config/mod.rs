@@ -31,7 +31,8 @@ fn with_bases(fig: Figment, path: &Path, stack: &mut Vec<PathBuf>) -> Result<Fig
         return Err(Error::BaseCycle(chain.join(" -> ")));
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::file(path, format!("invalid TOML: {e}")))?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| Error::file(path, format!("invalid TOML: {e}")))?;
     let bases = match table.get("_base_") {
         None => Vec::new(),
         Some(toml::Value::Array(a)) => a

@@ -17,7 +17,9 @@ impl CfgOption {
         let bad = |why: &str| Error::BadOverride { item: item.into(), why: why.into() };
         let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected key=value"))?;
         let key = key.trim();
-        if key.is_empty() || key.split('.').any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')) {
+        if key.is_empty()
+            || key.split('.').any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+        {
             return Err(bad("the key must be dotted names such as attributor.beta"));
         }
         let value = parse_value(raw.trim()).map_err(|e| bad(&e))?;

@@ -64,7 +64,11 @@ impl ImageFolder {
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
-        Ok(ImageFolder { items, classes, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter } })
+        Ok(ImageFolder {
+            items,
+            classes,
+            pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter },
+        })
     }
 }
 

@@ -63,15 +63,22 @@ pub struct ImageNet {
 /// Reads `{"0": ["wnid", "name"], ...}` into (wnids, names) ordered by index.
 pub fn read_class_index(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::file(path, format!("class index not readable ({e}); expected JSON {{\"0\": [\"n01440764\", \"tench\"], ...}}"))
+        Error::file(
+            path,
+            format!("class index not readable ({e}); expected JSON {{\"0\": [\"n01440764\", \"tench\"], ...}}"),
+        )
     })?;
-    let map: HashMap<String, (String, String)> =
-        serde_json::from_str(&text).map_err(|e| Error::file(path, format!("not a class index {{\"0\": [wnid, name], ...}}: {e}")))?;
+    let map: HashMap<String, (String, String)> = serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("not a class index {{\"0\": [wnid, name], ...}}: {e}")))?;
     let n = map.len();
     let mut wnids = vec![String::new(); n];
     let mut names = vec![String::new(); n];
     for (k, (w, name)) in map {
-        let i: usize = k.parse().ok().filter(|&i| i < n).ok_or_else(|| Error::file(path, format!("class key `{k}` is not an index in 0..{n}")))?;
+        let i: usize = k
+            .parse()
+            .ok()
+            .filter(|&i| i < n)
+            .ok_or_else(|| Error::file(path, format!("class key `{k}` is not an index in 0..{n}")))?;
         wnids[i] = w;
         names[i] = name;
     }
@@ -80,7 +87,10 @@ pub fn read_class_index(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
 
 impl ImageNet {
     pub fn new(p: &ImageNetParams) -> Result<Self> {
-        require_dir(&p.img_root, "the image folder `img_root` (layout <img_root>/<wnid>/<name>.JPEG; see data/README.md)")?;
+        require_dir(
+            &p.img_root,
+            "the image folder `img_root` (layout <img_root>/<wnid>/<name>.JPEG; see data/README.md)",
+        )?;
         let (wnids, names) = read_class_index(&p.ind_to_cls_file)?;
         let by_wnid: HashMap<&str, i64> = wnids.iter().enumerate().map(|(i, w)| (w.as_str(), i as i64)).collect();
         let annots = if p.with_bbox { annotation_index(&p.annot_root)? } else { HashMap::new() };
@@ -106,7 +116,12 @@ impl ImageNet {
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
-        Ok(ImageNet { items, wnids, names, pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter } })
+        Ok(ImageNet {
+            items,
+            wnids,
+            names,
+            pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter },
+        })
     }
 }
 

@@ -36,7 +36,12 @@ pub struct Sample {
 impl Sample {
     /// A copy that shares the image's storage.
     pub fn clone_shallow(&self) -> Sample {
-        Sample { name: self.name.clone(), image: self.image.shallow_clone(), target: self.target, boxes: self.boxes.clone() }
+        Sample {
+            name: self.name.clone(),
+            image: self.image.shallow_clone(),
+            target: self.target,
+            boxes: self.boxes.clone(),
+        }
     }
 }
 

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const SHAPES: [&str; 6] = ["disk", "square", "triangle", "cross", "ring", "diamond"];
-const HUES: [[f32; 3]; 6] = [[0.9, 0.15, 0.1], [0.1, 0.75, 0.15], [0.15, 0.3, 0.95], [0.95, 0.85, 0.1], [0.85, 0.15, 0.85], [0.1, 0.85, 0.85]];
+const HUES: [[f32; 3]; 6] =
+    [[0.9, 0.15, 0.1], [0.1, 0.75, 0.15], [0.15, 0.3, 0.95], [0.95, 0.85, 0.1], [0.85, 0.15, 0.85], [0.1, 0.85, 0.85]];
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -52,7 +53,12 @@ impl Default for SyntheticConfig {
 
 impl SyntheticConfig {
     fn splits(&self) -> [(&'static str, usize); 4] {
-        [("train", self.train_per_class), ("test", self.test_per_class), ("estimation", self.estimation_per_class), ("attribution", self.attribution_per_class)]
+        [
+            ("train", self.train_per_class),
+            ("test", self.test_per_class),
+            ("estimation", self.estimation_per_class),
+            ("attribution", self.attribution_per_class),
+        ]
     }
     pub fn wnid(k: usize) -> String {
         format!("n9{k:07}")
@@ -72,10 +78,16 @@ pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
         if old == stamp_text {
             return Ok(false);
         }
-        return Err(Error::file(&cfg.root, "holds a synthetic dataset made with other settings; delete it or set synthetic.root elsewhere"));
+        return Err(Error::file(
+            &cfg.root,
+            "holds a synthetic dataset made with other settings; delete it or set synthetic.root elsewhere",
+        ));
     }
     if cfg.root.exists() {
-        return Err(Error::file(&cfg.root, "exists but is not a finished synthetic dataset (no synthetic.json); delete it"));
+        return Err(Error::file(
+            &cfg.root,
+            "exists but is not a finished synthetic dataset (no synthetic.json); delete it",
+        ));
     }
     let tmp = PathBuf::from(format!("{}.tmp-{}", cfg.root.display(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -91,14 +103,19 @@ pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
 fn write_all(cfg: &SyntheticConfig, dir: &Path) -> Result<()> {
     let index: serde_json::Map<String, serde_json::Value> =
         (0..cfg.classes).map(|k| (k.to_string(), serde_json::json!([SyntheticConfig::wnid(k), SHAPES[k]]))).collect();
-    atomic::write(&dir.join("imagenet_class_index.json"), serde_json::to_string_pretty(&index).expect("json").as_bytes())?;
+    atomic::write(
+        &dir.join("imagenet_class_index.json"),
+        serde_json::to_string_pretty(&index).expect("json").as_bytes(),
+    )?;
     for (s, (split, per_class)) in cfg.splits().into_iter().enumerate() {
         for k in 0..cfg.classes {
             let img_dir = dir.join("images").join(split).join(SyntheticConfig::wnid(k));
             let ann_dir = dir.join("annotations").join(split);
             for i in 0..per_class {
                 let name = format!("{split}_{k}_{i:05}");
-                let mut rng = SplitMix::new(cfg.seed.wrapping_mul(0x100_0000_0000) ^ ((s as u64) << 32) ^ ((k as u64) << 24) ^ i as u64);
+                let mut rng = SplitMix::new(
+                    cfg.seed.wrapping_mul(0x100_0000_0000) ^ ((s as u64) << 32) ^ ((k as u64) << 24) ^ i as u64,
+                );
                 let (png, bbox) = render(cfg, k, &mut rng)?;
                 atomic::write(&img_dir.join(format!("{name}.png")), &png)?;
                 let obj = VocObject { name: SyntheticConfig::wnid(k), bbox };
@@ -161,7 +178,11 @@ fn render(cfg: &SyntheticConfig, class: usize, rng: &mut SplitMix) -> Result<(Ve
 fn background(n: usize, rng: &mut SplitMix) -> Vec<[f32; 3]> {
     let base = rng.range(0.3, 0.7) as f32;
     let tint = [0, 1, 2].map(|_| rng.range(-0.05, 0.05) as f32);
-    let waves: Vec<[f64; 4]> = (0..3).map(|_| [rng.range(-0.5, 0.5), rng.range(-0.5, 0.5), rng.range(0., std::f64::consts::TAU), rng.range(0.03, 0.08)]).collect();
+    let waves: Vec<[f64; 4]> = (0..3)
+        .map(|_| {
+            [rng.range(-0.5, 0.5), rng.range(-0.5, 0.5), rng.range(0., std::f64::consts::TAU), rng.range(0.03, 0.08)]
+        })
+        .collect();
     let mut px = Vec::with_capacity(n * n);
     for y in 0..n {
         for x in 0..n {

@@ -24,13 +24,18 @@ pub fn read(path: &Path) -> Result<VocAnnotation> {
 
 pub fn parse(text: &str) -> std::result::Result<VocAnnotation, String> {
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("invalid XML: {e}"))?;
-    let child_text = |n: roxmltree::Node, tag: &str| n.children().find(|c| c.has_tag_name(tag)).and_then(|c| c.text()).map(str::trim).map(str::to_owned);
+    let child_text = |n: roxmltree::Node, tag: &str| {
+        n.children().find(|c| c.has_tag_name(tag)).and_then(|c| c.text()).map(str::trim).map(str::to_owned)
+    };
     let num = |n: roxmltree::Node, tag: &str| -> std::result::Result<f64, String> {
         let t = child_text(n, tag).ok_or(format!("missing <{tag}>"))?;
         t.parse::<f64>().map(f64::trunc).map_err(|_| format!("<{tag}> is not a number: `{t}`"))
     };
     let root = doc.root_element();
-    let size = root.children().find(|c| c.has_tag_name("size")).and_then(|s| Some((num(s, "width").ok()?, num(s, "height").ok()?)));
+    let size = root
+        .children()
+        .find(|c| c.has_tag_name("size"))
+        .and_then(|s| Some((num(s, "width").ok()?, num(s, "height").ok()?)));
     let mut objects = Vec::new();
     for obj in root.children().filter(|c| c.has_tag_name("object")) {
         let name = child_text(obj, "name").ok_or("an <object> without <name>")?;

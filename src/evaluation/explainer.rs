@@ -26,10 +26,19 @@ pub struct RunExplainer<'a> {
 
 impl<'a> RunExplainer<'a> {
     pub fn new(run: &'a Run, wd: &WorkDir, model: &dyn Classifier, maps: &str, format: MapFormat) -> Result<Self> {
-        let mut attr = registry::build::<AttributorKind>(&run.fig, "attributor", &BuildCtx { device: run.device, load_weights: true })?;
+        let mut attr = registry::build::<AttributorKind>(
+            &run.fig,
+            "attributor",
+            &BuildCtx { device: run.device, load_weights: true },
+        )?;
         attr.check(model)?;
         let outputs = attr.outputs();
-        let index = outputs.iter().position(|o| o.dir == maps).ok_or_else(|| Error::ConfigMsg(format!("the attributor writes {:?}, not `{maps}` (eval.maps)", outputs.iter().map(|o| o.dir.as_str()).collect::<Vec<_>>())))?;
+        let index = outputs.iter().position(|o| o.dir == maps).ok_or_else(|| {
+            Error::ConfigMsg(format!(
+                "the attributor writes {:?}, not `{maps}` (eval.maps)",
+                outputs.iter().map(|o| o.dir.as_str()).collect::<Vec<_>>()
+            ))
+        })?;
         let estimation = if attr.needs_estimation() { Some(run.dataset("estimation")?) } else { None };
         let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: Some(wd.path("state")) };
         attr.fit(model, estimation.as_deref(), &cx)?;
@@ -54,7 +63,13 @@ impl Explain for RunExplainer<'_> {
         let a = self.attr.borrow_mut().attribute(model, sample, &self.cx)?;
         Ok(self.as_read(a))
     }
-    fn explain_randomised(&self, original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, stage: &str) -> Result<Tensor> {
+    fn explain_randomised(
+        &self,
+        original: &dyn Classifier,
+        randomised: &dyn Classifier,
+        sample: &Sample,
+        stage: &str,
+    ) -> Result<Tensor> {
         let a = self.attr.borrow_mut().attribute_randomised(original, randomised, sample, stage, &self.cx)?;
         Ok(self.as_read(a))
     }

@@ -16,27 +16,39 @@ pub enum MapFormat {
 
 impl MapFormat {
     pub fn path(self, dir: &Path, name: &str) -> PathBuf {
-        dir.join(format!("{name}.{}", match self {
-            MapFormat::Png => "png",
-            MapFormat::Npy => "npy",
-        }))
+        dir.join(format!(
+            "{name}.{}",
+            match self {
+                MapFormat::Png => "png",
+                MapFormat::Npy => "npy",
+            }
+        ))
     }
 
     /// The map [H,W] as float on the CPU.
     pub fn load(self, path: &Path) -> Result<Tensor> {
         let map = match self {
             MapFormat::Png => {
-                let img = image::open(path).map_err(|e| Error::file(path, format!("not a readable PNG map: {e}")))?.to_luma8();
+                let img = image::open(path)
+                    .map_err(|e| Error::file(path, format!("not a readable PNG map: {e}")))?
+                    .to_luma8();
                 let (w, h) = img.dimensions();
                 Tensor::from_slice(img.as_raw()).view([h as i64, w as i64]).to_kind(Kind::Float) / 255.0
             }
             MapFormat::Npy => {
-                let t = Tensor::read_npy(path).map_err(|e| Error::file(path, format!("not a readable .npy map: {e}")))?.to_kind(Kind::Float);
+                let t = Tensor::read_npy(path)
+                    .map_err(|e| Error::file(path, format!("not a readable .npy map: {e}")))?
+                    .to_kind(Kind::Float);
                 match t.dim() {
                     1 => t.unsqueeze(0), // text: one score per word
                     2 => t,
                     3 => t.mean_dim(0, false, Kind::Float),
-                    d => return Err(Error::file(path, format!("a map must be [H,W] or [C,H,W], this one has {d} dimensions"))),
+                    d => {
+                        return Err(Error::file(
+                            path,
+                            format!("a map must be [H,W] or [C,H,W], this one has {d} dimensions"),
+                        ))
+                    }
                 }
             }
         };

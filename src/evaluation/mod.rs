@@ -13,8 +13,8 @@ pub mod roar;
 mod table;
 
 pub use maps::MapFormat;
-pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
 pub use plots::{write_compare_plots, write_eval_plots};
+pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
 pub use table::{compare, summary_table};
 
 use crate::error::{Error, Result};
@@ -50,7 +50,16 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { maps: "input_masks".into(), map_format: MapFormat::Png, num_samples: 0, seed: 2021, min_confidence: 0.0, scores_file: Default::default(), metrics: Default::default(), roar: Default::default() }
+        EvalConfig {
+            maps: "input_masks".into(),
+            map_format: MapFormat::Png,
+            num_samples: 0,
+            seed: 2021,
+            min_confidence: 0.0,
+            scores_file: Default::default(),
+            metrics: Default::default(),
+            roar: Default::default(),
+        }
     }
 }
 
@@ -67,13 +76,31 @@ pub fn metric_config(fig: &figment::Figment, label: &str) -> (figment::Figment, 
 }
 
 /// The names of the samples to evaluate: those with a map, subset and confidence filter applied.
-fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate::models::Classifier, data: &dyn crate::data::Dataset) -> Result<Vec<usize>> {
-    let mut with_map: Vec<usize> = (0..data.len()).filter(|&i| cfg.map_format.path(dir, &data.name(i)).is_file()).collect();
+fn select(
+    run: &Run,
+    cfg: &EvalConfig,
+    dir: &std::path::Path,
+    model: &dyn crate::models::Classifier,
+    data: &dyn crate::data::Dataset,
+) -> Result<Vec<usize>> {
+    let mut with_map: Vec<usize> =
+        (0..data.len()).filter(|&i| cfg.map_format.path(dir, &data.name(i)).is_file()).collect();
     if with_map.is_empty() {
-        return Err(Error::file(dir, format!("no {:?} maps of the attribution split here: run tools/train first, or set eval.maps / eval.map_format", cfg.map_format)));
+        return Err(Error::file(
+            dir,
+            format!(
+                "no {:?} maps of the attribution split here: run tools/train first, or set eval.maps / eval.map_format",
+                cfg.map_format
+            ),
+        ));
     }
     if with_map.len() < data.len() {
-        log::warn!("{} of {} samples have no map in {}; evaluating the others", data.len() - with_map.len(), data.len(), dir.display());
+        log::warn!(
+            "{} of {} samples have no map in {}; evaluating the others",
+            data.len() - with_map.len(),
+            data.len(),
+            dir.display()
+        );
     }
     if cfg.num_samples > 0 && cfg.num_samples < with_map.len() {
         let mut rng = crate::rng::SplitMix::new(cfg.seed);
@@ -90,7 +117,8 @@ fn select(run: &Run, cfg: &EvalConfig, dir: &std::path::Path, model: &dyn crate:
             let p = match &file {
                 Some(f) => {
                     let name = data.name(i);
-                    *f.get(&name).ok_or_else(|| Error::file(&cfg.scores_file, format!("no score for sample `{name}`")))?
+                    *f.get(&name)
+                        .ok_or_else(|| Error::file(&cfg.scores_file, format!("no score for sample `{name}`")))?
                 }
                 None => {
                     let s = data.get(i)?;
@@ -115,7 +143,9 @@ fn read_scores(path: &std::path::Path) -> Result<std::collections::HashMap<Strin
         pred: f64,
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let raw: std::collections::HashMap<String, Entry> = serde_json::from_slice(&bytes).map_err(|e| Error::file(path, format!("not a scores file ({{name: {{\"target\": int, \"pred\": float}}}}): {e}")))?;
+    let raw: std::collections::HashMap<String, Entry> = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::file(path, format!("not a scores file ({{name: {{\"target\": int, \"pred\": float}}}}): {e}"))
+    })?;
     Ok(raw.into_iter().map(|(k, v)| (k, v.pred)).collect())
 }
 
@@ -134,7 +164,13 @@ struct Evaluation<'a> {
 impl<'a> Evaluation<'a> {
     fn ensure_explainer(&mut self) -> Result<()> {
         if self.explainer.is_none() {
-            self.explainer = Some(explainer::RunExplainer::new(self.run, self.wd, self.model.as_ref(), &self.cfg.maps, self.cfg.map_format)?);
+            self.explainer = Some(explainer::RunExplainer::new(
+                self.run,
+                self.wd,
+                self.model.as_ref(),
+                &self.cfg.maps,
+                self.cfg.map_format,
+            )?);
         }
         Ok(())
     }
@@ -156,17 +192,30 @@ impl<'a> Evaluation<'a> {
         let (fig, key) = metric_config(&self.run.fig, label);
         let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
         if self.chosen.is_none() {
-            self.chosen = Some(select(self.run, &self.cfg, &self.wd.path(&self.cfg.maps), self.model.as_ref(), self.data.as_ref())?);
+            self.chosen = Some(select(
+                self.run,
+                &self.cfg,
+                &self.wd.path(&self.cfg.maps),
+                self.model.as_ref(),
+                self.data.as_ref(),
+            )?);
         }
         let names: Vec<String> = self.chosen.iter().flatten().map(|&i| self.data.name(i)).collect();
         if done.is_some_and(|r| r.params == params && r.evaluated == names) {
             return Ok(None);
         }
-        let mut metric = registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: self.run.device, load_weights: true })?;
+        let mut metric =
+            registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: self.run.device, load_weights: true })?;
         let text = self.model.sequence_features();
         if metric.on_text() != text {
-            let (is, use_) = if text { ("text", "text_insertion_deletion, text_sensitivity_n") } else { ("images", "the image metrics (insertion_deletion, sensitivity_n, ehr, …)") };
-            return Err(Error::ConfigMsg(format!("{key}: this metric does not apply, the model reads {is}; use {use_}")));
+            let (is, use_) = if text {
+                ("text", "text_insertion_deletion, text_sensitivity_n")
+            } else {
+                ("images", "the image metrics (insertion_deletion, sensitivity_n, ehr, …)")
+            };
+            return Err(Error::ConfigMsg(format!(
+                "{key}: this metric does not apply, the model reads {is}; use {use_}"
+            )));
         }
         if metric.needs_explainer() {
             self.ensure_explainer()?;
@@ -177,13 +226,23 @@ impl<'a> Evaluation<'a> {
     /// Runs `metric` over the chosen samples (`names`, in order). Progress is kept in `state/` (at
     /// most every few seconds, atomically), so an interrupted metric resumes at its first
     /// unfinished sample.
-    fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value, names: &[String]) -> Result<MetricReport> {
+    fn run_metric(
+        &self,
+        metric: &mut dyn Metric,
+        label: &str,
+        params: serde_json::Value,
+        names: &[String],
+    ) -> Result<MetricReport> {
         let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
         let chosen = self.chosen.as_deref().unwrap_or_default();
-        let partial = self.wd.state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
+        let partial = self
+            .wd
+            .state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
         // progress counts only for the same metric on the same samples, taken in the same order
         let same = |r: &MetricReport| r.params == params && names.starts_with(&r.evaluated);
-        let mut report = read_partial(&partial).filter(same).unwrap_or(MetricReport { params: params.clone(), ..Default::default() });
+        let mut report = read_partial(&partial)
+            .filter(same)
+            .unwrap_or(MetricReport { params: params.clone(), ..Default::default() });
         let done: std::collections::HashSet<String> = report.evaluated.iter().cloned().collect();
         if !done.is_empty() {
             log::info!("{label}: resuming after {} samples ({})", done.len(), partial.display());
@@ -197,7 +256,10 @@ impl<'a> Evaluation<'a> {
                 continue;
             }
             let map = self.load_map(metric.on_text(), &s)?;
-            let r = metric.evaluate(self.model.as_ref(), &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer })?;
+            let r = metric.evaluate(
+                self.model.as_ref(),
+                &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer },
+            )?;
             for w in &r.warnings {
                 log::warn!("{label}, {}: {w}", s.name);
             }
@@ -243,7 +305,8 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
     let cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
     let out = wd.path("metrics.json");
     let mut file: MetricsFile = match std::fs::read(&out) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::file(&out, format!("not a metrics file ({e}); move it away to start afresh")))?,
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::file(&out, format!("not a metrics file ({e}); move it away to start afresh")))?,
         Err(_) => MetricsFile::default(),
     };
     if file.maps != cfg.maps {

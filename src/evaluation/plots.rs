@@ -29,7 +29,13 @@ fn plot(title: String, rows: &[(String, &MetricReport)]) -> Option<LinePlot> {
     let mut all = Vec::new();
     for (name, r) in rows {
         for curve in r.curves.keys() {
-            let n = if name.is_empty() { curve.clone() } else if r.curves.len() == 1 { name.clone() } else { format!("{name} {curve}") };
+            let n = if name.is_empty() {
+                curve.clone()
+            } else if r.curves.len() == 1 {
+                name.clone()
+            } else {
+                format!("{name} {curve}")
+            };
             all.extend(series(n, curve, r));
         }
     }
@@ -39,7 +45,10 @@ fn plot(title: String, rows: &[(String, &MetricReport)]) -> Option<LinePlot> {
 /// One plot per metric of `file` that has curves, into `dir/<metric>.png`.
 pub fn write_eval_plots(file: &MetricsFile, dir: &Path) -> Result<()> {
     for (label, r) in &file.metrics {
-        if let Some(p) = plot(format!("{label} ({}, mean of {} samples)", file.maps, r.curves.values().map(|c| c.n).max().unwrap_or(0)), &[(String::new(), r)]) {
+        if let Some(p) = plot(
+            format!("{label} ({}, mean of {} samples)", file.maps, r.curves.values().map(|c| c.n).max().unwrap_or(0)),
+            &[(String::new(), r)],
+        ) {
             p.write(&dir.join(format!("{label}.png")))?;
         }
     }
@@ -50,7 +59,10 @@ pub fn write_eval_plots(file: &MetricsFile, dir: &Path) -> Result<()> {
 pub fn write_compare_plots(rows: &[(String, MetricsFile)], dir: &Path) -> Result<()> {
     let labels: std::collections::BTreeSet<&String> = rows.iter().flat_map(|(_, f)| f.metrics.keys()).collect();
     for label in labels {
-        let with: Vec<(String, &MetricReport)> = rows.iter().filter_map(|(n, f)| f.metrics.get(label).filter(|r| !r.curves.is_empty()).map(|r| (n.clone(), r))).collect();
+        let with: Vec<(String, &MetricReport)> = rows
+            .iter()
+            .filter_map(|(n, f)| f.metrics.get(label).filter(|r| !r.curves.is_empty()).map(|r| (n.clone(), r)))
+            .collect();
         if let Some(p) = plot(label.clone(), &with) {
             p.write(&dir.join(format!("{label}.png")))?;
         }

@@ -36,7 +36,14 @@ pub struct RoarConfig {
 
 impl Default for RoarConfig {
     fn default() -> Self {
-        RoarConfig { fractions: (1..10).map(|i| i as f64 / 10.0).collect(), modes: vec!["roar".into(), "kar".into()], maps: "attributor".into(), random_baseline: true, modify_test: true, seed: 2021 }
+        RoarConfig {
+            fractions: (1..10).map(|i| i as f64 / 10.0).collect(),
+            modes: vec!["roar".into(), "kar".into()],
+            maps: "attributor".into(),
+            random_baseline: true,
+            modify_test: true,
+            seed: 2021,
+        }
     }
 }
 
@@ -49,12 +56,20 @@ struct Split {
 
 impl Split {
     fn load(d: &dyn Dataset) -> Result<Split> {
-        Ok(Split { samples: (0..d.len()).map(|i| d.get(i)).collect::<Result<_>>()?, classes: d.class_names().to_vec(), pipeline: d.pipeline().clone() })
+        Ok(Split {
+            samples: (0..d.len()).map(|i| d.get(i)).collect::<Result<_>>()?,
+            classes: d.class_names().to_vec(),
+            pipeline: d.pipeline().clone(),
+        })
     }
 
     /// The split with pixels removed (shares the images' storage until they are perturbed).
     fn removed(&self, ranks: &[Tensor], fraction: f64, keep_top: bool) -> Removed {
-        let inner = Split { samples: self.samples.iter().map(|s| s.clone_shallow()).collect(), classes: self.classes.clone(), pipeline: self.pipeline.clone() };
+        let inner = Split {
+            samples: self.samples.iter().map(|s| s.clone_shallow()).collect(),
+            classes: self.classes.clone(),
+            pipeline: self.pipeline.clone(),
+        };
         Removed { inner, ranks: ranks.iter().map(|t| t.shallow_clone()).collect(), fraction, keep_top }
     }
 }
@@ -93,7 +108,14 @@ impl Dataset for Removed {
 }
 
 /// Pixel ranks of every image of `data` from the chosen source.
-fn rankings(source: &str, data: &Split, model: &dyn crate::models::Classifier, explainer: Option<&dyn Explain>, cache: &std::path::Path, seed: u64) -> Result<Vec<Tensor>> {
+fn rankings(
+    source: &str,
+    data: &Split,
+    model: &dyn crate::models::Classifier,
+    explainer: Option<&dyn Explain>,
+    cache: &std::path::Path,
+    seed: u64,
+) -> Result<Vec<Tensor>> {
     let bar = crate::logging::progress(data.samples.len() as u64, &format!("ROAR maps ({source})"));
     let mut rng = crate::rng::SplitMix::new(seed);
     let out = data
@@ -128,8 +150,16 @@ fn rankings(source: &str, data: &Split, model: &dyn crate::models::Classifier, e
 
 /// Runs ROAR/KAR; the report holds `<mode>@<r>` (and `random_<mode>@<r>`) test accuracies and one
 /// curve per mode.
-pub fn run(run: &Run, wd: &crate::output::WorkDir, cfg: &RoarConfig, model: &dyn crate::models::Classifier, explainer: Option<&dyn Explain>) -> Result<MetricReport> {
-    let tc = run.cfg.train_classifier.clone().ok_or_else(|| Error::ConfigMsg("ROAR/KAR retrains the classifier: the config needs a [train_classifier] table".into()))?;
+pub fn run(
+    run: &Run,
+    wd: &crate::output::WorkDir,
+    cfg: &RoarConfig,
+    model: &dyn crate::models::Classifier,
+    explainer: Option<&dyn Explain>,
+) -> Result<MetricReport> {
+    let tc = run.cfg.train_classifier.clone().ok_or_else(|| {
+        Error::ConfigMsg("ROAR/KAR retrains the classifier: the config needs a [train_classifier] table".into())
+    })?;
     let (train, test) = (Split::load(run.dataset("train")?.as_ref())?, Split::load(run.dataset("test")?.as_ref())?);
     let mut sources = vec![cfg.maps.clone()];
     if cfg.random_baseline && cfg.maps != "random" {
@@ -138,7 +168,10 @@ pub fn run(run: &Run, wd: &crate::output::WorkDir, cfg: &RoarConfig, model: &dyn
     let mut report = MetricReport { params: serde_json::to_value(cfg).expect("json"), ..Default::default() };
     for source in &sources {
         let cache = wd.path("roar/maps");
-        let (tr_rank, te_rank) = (rankings(source, &train, model, explainer, &cache.join("train"), cfg.seed)?, rankings(source, &test, model, explainer, &cache.join("test"), cfg.seed ^ 1)?);
+        let (tr_rank, te_rank) = (
+            rankings(source, &train, model, explainer, &cache.join("train"), cfg.seed)?,
+            rankings(source, &test, model, explainer, &cache.join("test"), cfg.seed ^ 1)?,
+        );
         for mode in &cfg.modes {
             let keep_top = match mode.as_str() {
                 "roar" => false,
@@ -151,8 +184,14 @@ pub fn run(run: &Run, wd: &crate::output::WorkDir, cfg: &RoarConfig, model: &dyn
                 let tr = train.removed(&tr_rank, r, keep_top);
                 let te = test.removed(&te_rank, if cfg.modify_test { r } else { 0.0 }, keep_top && cfg.modify_test);
                 tch::manual_seed(run.cfg.seed as i64);
-                let mut model = registry::build::<ModelKind>(&run.fig, "model", &BuildCtx { device: run.device, load_weights: false })?;
-                let acc = *crate::training::train(model.as_mut(), &tr, &te, &tc, run.cfg.seed, run.device)?.last().unwrap_or(&0.0);
+                let mut model = registry::build::<ModelKind>(
+                    &run.fig,
+                    "model",
+                    &BuildCtx { device: run.device, load_weights: false },
+                )?;
+                let acc = *crate::training::train(model.as_mut(), &tr, &te, &tc, run.cfg.seed, run.device)?
+                    .last()
+                    .unwrap_or(&0.0);
                 log::info!("{tag} r = {r}: test accuracy {acc:.3}");
                 report.aggregate.insert(format!("{tag}@{r}"), Stat { mean: acc, std: 0.0, n: 1 });
                 curve.push(acc);

@@ -36,11 +36,28 @@ pub fn compare(rows: &[(String, MetricsFile)]) -> (String, String) {
     let cols = columns(rows.iter().map(|r| &r.1));
     let head: Vec<String> = cols.iter().map(|(l, k)| format!("{l}/{k}")).collect();
     let mut md = format!("| method | {} |\n|---|{}\n", head.join(" | "), "---|".repeat(cols.len()));
-    let mut csv = format!("method,{}\n", cols.iter().map(|(l, k)| format!("{l}/{k}_mean,{l}/{k}_std,{l}/{k}_n")).collect::<Vec<_>>().join(","));
+    let mut csv = format!(
+        "method,{}\n",
+        cols.iter().map(|(l, k)| format!("{l}/{k}_mean,{l}/{k}_std,{l}/{k}_n")).collect::<Vec<_>>().join(",")
+    );
     for (name, f) in rows {
         let cells: Vec<Option<(f64, f64, usize)>> = cols.iter().map(|c| cell(f, c)).collect();
-        md += &format!("| {name} | {} |\n", cells.iter().map(|c| c.map(|(m, s, _)| format!("{m:.4} ± {s:.4}")).unwrap_or_else(|| "–".into())).collect::<Vec<_>>().join(" | "));
-        csv += &format!("{name},{}\n", cells.iter().map(|c| c.map(|(m, s, n)| format!("{m},{s},{n}")).unwrap_or_else(|| ",,".into())).collect::<Vec<_>>().join(","));
+        md += &format!(
+            "| {name} | {} |\n",
+            cells
+                .iter()
+                .map(|c| c.map(|(m, s, _)| format!("{m:.4} ± {s:.4}")).unwrap_or_else(|| "–".into()))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        csv += &format!(
+            "{name},{}\n",
+            cells
+                .iter()
+                .map(|c| c.map(|(m, s, n)| format!("{m},{s},{n}")).unwrap_or_else(|| ",,".into()))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
     }
     (md, csv)
 }

@@ -46,7 +46,16 @@ pub enum Roi {
 
 impl Default for EhrParams {
     fn default() -> Self {
-        EhrParams { type_: "Ehr".into(), base_threshold: 0.1, quantiles: 11, weight_by_heat: false, max_roi_area: 0.33, roi: Roi::Boxes, inclusive_box_end: false, mask_dir: PathBuf::new() }
+        EhrParams {
+            type_: "Ehr".into(),
+            base_threshold: 0.1,
+            quantiles: 11,
+            weight_by_heat: false,
+            max_roi_area: 0.33,
+            roi: Roi::Boxes,
+            inclusive_box_end: false,
+            mask_dir: PathBuf::new(),
+        }
     }
 }
 
@@ -103,13 +112,24 @@ impl Ehr {
         if !path.is_file() {
             return Err(Error::file(&path, "no ROI mask for this sample: put `<name>.png` (non-zero = region of interest) in the metric's mask_dir"));
         }
-        let img = image::open(&path).map_err(|e| Error::file(&path, format!("not a readable PNG mask: {e}")))?.to_luma8();
+        let img =
+            image::open(&path).map_err(|e| Error::file(&path, format!("not a readable PNG mask: {e}")))?.to_luma8();
         let (w, h) = img.dimensions();
         let (mh, mw) = (s.map.size()[0], s.map.size()[1]);
-        let roi = Tensor::from_slice(img.as_raw()).view([1, 1, h as i64, w as i64]).gt(0).to_kind(Kind::Float).upsample_nearest2d([mh, mw], None, None).view([mh, mw]).to_kind(Kind::Double);
+        let roi = Tensor::from_slice(img.as_raw())
+            .view([1, 1, h as i64, w as i64])
+            .gt(0)
+            .to_kind(Kind::Float)
+            .upsample_nearest2d([mh, mw], None, None)
+            .view([mh, mw])
+            .to_kind(Kind::Double);
         let area = roi.mean(Kind::Double).double_value(&[]);
         if area > self.p.max_roi_area {
-            r.warnings.push(format!("mask covers {:.0}% of the image (> {:.0}%): skipped", area * 100.0, self.p.max_roi_area * 100.0));
+            r.warnings.push(format!(
+                "mask covers {:.0}% of the image (> {:.0}%): skipped",
+                area * 100.0,
+                self.p.max_roi_area * 100.0
+            ));
             return Ok(None);
         }
         Ok(Some(roi))
@@ -137,7 +157,10 @@ impl Build<MetricKind> for Ehr {
     type Params = EhrParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
         if p.roi == Roi::Masks && !p.mask_dir.is_dir() {
-            return Err(Error::ConfigMsg(format!("Ehr: roi = \"masks\" needs mask_dir, a folder of <name>.png masks; `{}` is not one", p.mask_dir.display())));
+            return Err(Error::ConfigMsg(format!(
+                "Ehr: roi = \"masks\" needs mask_dir, a folder of <name>.png masks; `{}` is not one",
+                p.mask_dir.display()
+            )));
         }
         Ok(Box::new(Ehr { p }))
     }

@@ -27,7 +27,14 @@ pub struct InfidelityParams {
 
 impl Default for InfidelityParams {
     fn default() -> Self {
-        InfidelityParams { type_: "Infidelity".into(), n_perturb_samples: 10, noise_std: 0.003, normalize: false, batch_size: 64, seed: 2021 }
+        InfidelityParams {
+            type_: "Infidelity".into(),
+            n_perturb_samples: 10,
+            noise_std: 0.003,
+            normalize: false,
+            batch_size: 64,
+            seed: 2021,
+        }
     }
 }
 
@@ -42,14 +49,24 @@ impl Metric for Infidelity {
         let n = self.p.n_perturb_samples;
         tch::manual_seed(crate::attributors::sample_seed(self.p.seed, &s.sample.name));
         let noise = Tensor::randn([n, 1, h, w], (Kind::Float, tch::Device::Cpu)) * self.p.noise_std;
-        let dot = to_vec(&(noise.squeeze_dim(1).to_kind(Kind::Double) * s.map.to_kind(Kind::Double)).sum_dim_intlist([1, 2].as_slice(), false, Kind::Double))?;
+        let dot = to_vec(&(noise.squeeze_dim(1).to_kind(Kind::Double) * s.map.to_kind(Kind::Double)).sum_dim_intlist(
+            [1, 2].as_slice(),
+            false,
+            Kind::Double,
+        ))?;
         let clean = scores(model, 1, 1, s.target, Score::Logit, |_, _| x.unsqueeze(0))?[0];
         let nd = noise.to_device(s.device);
-        let perturbed = scores(model, n, self.p.batch_size, s.target, Score::Logit, |a, b| x.unsqueeze(0) - nd.narrow(0, a, b - a))?;
+        let perturbed = scores(model, n, self.p.batch_size, s.target, Score::Logit, |a, b| {
+            x.unsqueeze(0) - nd.narrow(0, a, b - a)
+        })?;
         let delta: Vec<f64> = perturbed.iter().map(|p| clean - p).collect();
         let beta = if self.p.normalize {
             let den: f64 = dot.iter().map(|d| d * d).sum();
-            if den > 0.0 { dot.iter().zip(&delta).map(|(d, f)| d * f).sum::<f64>() / den } else { 0.0 }
+            if den > 0.0 {
+                dot.iter().zip(&delta).map(|(d, f)| d * f).sum::<f64>() / den
+            } else {
+                0.0
+            }
         } else {
             1.0
         };
@@ -62,7 +79,9 @@ impl Build<MetricKind> for Infidelity {
     type Params = InfidelityParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
         if p.n_perturb_samples < 1 || p.batch_size < 1 || p.noise_std.is_nan() || p.noise_std <= 0.0 {
-            return Err(Error::ConfigMsg("Infidelity: n_perturb_samples and batch_size must be ≥ 1 and noise_std > 0".into()));
+            return Err(Error::ConfigMsg(
+                "Infidelity: n_perturb_samples and batch_size must be ≥ 1 and noise_std > 0".into(),
+            ));
         }
         Ok(Box::new(Infidelity { p }))
     }

@@ -34,7 +34,14 @@ pub struct InsertionDeletionParams {
 
 impl Default for InsertionDeletionParams {
     fn default() -> Self {
-        InsertionDeletionParams { type_: "InsertionDeletion".into(), pixel_batch_size: 10, sigma: 5.0, kernel_size: 0, batch_size: 80, include_start: false }
+        InsertionDeletionParams {
+            type_: "InsertionDeletion".into(),
+            pixel_batch_size: 10,
+            sigma: 5.0,
+            kernel_size: 0,
+            batch_size: 80,
+            include_start: false,
+        }
     }
 }
 
@@ -48,13 +55,21 @@ impl InsertionDeletion {
     }
 
     /// The curve of one direction: `start` with the first k·p ranked pixels taken from `fill`.
-    fn curve(&self, model: &dyn Classifier, start: &Tensor, fill: &Tensor, rank: &Tensor, target: i64) -> Result<Vec<f64>> {
+    fn curve(
+        &self,
+        model: &dyn Classifier,
+        start: &Tensor,
+        fill: &Tensor,
+        rank: &Tensor,
+        target: i64,
+    ) -> Result<Vec<f64>> {
         let hw = rank.numel() as i64;
         let steps = (hw + self.p.pixel_batch_size - 1) / self.p.pixel_batch_size;
         let first = if self.p.include_start { 0 } else { 1 };
         let rank = rank.to_device(start.device()).unsqueeze(0);
         scores(model, steps + 1 - first, self.p.batch_size, target, Score::Softmax, |a, b| {
-            let k = Tensor::arange_start(a + first, b + first, (Kind::Int64, start.device())).view([-1, 1, 1]) * self.p.pixel_batch_size;
+            let k = Tensor::arange_start(a + first, b + first, (Kind::Int64, start.device())).view([-1, 1, 1])
+                * self.p.pixel_batch_size;
             let taken = rank.lt_tensor(&k).unsqueeze(1).to_kind(Kind::Float); // [n,1,H,W]
             start.unsqueeze(0) * (taken.ones_like() - &taken) + fill.unsqueeze(0) * taken
         })
@@ -83,7 +98,9 @@ impl Build<MetricKind> for InsertionDeletion {
     type Params = InsertionDeletionParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
         if p.pixel_batch_size < 1 || p.batch_size < 1 || p.sigma.is_nan() || p.sigma <= 0.0 {
-            return Err(crate::error::Error::ConfigMsg("InsertionDeletion: pixel_batch_size and batch_size must be ≥ 1 and sigma > 0".into()));
+            return Err(crate::error::Error::ConfigMsg(
+                "InsertionDeletion: pixel_batch_size and batch_size must be ≥ 1 and sigma > 0".into(),
+            ));
         }
         Ok(Box::new(InsertionDeletion::new(p)))
     }

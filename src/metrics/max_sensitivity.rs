@@ -42,7 +42,9 @@ impl Metric for MaxSensitivity {
         let norm = base.norm().double_value(&[]);
         let mut r = SampleResult::default();
         tch::manual_seed(crate::attributors::sample_seed(self.p.seed, &s.sample.name));
-        let deltas: Vec<Tensor> = (0..self.p.n_perturb_samples).map(|_| (s.sample.image.rand_like() * 2.0 - 1.0) * self.p.perturb_radius).collect();
+        let deltas: Vec<Tensor> = (0..self.p.n_perturb_samples)
+            .map(|_| (s.sample.image.rand_like() * 2.0 - 1.0) * self.p.perturb_radius)
+            .collect();
         let mut worst = 0f64;
         for d in deltas {
             let mut moved = s.sample.clone_shallow();
@@ -65,7 +67,9 @@ impl Build<MetricKind> for MaxSensitivity {
     type Params = MaxSensitivityParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
         if p.n_perturb_samples < 1 || p.perturb_radius.is_nan() || p.perturb_radius <= 0.0 {
-            return Err(Error::ConfigMsg("MaxSensitivity: n_perturb_samples must be ≥ 1 and perturb_radius > 0".into()));
+            return Err(Error::ConfigMsg(
+                "MaxSensitivity: n_perturb_samples must be ≥ 1 and perturb_radius > 0".into(),
+            ));
         }
         Ok(Box::new(MaxSensitivity { p }))
     }

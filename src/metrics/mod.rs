@@ -54,14 +54,22 @@ pub trait Explain {
     fn fresh_model(&self) -> Result<Box<dyn Classifier>>;
     /// The map with the attribution's stages from `stage` on run on `randomised` (see
     /// `Attributor::attribute_randomised`); default: everything on `randomised`.
-    fn explain_randomised(&self, _original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, _stage: &str) -> Result<Tensor> {
+    fn explain_randomised(
+        &self,
+        _original: &dyn Classifier,
+        randomised: &dyn Classifier,
+        sample: &Sample,
+        _stage: &str,
+    ) -> Result<Tensor> {
         self.explain(randomised, sample)
     }
 }
 
 impl EvalSample<'_> {
     pub fn explainer(&self) -> Result<&dyn Explain> {
-        self.explainer.ok_or_else(|| crate::error::Error::ConfigMsg("this metric explains again and needs the run's [attributor]".into()))
+        self.explainer.ok_or_else(|| {
+            crate::error::Error::ConfigMsg("this metric explains again and needs the run's [attributor]".into())
+        })
     }
 }
 
@@ -122,12 +130,18 @@ pub fn target_roi(s: &EvalSample, r: &mut SampleResult, max_area: f64) -> Option
 }
 
 /// As [`target_roi`], with the boxes' end pixel in or out (see `data::box_mask_with`).
-pub fn target_roi_with(s: &EvalSample, r: &mut SampleResult, max_area: f64, inclusive_end: bool) -> Option<(Tensor, f64)> {
+pub fn target_roi_with(
+    s: &EvalSample,
+    r: &mut SampleResult,
+    max_area: f64,
+    inclusive_end: bool,
+) -> Option<(Tensor, f64)> {
     if s.sample.boxes.is_empty() {
         r.warnings.push("no ground-truth box: skipped".into());
         return None;
     }
-    let roi = crate::data::box_mask_with(&s.sample.boxes, s.map.size()[0], s.map.size()[1], inclusive_end).to_kind(tch::Kind::Double);
+    let roi = crate::data::box_mask_with(&s.sample.boxes, s.map.size()[0], s.map.size()[1], inclusive_end)
+        .to_kind(tch::Kind::Double);
     let area = roi.mean(tch::Kind::Double).double_value(&[]);
     if area > max_area {
         r.warnings.push(format!("box covers {:.0}% of the image (> {:.0}%): skipped", area * 100.0, max_area * 100.0));

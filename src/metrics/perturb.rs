@@ -10,12 +10,15 @@ pub fn ranks(map: &Tensor) -> Tensor {
     let flat = map.to_kind(Kind::Double).flatten(0, -1);
     let n = flat.size()[0];
     let order = flat.argsort_stable(true, 0, true);
-    Tensor::zeros([n], (Kind::Int64, tch::Device::Cpu)).scatter(0, &order, &Tensor::arange(n, (Kind::Int64, tch::Device::Cpu))).view(map.size().as_slice())
+    Tensor::zeros([n], (Kind::Int64, tch::Device::Cpu))
+        .scatter(0, &order, &Tensor::arange(n, (Kind::Int64, tch::Device::Cpu)))
+        .view(map.size().as_slice())
 }
 
 /// A tensor's values as f64 on the host.
 pub fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
-    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu).flatten(0, -1)).map_err(|e| crate::error::Error::Model(e.to_string()))
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu).flatten(0, -1))
+        .map_err(|e| crate::error::Error::Model(e.to_string()))
 }
 
 /// What the model's output is read as.
@@ -31,7 +34,14 @@ pub enum Score {
 
 /// Scores of the target class for `count` inputs made by `make(start, end)` ([end−start, C,H,W],
 /// on the model's device), in forward batches of `batch` (eval mode, no gradients).
-pub fn scores(model: &dyn Classifier, count: i64, batch: i64, target: i64, score: Score, make: impl Fn(i64, i64) -> Tensor) -> Result<Vec<f64>> {
+pub fn scores(
+    model: &dyn Classifier,
+    count: i64,
+    batch: i64,
+    target: i64,
+    score: Score,
+    make: impl Fn(i64, i64) -> Tensor,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(count as usize);
     let mut start = 0;
     while start < count {
@@ -59,5 +69,7 @@ pub fn gaussian_blur(x: &Tensor, kernel: i64, sigma: f64) -> Tensor {
     let x4 = x.unsqueeze(0).reflection_pad2d([half, half, half, half]);
     let row = w.view([1, 1, 1, k]).expand([c, 1, 1, k], false);
     let col = w.view([1, 1, k, 1]).expand([c, 1, k, 1], false);
-    x4.conv2d(&row, None::<Tensor>, [1, 1], [0, 0], [1, 1], c).conv2d(&col, None::<Tensor>, [1, 1], [0, 0], [1, 1], c).squeeze_dim(0)
+    x4.conv2d(&row, None::<Tensor>, [1, 1], [0, 0], [1, 1], c)
+        .conv2d(&col, None::<Tensor>, [1, 1], [0, 0], [1, 1], c)
+        .squeeze_dim(0)
 }

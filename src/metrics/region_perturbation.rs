@@ -35,13 +35,25 @@ pub struct RegionPerturbation {
 
 /// Target softmax after removing (setting to 0) the first 1..=steps tiles of side `t` in the order
 /// of `tile_rank` [th,tw] (0 = first), in forward batches of `batch`.
-pub(super) fn tile_curve(model: &dyn Classifier, x: &Tensor, tile_rank: &Tensor, t: i64, steps: i64, batch: i64, target: i64) -> Result<Vec<f64>> {
+pub(super) fn tile_curve(
+    model: &dyn Classifier,
+    x: &Tensor,
+    tile_rank: &Tensor,
+    t: i64,
+    steps: i64,
+    batch: i64,
+    target: i64,
+) -> Result<Vec<f64>> {
     let (h, w) = (x.size()[1], x.size()[2]);
     let rank = tile_rank.to_device(x.device());
     scores(model, steps, batch, target, Score::Softmax, |a, b| {
         let k = Tensor::arange_start(a + 1, b + 1, (Kind::Int64, x.device())).view([-1, 1, 1]);
         let gone = rank.unsqueeze(0).lt_tensor(&k).to_kind(Kind::Float).unsqueeze(1); // [n,1,th,tw]
-        let gone = gone.repeat_interleave_self_int(t, 2, None).repeat_interleave_self_int(t, 3, None).narrow(2, 0, h).narrow(3, 0, w);
+        let gone = gone
+            .repeat_interleave_self_int(t, 2, None)
+            .repeat_interleave_self_int(t, 3, None)
+            .narrow(2, 0, h)
+            .narrow(3, 0, w);
         x.unsqueeze(0) * (gone.ones_like() - gone)
     })
 }
@@ -67,7 +79,10 @@ impl Metric for RegionPerturbation {
         let morf = rel(tile_curve(model, &x, &morf_rank, t, steps, batch, s.target)?);
         let lerf = rel(tile_curve(model, &x, &lerf_rank, t, steps, batch, s.target)?);
         let (m, l) = (auc(&morf), auc(&lerf));
-        let mut r = SampleResult { values: vec![("morf_auc".into(), m), ("lerf_auc".into(), l), ("lerf_minus_morf".into(), l - m)], ..Default::default() };
+        let mut r = SampleResult {
+            values: vec![("morf_auc".into(), m), ("lerf_auc".into(), l), ("lerf_minus_morf".into(), l - m)],
+            ..Default::default()
+        };
         r.curves = vec![("morf".into(), morf), ("lerf".into(), lerf)];
         Ok(r)
     }

@@ -44,7 +44,11 @@ impl Metric for RelevanceMass {
         let k = roi.sum(Kind::Double).double_value(&[]);
         let top = ranks(&a).lt(k as i64).to_kind(Kind::Double);
         let rank = (top * &roi).sum(Kind::Double).double_value(&[]) / k.max(1.0);
-        r.values = vec![("mass".into(), mass), ("mass_vs_uniform".into(), mass / area.max(f64::MIN_POSITIVE)), ("rank".into(), rank)];
+        r.values = vec![
+            ("mass".into(), mass),
+            ("mass_vs_uniform".into(), mass / area.max(f64::MIN_POSITIVE)),
+            ("rank".into(), rank),
+        ];
         Ok(r)
     }
 }

@@ -30,8 +30,22 @@ pub struct SanityCheckParams {
 
 impl Default for SanityCheckParams {
     fn default() -> Self {
-        let layers = ["classifier.6", "classifier.0", "features.28", "features.24", "features.21", "features.17", "features.12", "features.7"];
-        SanityCheckParams { type_: "SanityCheck".into(), layers: layers.iter().map(|s| s.to_string()).collect(), seed: 2021, stage: "input_iba".into() }
+        let layers = [
+            "classifier.6",
+            "classifier.0",
+            "features.28",
+            "features.24",
+            "features.21",
+            "features.17",
+            "features.12",
+            "features.7",
+        ];
+        SanityCheckParams {
+            type_: "SanityCheck".into(),
+            layers: layers.iter().map(|s| s.to_string()).collect(),
+            seed: 2021,
+            stage: "input_iba".into(),
+        }
     }
 }
 
@@ -42,7 +56,11 @@ pub struct SanityCheck {
 /// A [H,W] map in [0,1] (or 0…255) → 0…255 as the PNGs hold it.
 fn as_u8_scale(m: &tch::Tensor) -> tch::Tensor {
     let m = m.to_kind(tch::Kind::Double);
-    if m.max().double_value(&[]) > 1.0 { m } else { (m * 255.0).floor() }
+    if m.max().double_value(&[]) > 1.0 {
+        m
+    } else {
+        (m * 255.0).floor()
+    }
 }
 
 impl Metric for SanityCheck {
@@ -60,7 +78,10 @@ impl Metric for SanityCheck {
                 tch::manual_seed(self.p.seed);
                 model.randomise_from(layer)?;
             }
-            let v = ssim(&reference, &as_u8_scale(&ex.explain_randomised(original, model.as_ref(), s.sample, &self.p.stage)?));
+            let v = ssim(
+                &reference,
+                &as_u8_scale(&ex.explain_randomised(original, model.as_ref(), s.sample, &self.p.stage)?),
+            );
             r.values.push((format!("ssim@{layer}"), v));
             curve.push(v);
         }

@@ -38,7 +38,11 @@ impl Metric for Selectivity {
         let steps = if self.p.max_steps > 0 { self.p.max_steps.min(n) } else { n };
         let mut curve = scores(model, 1, 1, s.target, Score::Softmax, |_, _| x.unsqueeze(0))?;
         curve.extend(tile_curve(model, &x, &rank, self.p.patch_size, steps, self.p.batch_size, s.target)?);
-        Ok(SampleResult { values: vec![("auc".into(), auc(&curve))], curves: vec![("selectivity".into(), curve)], warnings: vec![] })
+        Ok(SampleResult {
+            values: vec![("auc".into(), auc(&curve))],
+            curves: vec![("selectivity".into(), curve)],
+            warnings: vec![],
+        })
     }
 }
 

@@ -52,7 +52,9 @@ struct MaskSet {
 pub fn n_values(log_n_max: f64, hw: i64) -> Vec<i64> {
     let top = log_n_max.min((hw as f64).log10());
     let count = (top / 0.1) as i64;
-    let mut v: Vec<i64> = (0..count.max(1)).map(|i| if count <= 1 { 1.0 } else { 10f64.powf(top * i as f64 / (count - 1) as f64) } as i64).collect();
+    let mut v: Vec<i64> = (0..count.max(1))
+        .map(|i| if count <= 1 { 1.0 } else { 10f64.powf(top * i as f64 / (count - 1) as f64) } as i64)
+        .collect();
     v.dedup();
     v
 }
@@ -103,7 +105,8 @@ impl Metric for SensitivityN {
             let attr = to_vec(&masks.to_kind(Kind::Double).matmul(&heat))?;
             let md = masks.to_device(s.device);
             let out = scores(model, masks.size()[0], batch, s.target, Score::Logit, |a, b| {
-                let keep = md.narrow(0, a, b - a).view([b - a, 1, h, w]).ones_like() - md.narrow(0, a, b - a).view([b - a, 1, h, w]);
+                let keep = md.narrow(0, a, b - a).view([b - a, 1, h, w]).ones_like()
+                    - md.narrow(0, a, b - a).view([b - a, 1, h, w]);
                 x.unsqueeze(0) * keep
             })?;
             let drop: Vec<f64> = out.iter().map(|v| clean - v).collect();
@@ -115,7 +118,9 @@ impl Metric for SensitivityN {
             curve.push(c);
         }
         if !undefined.is_empty() {
-            r.warnings.push(format!("correlation undefined (constant heat or score over the masks) at n = {undefined:?}: counted as 0"));
+            r.warnings.push(format!(
+                "correlation undefined (constant heat or score over the masks) at n = {undefined:?}: counted as 0"
+            ));
         }
         r.values.push(("mean_corr".into(), curve.iter().sum::<f64>() / curve.len().max(1) as f64));
         r.curves.push(("sensitivity_n".into(), curve));
@@ -127,7 +132,9 @@ impl Build<MetricKind> for SensitivityN {
     type Params = SensitivityNParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
         if p.num_masks < 2 || p.batch_size < 1 || p.log_n_max.is_nan() || p.log_n_max < 0.0 {
-            return Err(Error::ConfigMsg("SensitivityN: num_masks must be ≥ 2, batch_size ≥ 1 and log_n_max ≥ 0".into()));
+            return Err(Error::ConfigMsg(
+                "SensitivityN: num_masks must be ≥ 2, batch_size ≥ 1 and log_n_max ≥ 0".into(),
+            ));
         }
         Ok(Box::new(SensitivityN { p, masks: None }))
     }

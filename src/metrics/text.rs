@@ -22,13 +22,22 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// Target scores of a batch of embedded sentences, in forward batches of `batch`.
-fn target_scores(logit: &dyn Fn(&Tensor) -> Result<Tensor>, embs: &Tensor, target: i64, batch: i64) -> Result<Vec<f64>> {
+fn target_scores(
+    logit: &dyn Fn(&Tensor) -> Result<Tensor>,
+    embs: &Tensor,
+    target: i64,
+    batch: i64,
+) -> Result<Vec<f64>> {
     let mut out = Vec::new();
     let n = embs.size()[0];
     let mut start = 0;
     while start < n {
         let len = batch.max(1).min(n - start);
-        let l = tch::no_grad(|| logit(&embs.narrow(0, start, len)))?.view(-1).sigmoid().to_kind(Kind::Double).to_device(tch::Device::Cpu);
+        let l = tch::no_grad(|| logit(&embs.narrow(0, start, len)))?
+            .view(-1)
+            .sigmoid()
+            .to_kind(Kind::Double)
+            .to_device(tch::Device::Cpu);
         let p = if target == 1 { l } else { 1.0 - l };
         out.extend(super::perturb::to_vec(&p)?);
         start += len;
@@ -44,7 +53,15 @@ fn order(scores: &[f64]) -> Vec<usize> {
 }
 
 /// (insertion curve, deletion curve) of one sentence.
-pub fn insertion_deletion(logit: &dyn Fn(&Tensor) -> Result<Tensor>, emb: &Tensor, scores: &[f64], target: i64, words_per_step: usize, top_fraction: f64, batch: i64) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn insertion_deletion(
+    logit: &dyn Fn(&Tensor) -> Result<Tensor>,
+    emb: &Tensor,
+    scores: &[f64],
+    target: i64,
+    words_per_step: usize,
+    top_fraction: f64,
+    batch: i64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let t = scores.len();
     let top = ((top_fraction * t as f64) as usize).max(1).min(t);
     let steps = top.div_ceil(words_per_step.max(1));
@@ -73,7 +90,15 @@ pub type NCorrelations = Vec<(usize, f64)>;
 
 /// [(n, correlation)] for n = int(f·T), f = 0.1, 0.2, … 1.0 (n ≥ 1, repeated n dropped), and the
 /// n at which the correlation was undefined (counted 0).
-pub fn sensitivity_n(logit: &dyn Fn(&Tensor) -> Result<Tensor>, emb: &Tensor, scores: &[f64], target: i64, num_masks: usize, seed: u64, batch: i64) -> Result<(NCorrelations, Vec<usize>)> {
+pub fn sensitivity_n(
+    logit: &dyn Fn(&Tensor) -> Result<Tensor>,
+    emb: &Tensor,
+    scores: &[f64],
+    target: i64,
+    num_masks: usize,
+    seed: u64,
+    batch: i64,
+) -> Result<(NCorrelations, Vec<usize>)> {
     let t = scores.len();
     let sign = if target == 1 { 1.0 } else { -1.0 };
     let clean = sign * tch::no_grad(|| logit(&emb.unsqueeze(0)))?.double_value(&[0]);
@@ -124,7 +149,10 @@ fn two_class_logit(model: &dyn Classifier) -> impl Fn(&Tensor) -> Result<Tensor>
 /// original averages the 50×T strip over its rows).
 fn sentence(model: &dyn Classifier, s: &EvalSample) -> Result<(Tensor, Vec<f64>)> {
     if model.num_classes() != 2 {
-        return Err(Error::ConfigMsg(format!("the text metrics need a two-class (sentiment) model; this one has {} classes", model.num_classes())));
+        return Err(Error::ConfigMsg(format!(
+            "the text metrics need a two-class (sentiment) model; this one has {} classes",
+            model.num_classes()
+        )));
     }
     let emb = model.embed(&s.sample.image.to_device(s.device).unsqueeze(0))?.squeeze_dim(0);
     let scores = super::perturb::to_vec(&s.map.mean_dim(0, false, Kind::Double))?;
@@ -164,7 +192,13 @@ pub struct TextInsertionDeletionParams {
 
 impl Default for TextInsertionDeletionParams {
     fn default() -> Self {
-        TextInsertionDeletionParams { type_: "TextInsertionDeletion".into(), words_per_step: 2, top_fraction: 0.4, batch_size: 32, curve_points: 20 }
+        TextInsertionDeletionParams {
+            type_: "TextInsertionDeletion".into(),
+            words_per_step: 2,
+            top_fraction: 0.4,
+            batch_size: 32,
+            curve_points: 20,
+        }
     }
 }
 
@@ -179,14 +213,25 @@ impl Metric for TextInsertionDeletion {
     }
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let (emb, scores) = sentence(model, s)?;
-        let curves = insertion_deletion(&two_class_logit(model), &emb, &scores, s.target, self.p.words_per_step, self.p.top_fraction, self.p.batch_size)?;
+        let curves = insertion_deletion(
+            &two_class_logit(model),
+            &emb,
+            &scores,
+            s.target,
+            self.p.words_per_step,
+            self.p.top_fraction,
+            self.p.batch_size,
+        )?;
         let (ins, del) = insertion_deletion_auc(&curves);
         let mut r = SampleResult::default();
         if scores.iter().all(|&v| v == scores[0]) {
             r.warnings.push("constant map: words taken in reading order".into());
         }
         r.values = vec![("ins_auc".into(), ins), ("del_auc".into(), del)];
-        r.curves = vec![("insertion".into(), resample(&curves.0, self.p.curve_points)), ("deletion".into(), resample(&curves.1, self.p.curve_points))];
+        r.curves = vec![
+            ("insertion".into(), resample(&curves.0, self.p.curve_points)),
+            ("deletion".into(), resample(&curves.1, self.p.curve_points)),
+        ];
         Ok(r)
     }
 }
@@ -194,7 +239,11 @@ impl Metric for TextInsertionDeletion {
 impl Build<MetricKind> for TextInsertionDeletion {
     type Params = TextInsertionDeletionParams;
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.words_per_step < 1 || p.batch_size < 1 || p.curve_points < 2 || !(p.top_fraction > 0.0 && p.top_fraction <= 1.0) {
+        if p.words_per_step < 1
+            || p.batch_size < 1
+            || p.curve_points < 2
+            || !(p.top_fraction > 0.0 && p.top_fraction <= 1.0)
+        {
             return Err(Error::ConfigMsg("TextInsertionDeletion: words_per_step and batch_size must be ≥ 1, curve_points ≥ 2, top_fraction in (0, 1]".into()));
         }
         Ok(Box::new(TextInsertionDeletion { p }))
@@ -243,11 +292,15 @@ impl Metric for TextSensitivityN {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let (emb, scores) = sentence(model, s)?;
         let seed = crate::attributors::sample_seed(self.p.seed, &s.sample.name) as u64;
-        let (by_n, undefined) = sensitivity_n(&two_class_logit(model), &emb, &scores, s.target, self.p.num_masks, seed, self.p.batch_size)?;
+        let (by_n, undefined) =
+            sensitivity_n(&two_class_logit(model), &emb, &scores, s.target, self.p.num_masks, seed, self.p.batch_size)?;
         let t = scores.len();
         let mut r = SampleResult::default();
         // a short sentence repeats an n across fractions; n = 0 (fewer than 10 words) has no value
-        let found: Vec<(usize, f64)> = fractions().iter().filter_map(|f| by_n.iter().find(|(n, _)| *n == (f * t as f64) as usize).copied()).collect();
+        let found: Vec<(usize, f64)> = fractions()
+            .iter()
+            .filter_map(|f| by_n.iter().find(|(n, _)| *n == (f * t as f64) as usize).copied())
+            .collect();
         let curve: Vec<f64> = found.iter().map(|(_, c)| *c).collect();
         for (f, c) in fractions().iter().zip(&curve) {
             r.values.push((format!("corr@{f:.1}"), *c));
@@ -263,7 +316,9 @@ impl Metric for TextSensitivityN {
         }
         let unexpected: Vec<usize> = undefined.iter().copied().filter(|&n| n != t).collect();
         if !unexpected.is_empty() {
-            r.warnings.push(format!("correlation undefined (constant summed scores or logit drops) at n = {unexpected:?}: counted 0"));
+            r.warnings.push(format!(
+                "correlation undefined (constant summed scores or logit drops) at n = {unexpected:?}: counted 0"
+            ));
         }
         Ok(r)
     }

@@ -8,8 +8,8 @@
 //! see the padding and this equals `h_n` of the packed run (checked against PyTorch in
 //! `tests/deep_lstm.rs`). Text is sequence-first, [T, B], as in the original.
 use super::{weights, Classifier};
-use crate::registry::{Build, BuildCtx, ModelKind};
 use crate::error::{Error, Result};
+use crate::registry::{Build, BuildCtx, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use tch::nn::{self, Module, RNN};
@@ -37,7 +37,16 @@ pub struct DeepLstmParams {
 
 impl Default for DeepLstmParams {
     fn default() -> Self {
-        DeepLstmParams { type_: "DeepLstm".into(), vocab_size: 25002, embedding_dim: 100, hidden_dim: 256, padding_idx: 1, dropout: 0.5, original_train_mode: false, weights: String::new() }
+        DeepLstmParams {
+            type_: "DeepLstm".into(),
+            vocab_size: 25002,
+            embedding_dim: 100,
+            hidden_dim: 256,
+            padding_idx: 1,
+            dropout: 0.5,
+            original_train_mode: false,
+            weights: String::new(),
+        }
     }
 }
 
@@ -57,9 +66,23 @@ impl DeepLstm {
     pub fn new(p: &DeepLstmParams, device: tch::Device) -> Result<Self> {
         let mut vs = nn::VarStore::new(device);
         let root = vs.root();
-        let embedding = nn::embedding(&root / "embedding", p.vocab_size, p.embedding_dim, nn::EmbeddingConfig { padding_idx: p.padding_idx, ..Default::default() });
+        let embedding = nn::embedding(
+            &root / "embedding",
+            p.vocab_size,
+            p.embedding_dim,
+            nn::EmbeddingConfig { padding_idx: p.padding_idx, ..Default::default() },
+        );
         let cfg = nn::RNNConfig { batch_first: false, ..Default::default() };
-        let rnns = (1..=4).map(|k| nn::lstm(&root / format!("rnn_{k}"), if k == 1 { p.embedding_dim } else { p.hidden_dim }, p.hidden_dim, cfg)).collect();
+        let rnns = (1..=4)
+            .map(|k| {
+                nn::lstm(
+                    &root / format!("rnn_{k}"),
+                    if k == 1 { p.embedding_dim } else { p.hidden_dim },
+                    p.hidden_dim,
+                    cfg,
+                )
+            })
+            .collect();
         let fc = nn::linear(&root / "fc", p.hidden_dim, 1, Default::default());
         if !p.weights.is_empty() {
             weights::load(&mut vs, &PathBuf::from(&p.weights))?;
@@ -87,7 +110,8 @@ impl DeepLstm {
     /// (`from` = 0) the model's embedding dropout comes first.
     fn run_range(&self, x: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
         let b = x.size()[1];
-        let mut h = if from == 0 && to > 0 { x.dropout(self.dropout, self.dropout_on(train)) } else { x.shallow_clone() };
+        let mut h =
+            if from == 0 && to > 0 { x.dropout(self.dropout, self.dropout_on(train)) } else { x.shallow_clone() };
         for rnn in &self.rnns[from..to] {
             h = rnn.seq_init(&h, &rnn.zero_state(b)).0;
         }
@@ -96,7 +120,10 @@ impl DeepLstm {
 
     /// `rnn_k` → k (0 for `embedding`).
     fn layer_k(layer: &str) -> Result<usize> {
-        LAYERS.iter().position(|l| *l == layer).ok_or_else(|| Error::Model(format!("no layer `{layer}` to cut at; available: {}", LAYERS.join(", "))))
+        LAYERS
+            .iter()
+            .position(|l| *l == layer)
+            .ok_or_else(|| Error::Model(format!("no layer `{layer}` to cut at; available: {}", LAYERS.join(", "))))
     }
 
     /// The last step of rnn_4's output [T,N,H] → two-class logits [N,2] = [0, l]: their softmax
@@ -167,7 +194,10 @@ impl Build<ModelKind> for DeepLstm {
         if !cx.load_weights {
             p.weights.clear();
         } else if !p.weights.is_empty() && !PathBuf::from(&p.weights).is_file() {
-            return Err(Error::Weights { path: p.weights.clone().into(), why: "file not found. Convert the original checkpoint (README: \"Text\") or train one".into() });
+            return Err(Error::Weights {
+                path: p.weights.clone().into(),
+                why: "file not found. Convert the original checkpoint (README: \"Text\") or train one".into(),
+            });
         }
         Ok(Box::new(DeepLstm::new(&p, cx.device)?))
     }

@@ -25,7 +25,13 @@ pub struct TorchScriptParams {
 
 impl Default for TorchScriptParams {
     fn default() -> Self {
-        TorchScriptParams { type_: "TorchScript".into(), head: PathBuf::new(), tail: PathBuf::new(), layer: "features.17".into(), num_classes: 1000 }
+        TorchScriptParams {
+            type_: "TorchScript".into(),
+            head: PathBuf::new(),
+            tail: PathBuf::new(),
+            layer: "features.17".into(),
+            num_classes: 1000,
+        }
     }
 }
 
@@ -38,9 +44,13 @@ pub struct TorchScript {
 
 fn load(path: &PathBuf, what: &str, device: tch::Device) -> Result<CModule> {
     if !path.is_file() {
-        return Err(Error::file(path, format!("TorchScript {what} not found (README: \"Your own model\" shows how to make it)")));
+        return Err(Error::file(
+            path,
+            format!("TorchScript {what} not found (README: \"Your own model\" shows how to make it)"),
+        ));
     }
-    let mut m = CModule::load_on_device(path, device).map_err(|e| Error::file(path, format!("not a TorchScript module: {e}")))?;
+    let mut m = CModule::load_on_device(path, device)
+        .map_err(|e| Error::file(path, format!("not a TorchScript module: {e}")))?;
     m.set_eval();
     // the weights are constants for attribution: no gradient is accumulated into them
     for (_, p) in m.named_parameters().map_err(|e| Error::file(path, e.to_string()))? {
@@ -51,7 +61,12 @@ fn load(path: &PathBuf, what: &str, device: tch::Device) -> Result<CModule> {
 
 impl TorchScript {
     pub fn new(p: &TorchScriptParams, device: tch::Device) -> Result<Self> {
-        Ok(TorchScript { head: load(&p.head, "head", device)?, tail: load(&p.tail, "tail", device)?, layer: p.layer.clone(), num_classes: p.num_classes })
+        Ok(TorchScript {
+            head: load(&p.head, "head", device)?,
+            tail: load(&p.tail, "tail", device)?,
+            layer: p.layer.clone(),
+            num_classes: p.num_classes,
+        })
     }
 
     fn run(m: &CModule, x: &Tensor, path: &str) -> Result<Tensor> {

@@ -66,7 +66,9 @@ fn arch_cfg(arch: &str) -> Result<Vec<CfgItem>> {
         "vgg13" => &[&[64, 64], &[128, 128], &[256, 256], &[512, 512], &[512, 512]],
         "vgg16" => &[&[64, 64], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]],
         "vgg19" => &[&[64, 64], &[128, 128], &[256; 4], &[512; 4], &[512; 4]],
-        other => return Err(Error::Model(format!("unknown VGG arch `{other}` (vgg11, vgg13, vgg16, vgg19, or give `cfg`)"))),
+        other => {
+            return Err(Error::Model(format!("unknown VGG arch `{other}` (vgg11, vgg13, vgg16, vgg19, or give `cfg`)")))
+        }
     };
     Ok(blocks.iter().flat_map(|b| b.iter().map(|&c| C(c)).chain([m()])).collect())
 }
@@ -96,7 +98,11 @@ impl Vgg {
         // torchvision's init: kaiming-normal (fan_out, relu) convs, N(0, 0.01) linears, zero biases.
         let conv_cfg = nn::ConvConfig {
             padding: 1,
-            ws_init: nn::Init::Kaiming { dist: nn::init::NormalOrUniform::Normal, fan: nn::init::FanInOut::FanOut, non_linearity: nn::init::NonLinearity::ReLU },
+            ws_init: nn::Init::Kaiming {
+                dist: nn::init::NormalOrUniform::Normal,
+                fan: nn::init::FanInOut::FanOut,
+                non_linearity: nn::init::NonLinearity::ReLU,
+            },
             bs_init: nn::Init::Const(0.),
             ..Default::default()
         };
@@ -116,12 +122,18 @@ impl Vgg {
                 }
             }
         }
-        let lin_cfg = nn::LinearConfig { ws_init: nn::Init::Randn { mean: 0., stdev: 0.01 }, bs_init: Some(nn::Init::Const(0.)), bias: true };
+        let lin_cfg = nn::LinearConfig {
+            ws_init: nn::Init::Randn { mean: 0., stdev: 0.01 },
+            bs_init: Some(nn::Init::Const(0.)),
+            bias: true,
+        };
         let mut widths = vec![ch * p.avgpool[0] * p.avgpool[1]];
         widths.extend(&p.classifier);
         widths.push(p.num_classes);
-        let classifier = widths.windows(2).enumerate().map(|(i, w)| nn::linear(&c / (3 * i), w[0], w[1], lin_cfg)).collect();
-        let mut vgg = Vgg { vs, features, avgpool: p.avgpool, classifier, dropout: p.dropout, num_classes: p.num_classes };
+        let classifier =
+            widths.windows(2).enumerate().map(|(i, w)| nn::linear(&c / (3 * i), w[0], w[1], lin_cfg)).collect();
+        let mut vgg =
+            Vgg { vs, features, avgpool: p.avgpool, classifier, dropout: p.dropout, num_classes: p.num_classes };
         if !p.weights.is_empty() {
             weights::load(&mut vgg.vs, &PathBuf::from(&p.weights))?;
         }
@@ -133,7 +145,12 @@ impl Vgg {
             .strip_prefix("features.")
             .and_then(|k| k.parse::<usize>().ok())
             .filter(|&k| k < self.features.len())
-            .ok_or_else(|| Error::Model(format!("no layer `{layer}` to cut at; available: features.0 … features.{}", self.features.len() - 1)))
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "no layer `{layer}` to cut at; available: features.0 … features.{}",
+                    self.features.len() - 1
+                ))
+            })
     }
 
     /// Runs `features[from..to]`.
@@ -211,7 +228,12 @@ impl Classifier for Vgg {
         // torchvision order: features.0 … features.N, then classifier.0, .3, .6
         let from = match layer.strip_prefix("classifier.").and_then(|k| k.parse::<usize>().ok()) {
             Some(k) if k % 3 == 0 && k / 3 < self.classifier.len() => self.features.len() + k / 3,
-            Some(_) => return Err(Error::Model(format!("no linear layer `{layer}`: classifier.0, .3, … up to classifier.{}", 3 * (self.classifier.len() - 1)))),
+            Some(_) => {
+                return Err(Error::Model(format!(
+                    "no linear layer `{layer}`: classifier.0, .3, … up to classifier.{}",
+                    3 * (self.classifier.len() - 1)
+                )))
+            }
             None => self.layer_index(layer)?,
         };
         tch::no_grad(|| {

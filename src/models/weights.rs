@@ -22,10 +22,8 @@ pub fn load(vs: &mut VarStore, path: &Path) -> Result<()> {
         _ => return Err(err(format!("unknown weight format `.{ext}` (expected .safetensors or .ot)"))),
     }
     .map_err(|e| err(format!("cannot read: {e}")))?;
-    let mut file: HashMap<String, Tensor> = named
-        .into_iter()
-        .filter(|(k, _)| !IGNORED_SUFFIXES.iter().any(|s| k.ends_with(s)))
-        .collect();
+    let mut file: HashMap<String, Tensor> =
+        named.into_iter().filter(|(k, _)| !IGNORED_SUFFIXES.iter().any(|s| k.ends_with(s))).collect();
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let missing: Vec<&str> = vars.iter().filter(|(k, _)| !file.contains_key(k)).map(|(k, _)| k.as_str()).collect();

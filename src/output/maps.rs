@@ -20,7 +20,11 @@ pub fn to_u8(map: &Tensor, scale: PngScale) -> Tensor {
     let v = match scale {
         PngScale::MaxNormalised => {
             let max = m.max().double_value(&[]);
-            if max > 0. { m / max } else { m.zeros_like() }
+            if max > 0. {
+                m / max
+            } else {
+                m.zeros_like()
+            }
         }
         PngScale::Raw => m,
     };
@@ -30,8 +34,12 @@ pub fn to_u8(map: &Tensor, scale: PngScale) -> Tensor {
 fn encode(pixels: &Tensor, color: bool, path: &Path) -> Result<Vec<u8>> {
     let size = pixels.size();
     let (h, w) = (size[size.len() - 2] as u32, size[size.len() - 1] as u32);
-    let data: Vec<u8> = if color { pixels.permute([1, 2, 0]).contiguous().flatten(0, -1).try_into() } else { pixels.contiguous().flatten(0, -1).try_into() }
-        .map_err(|e: tch::TchError| Error::file(path, e.to_string()))?;
+    let data: Vec<u8> = if color {
+        pixels.permute([1, 2, 0]).contiguous().flatten(0, -1).try_into()
+    } else {
+        pixels.contiguous().flatten(0, -1).try_into()
+    }
+    .map_err(|e: tch::TchError| Error::file(path, e.to_string()))?;
     let mut out = Vec::new();
     let fmt = match path.extension().and_then(|e| e.to_str()) {
         Some("png") => image::ImageFormat::Png,

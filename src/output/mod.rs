@@ -7,8 +7,8 @@ pub mod lock;
 pub mod maps;
 pub mod plot;
 pub mod sink;
-pub mod text_page;
 pub mod tensorboard;
+pub mod text_page;
 pub mod workdir;
 
 pub use sink::MapSink;

@@ -24,7 +24,16 @@ const LEFT: i64 = 90;
 const RIGHT: i64 = 30;
 const TOP: i64 = 64;
 const BOTTOM: i64 = 70;
-const COLOURS: [[u8; 3]; 8] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [255, 127, 14], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127]];
+const COLOURS: [[u8; 3]; 8] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [255, 127, 14],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+];
 const INK: Rgb<u8> = Rgb([30, 30, 30]);
 
 fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u8>) {
@@ -42,11 +51,16 @@ fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u
 
 /// A tick label: few digits, scientific notation for very large or small values.
 fn label(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) { format!("{v:.1e}") } else { format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string() }
+    if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = vals.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        vals.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         (0.0, 1.0)
     } else if hi - lo < 1e-12 {
@@ -64,7 +78,12 @@ impl LinePlot {
         let (pw, ph) = (W as i64 - LEFT - RIGHT, H as i64 - TOP - BOTTOM);
         let px = |x: f64| LEFT + ((x - x0) / (x1 - x0) * pw as f64).round() as i64;
         let py = |y: f64| TOP + ph - ((y - y0) / (y1 - y0) * ph as f64).round() as i64;
-        for (a, b) in [((LEFT, TOP), (LEFT + pw, TOP)), ((LEFT, TOP + ph), (LEFT + pw, TOP + ph)), ((LEFT, TOP), (LEFT, TOP + ph)), ((LEFT + pw, TOP), (LEFT + pw, TOP + ph))] {
+        for (a, b) in [
+            ((LEFT, TOP), (LEFT + pw, TOP)),
+            ((LEFT, TOP + ph), (LEFT + pw, TOP + ph)),
+            ((LEFT, TOP), (LEFT, TOP + ph)),
+            ((LEFT + pw, TOP), (LEFT + pw, TOP + ph)),
+        ] {
             line(&mut img, a, b, INK);
         }
         for i in 0..5 {
@@ -77,11 +96,23 @@ impl LinePlot {
             draw_text(&mut img, LEFT - 10 - text_width(&yl, 2) as i64, ty - 7, &yl, 2, INK);
         }
         draw_text(&mut img, (W as i64 - text_width(&self.title, 2) as i64) / 2, 10, &self.title, 2, INK);
-        draw_text(&mut img, LEFT + (pw - text_width(&self.x_label, 2) as i64) / 2, H as i64 - 30, &self.x_label, 2, INK);
+        draw_text(
+            &mut img,
+            LEFT + (pw - text_width(&self.x_label, 2) as i64) / 2,
+            H as i64 - 30,
+            &self.x_label,
+            2,
+            INK,
+        );
         draw_text(&mut img, 8, TOP - 22, &self.y_label, 2, INK);
         for (k, s) in self.series.iter().enumerate() {
             let c = Rgb(COLOURS[k % COLOURS.len()]);
-            let pts: Vec<(i64, i64)> = s.x.iter().zip(&s.y).filter(|(x, y)| x.is_finite() && y.is_finite()).map(|(&x, &y)| (px(x), py(y))).collect();
+            let pts: Vec<(i64, i64)> =
+                s.x.iter()
+                    .zip(&s.y)
+                    .filter(|(x, y)| x.is_finite() && y.is_finite())
+                    .map(|(&x, &y)| (px(x), py(y)))
+                    .collect();
             for w in pts.windows(2) {
                 line(&mut img, w[0], w[1], c);
             }
@@ -95,7 +126,9 @@ impl LinePlot {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut bytes = Vec::new();
-        self.render().write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(|e| Error::file(path, e.to_string()))?;
+        self.render()
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .map_err(|e| Error::file(path, e.to_string()))?;
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }

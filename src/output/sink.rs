@@ -91,11 +91,18 @@ impl<'a> MapSink<'a> {
             }
             if self.cfg.png {
                 // every text strip is max-normalised, input masks too (spec §5.3)
-                maps::write_png(&dir.join(format!("{}.png", s.name)), &scores.expand([50, -1], false), PngScale::MaxNormalised)?;
+                maps::write_png(
+                    &dir.join(format!("{}.png", s.name)),
+                    &scores.expand([50, -1], false),
+                    PngScale::MaxNormalised,
+                )?;
             }
             let v = crate::metrics::perturb::to_vec(&scores)?;
             let json = serde_json::json!({ "name": s.name, "target": s.target, "tokens": words, "scores": v });
-            super::atomic::write(&dir.join(format!("{}.json", s.name)), serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
+            super::atomic::write(
+                &dir.join(format!("{}.json", s.name)),
+                serde_json::to_string_pretty(&json).expect("json").as_bytes(),
+            )?;
         }
         Ok(())
     }

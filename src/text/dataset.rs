@@ -28,7 +28,14 @@ pub struct ImdbParams {
 
 impl Default for ImdbParams {
     fn default() -> Self {
-        ImdbParams { type_: "Imdb".into(), root: "data/aclImdb".into(), split: "train".into(), select_cls: String::new(), vocab: "data/aclImdb/vocab.txt".into(), max_samples: 0 }
+        ImdbParams {
+            type_: "Imdb".into(),
+            root: "data/aclImdb".into(),
+            split: "train".into(),
+            select_cls: String::new(),
+            vocab: "data/aclImdb/vocab.txt".into(),
+            max_samples: 0,
+        }
     }
 }
 
@@ -96,12 +103,22 @@ impl Build<DatasetKind> for Imdb {
         let only = match p.select_cls.as_str() {
             "" => None,
             c @ ("pos" | "neg") => Some(c),
-            other => return Err(Error::ConfigMsg(format!("Imdb: select_cls = \"{other}\": expected \"pos\", \"neg\" or \"\""))),
+            other => {
+                return Err(Error::ConfigMsg(format!(
+                    "Imdb: select_cls = \"{other}\": expected \"pos\", \"neg\" or \"\""
+                )))
+            }
         };
         let reviews = AclImdb::open(&p.root, &p.split, only)?;
         let vocab = ensure_vocab(&p.root, &p.vocab)?;
         let len = if p.max_samples > 0 { p.max_samples.min(reviews.len()) } else { reviews.len() };
-        Ok(Box::new(Imdb { reviews, vocab, len, classes: vec!["neg".into(), "pos".into()], pipeline: Pipeline::default() }))
+        Ok(Box::new(Imdb {
+            reviews,
+            vocab,
+            len,
+            classes: vec!["neg".into(), "pos".into()],
+            pipeline: Pipeline::default(),
+        }))
     }
 }
 crate::register!(DatasetKind, Imdb);

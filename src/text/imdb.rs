@@ -42,7 +42,11 @@ impl AclImdb {
                 let p = e.map_err(|e| Error::io(&dir, e))?.path();
                 if p.extension().is_some_and(|x| x == "txt") {
                     let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-                    let id = stem.split('_').next().and_then(|i| i.parse().ok()).ok_or_else(|| Error::file(&p, "review files are named <id>_<rating>.txt"))?;
+                    let id = stem
+                        .split('_')
+                        .next()
+                        .and_then(|i| i.parse().ok())
+                        .ok_or_else(|| Error::file(&p, "review files are named <id>_<rating>.txt"))?;
                     here.push((id, p));
                 }
             }

@@ -24,7 +24,12 @@ pub fn ensure(fig: &Figment, cfg: &TextTrainConfig, seed: u64, device: tch::Devi
         return Ok(());
     }
     if vocab.len() as i64 != p.vocab_size {
-        return Err(Error::ConfigMsg(format!("model.vocab_size = {} but {} holds {} tokens; set vocab_size to match", p.vocab_size, tr.vocab.display(), vocab.len())));
+        return Err(Error::ConfigMsg(format!(
+            "model.vocab_size = {} but {} holds {} tokens; set vocab_size to match",
+            p.vocab_size,
+            tr.vocab.display(),
+            vocab.len()
+        )));
     }
     let out = std::mem::take(&mut p.weights);
     tch::manual_seed(seed as i64);

@@ -7,11 +7,73 @@ use crate::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub const POSITIVE: [&str; 12] = ["great", "excellent", "wonderful", "brilliant", "superb", "loved", "masterpiece", "delightful", "moving", "beautiful", "fantastic", "enjoyable"];
-pub const NEGATIVE: [&str; 12] = ["awful", "terrible", "boring", "dreadful", "worst", "hated", "mess", "dull", "painful", "waste", "horrible", "tedious"];
+pub const POSITIVE: [&str; 12] = [
+    "great",
+    "excellent",
+    "wonderful",
+    "brilliant",
+    "superb",
+    "loved",
+    "masterpiece",
+    "delightful",
+    "moving",
+    "beautiful",
+    "fantastic",
+    "enjoyable",
+];
+pub const NEGATIVE: [&str; 12] = [
+    "awful", "terrible", "boring", "dreadful", "worst", "hated", "mess", "dull", "painful", "waste", "horrible",
+    "tedious",
+];
 const FILLER: [&str; 48] = [
-    "the", "movie", "film", "story", "plot", "actor", "actress", "scene", "director", "camera", "music", "score", "was", "is", "a", "an", "of", "and", "with", "in", "about", "this", "that", "it", "some", "character",
-    "ending", "script", "cast", "sound", "light", "city", "night", "family", "friend", "house", "road", "year", "time", "dialogue", "moment", "role", "part", "screen", "shot", "setting", "minute", "hour",
+    "the",
+    "movie",
+    "film",
+    "story",
+    "plot",
+    "actor",
+    "actress",
+    "scene",
+    "director",
+    "camera",
+    "music",
+    "score",
+    "was",
+    "is",
+    "a",
+    "an",
+    "of",
+    "and",
+    "with",
+    "in",
+    "about",
+    "this",
+    "that",
+    "it",
+    "some",
+    "character",
+    "ending",
+    "script",
+    "cast",
+    "sound",
+    "light",
+    "city",
+    "night",
+    "family",
+    "friend",
+    "house",
+    "road",
+    "year",
+    "time",
+    "dialogue",
+    "moment",
+    "role",
+    "part",
+    "screen",
+    "shot",
+    "setting",
+    "minute",
+    "hour",
 ];
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -32,7 +94,15 @@ pub struct ReviewsConfig {
 
 impl Default for ReviewsConfig {
     fn default() -> Self {
-        ReviewsConfig { root: "data/reviews".into(), seed: 0, train_per_class: 500, test_per_class: 100, length: [10, 30], sentiment_words: [2, 4], opposite_prob: 0.3 }
+        ReviewsConfig {
+            root: "data/reviews".into(),
+            seed: 0,
+            train_per_class: 500,
+            test_per_class: 100,
+            length: [10, 30],
+            sentiment_words: [2, 4],
+            opposite_prob: 0.3,
+        }
     }
 }
 

@@ -41,13 +41,24 @@ pub fn accuracy(model: &DeepLstm, data: &[(Vec<i64>, i64)], batch: usize, device
     for chunk in data.chunks(batch.max(1)) {
         let (x, len) = pad_batch(&chunk.iter().map(|(s, _)| s.as_slice()).collect::<Vec<_>>(), device);
         let logits = tch::no_grad(|| model.logits(&x, &len))?.view(-1).to_device(tch::Device::Cpu);
-        right += chunk.iter().enumerate().filter(|(i, (_, y))| (logits.double_value(&[*i as i64]) > 0.0) == (*y == 1)).count();
+        right += chunk
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, y))| (logits.double_value(&[*i as i64]) > 0.0) == (*y == 1))
+            .count();
     }
     Ok(right as f64 / data.len().max(1) as f64)
 }
 
 /// Trains `model` on `train`; returns the test accuracy after each epoch.
-pub fn train(model: &mut DeepLstm, train: &[(Vec<i64>, i64)], test: &[(Vec<i64>, i64)], cfg: &TextTrainConfig, seed: u64, device: tch::Device) -> Result<Vec<f64>> {
+pub fn train(
+    model: &mut DeepLstm,
+    train: &[(Vec<i64>, i64)],
+    test: &[(Vec<i64>, i64)],
+    cfg: &TextTrainConfig,
+    seed: u64,
+    device: tch::Device,
+) -> Result<Vec<f64>> {
     tch::manual_seed(seed as i64 ^ 0x7e47);
     let vs = crate::models::Classifier::var_store_mut(model).expect("DeepLstm has a VarStore");
     let mut opt = tch::nn::Adam::default().build(vs, cfg.lr)?;
@@ -61,9 +72,16 @@ pub fn train(model: &mut DeepLstm, train: &[(Vec<i64>, i64)], test: &[(Vec<i64>,
         let mut total = 0.0;
         for chunk in order.chunks(cfg.batch_size.max(1)) {
             let (x, len) = pad_batch(&chunk.iter().map(|&i| train[i].0.as_slice()).collect::<Vec<_>>(), device);
-            let y = Tensor::from_slice(&chunk.iter().map(|&i| train[i].1 as f32).collect::<Vec<_>>()).view([-1, 1]).to_device(device);
+            let y = Tensor::from_slice(&chunk.iter().map(|&i| train[i].1 as f32).collect::<Vec<_>>())
+                .view([-1, 1])
+                .to_device(device);
             let out = model.run_to(&model.embed_seq(&x), 4, true);
-            let loss = model.classify(&out, &len, true).binary_cross_entropy_with_logits::<Tensor>(&y, None, None, tch::Reduction::Mean);
+            let loss = model.classify(&out, &len, true).binary_cross_entropy_with_logits::<Tensor>(
+                &y,
+                None,
+                None,
+                tch::Reduction::Mean,
+            );
             let v = loss.double_value(&[]);
             if !v.is_finite() {
                 return Err(Error::Model(format!("text classifier loss is {v} in epoch {epoch}")));

@@ -34,7 +34,11 @@ impl Vocab {
         counts.remove("<pad>");
         let mut words: Vec<(&str, u64)> = counts.into_iter().collect();
         words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        let itos = ["<unk>", "<pad>"].into_iter().chain(words.into_iter().take(max_size).map(|w| w.0)).map(str::to_string).collect();
+        let itos = ["<unk>", "<pad>"]
+            .into_iter()
+            .chain(words.into_iter().take(max_size).map(|w| w.0))
+            .map(str::to_string)
+            .collect();
         Vocab::from_itos(itos)
     }
 
@@ -67,11 +71,20 @@ impl Vocab {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let itos: Vec<String> = text.lines().map(str::to_string).collect();
         if itos.len() < 2 || itos[0] != "<unk>" || itos[1] != "<pad>" {
-            return Err(Error::file(path, "a vocabulary file starts with the lines <unk> and <pad> (one token per line, line k = index k)"));
+            return Err(Error::file(
+                path,
+                "a vocabulary file starts with the lines <unk> and <pad> (one token per line, line k = index k)",
+            ));
         }
         let v = Vocab::from_itos(itos);
         if v.stoi.len() != v.itos.len() {
-            let dup = v.itos.iter().enumerate().find(|(i, t)| v.stoi[*t] != *i as i64).map(|(i, t)| format!("`{t}` appears twice (lines {} and {})", i + 1, v.stoi[t] + 1)).unwrap_or_default();
+            let dup = v
+                .itos
+                .iter()
+                .enumerate()
+                .find(|(i, t)| v.stoi[*t] != *i as i64)
+                .map(|(i, t)| format!("`{t}` appears twice (lines {} and {})", i + 1, v.stoi[t] + 1))
+                .unwrap_or_default();
             return Err(Error::file(path, format!("token {dup}")));
         }
         Ok(v)

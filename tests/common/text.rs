@@ -23,7 +23,8 @@ fn trained() -> &'static Trained {
     TRAINED.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("trained_lstm_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let corpus = ReviewsConfig { root: dir.join("reviews"), train_per_class: 300, test_per_class: 50, ..Default::default() };
+        let corpus =
+            ReviewsConfig { root: dir.join("reviews"), train_per_class: 300, test_per_class: 50, ..Default::default() };
         ensure(&corpus).unwrap();
         let read = |split| {
             let data = AclImdb::open(&corpus.root, split, None).unwrap();
@@ -35,7 +36,15 @@ fn trained() -> &'static Trained {
         let ids = |rs: &[Review]| rs.iter().map(|r| (r.ids(&vocab), r.target)).collect::<Vec<_>>();
         tch::manual_seed(0);
         let mut m = DeepLstm::new(&params(vocab.len() as i64, false), tch::Device::Cpu).unwrap();
-        let acc = train(&mut m, &ids(&tr), &ids(&read("test")), &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() }, 1, tch::Device::Cpu).unwrap();
+        let acc = train(
+            &mut m,
+            &ids(&tr),
+            &ids(&read("test")),
+            &TextTrainConfig { epochs: 15, lr: 5e-3, ..Default::default() },
+            1,
+            tch::Device::Cpu,
+        )
+        .unwrap();
         assert!(*acc.last().unwrap() >= 0.9, "{acc:?}");
         let weights = dir.join("lstm.safetensors");
         ibex::training::save_weights(&mut m, &weights).unwrap();
@@ -44,7 +53,14 @@ fn trained() -> &'static Trained {
 }
 
 fn params(vocab_size: i64, original_train_mode: bool) -> DeepLstmParams {
-    DeepLstmParams { vocab_size, embedding_dim: EMBEDDING_DIM, hidden_dim: HIDDEN_DIM, dropout: DROPOUT, original_train_mode, ..Default::default() }
+    DeepLstmParams {
+        vocab_size,
+        embedding_dim: EMBEDDING_DIM,
+        hidden_dim: HIDDEN_DIM,
+        dropout: DROPOUT,
+        original_train_mode,
+        ..Default::default()
+    }
 }
 
 /// The trained LSTM (frozen), its vocabulary and the corpus settings. Callers hold `rng_lock`.
@@ -56,7 +72,8 @@ pub fn trained_lstm() -> (DeepLstm, Vocab, ReviewsConfig) {
 pub fn trained_lstm_with(original_train_mode: bool) -> (DeepLstm, Vocab, ReviewsConfig) {
     let t = trained();
     let vocab = Vocab::load(&t.corpus.root.join("vocab.txt")).unwrap();
-    let p = DeepLstmParams { weights: t.weights.display().to_string(), ..params(vocab.len() as i64, original_train_mode) };
+    let p =
+        DeepLstmParams { weights: t.weights.display().to_string(), ..params(vocab.len() as i64, original_train_mode) };
     let mut m = DeepLstm::new(&p, tch::Device::Cpu).unwrap();
     m.freeze();
     (m, vocab, t.corpus.clone())
@@ -71,12 +88,27 @@ pub fn trained_weights() -> PathBuf {
 pub fn pos_reviews(c: &ReviewsConfig, split: &str) -> Box<dyn ibex::data::Dataset> {
     use ibex::registry::{Build, BuildCtx};
     use ibex::text::{Imdb, ImdbParams};
-    Imdb::build(ImdbParams { root: c.root.clone(), split: split.into(), select_cls: "pos".into(), vocab: c.root.join("vocab.txt"), ..Default::default() }, &BuildCtx { device: tch::Device::Cpu, load_weights: false }).unwrap()
+    Imdb::build(
+        ImdbParams {
+            root: c.root.clone(),
+            split: split.into(),
+            select_cls: "pos".into(),
+            vocab: c.root.join("vocab.txt"),
+            ..Default::default()
+        },
+        &BuildCtx { device: tch::Device::Cpu, load_weights: false },
+    )
+    .unwrap()
 }
 
 /// Mean recall@k over the first `n` test reviews — of the k highest-scoring tokens (k = the review's
 /// sentiment words), the share that are sentiment words — and what a random ranking gets (k/T).
-pub fn recall_at_k(test: &dyn ibex::data::Dataset, vocab: &Vocab, n: usize, mut scores_of: impl FnMut(&ibex::data::Sample) -> Vec<f64>) -> (f64, f64) {
+pub fn recall_at_k(
+    test: &dyn ibex::data::Dataset,
+    vocab: &Vocab,
+    n: usize,
+    mut scores_of: impl FnMut(&ibex::data::Sample) -> Vec<f64>,
+) -> (f64, f64) {
     let (mut recall, mut chance) = (0.0, 0.0);
     for i in 0..n {
         let s = test.get(i).unwrap();

@@ -25,8 +25,10 @@ fn main() -> anyhow::Result<()> {
         .work_dirs
         .iter()
         .map(|d| {
-            let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| d.display().to_string());
-            let f = ibex::evaluation::read_metrics(d).with_context(|| format!("{}: run tools/eval on it first", d.display()))?;
+            let name =
+                d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| d.display().to_string());
+            let f = ibex::evaluation::read_metrics(d)
+                .with_context(|| format!("{}: run tools/eval on it first", d.display()))?;
             Ok((format!("{name} ({})", f.maps), f))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -36,7 +38,8 @@ fn main() -> anyhow::Result<()> {
         ibex::output::atomic::write(p, csv.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
     }
     if let Some(d) = &a.plots {
-        ibex::evaluation::write_compare_plots(&rows, d).with_context(|| format!("writing plots into {}", d.display()))?;
+        ibex::evaluation::write_compare_plots(&rows, d)
+            .with_context(|| format!("writing plots into {}", d.display()))?;
     }
     Ok(())
 }

@@ -20,7 +20,13 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     ibex::cli::start();
     let a = Args::parse();
-    let c = ReviewsConfig { root: a.root, seed: a.seed, train_per_class: a.train_per_class, test_per_class: a.test_per_class, ..Default::default() };
+    let c = ReviewsConfig {
+        root: a.root,
+        seed: a.seed,
+        train_per_class: a.train_per_class,
+        test_per_class: a.test_per_class,
+        ..Default::default()
+    };
     if ensure(&c)? {
         log::info!("wrote the review corpus into {}", c.root.display());
     } else {

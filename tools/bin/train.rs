@@ -40,7 +40,10 @@ fn main() -> anyhow::Result<()> {
         log::warn!("failed: {name}: {why}");
     }
     if !s.failed.is_empty() {
-        anyhow::bail!("{} sample(s) failed; the others are done (list in the work dir's summary*.json)", s.failed.len());
+        anyhow::bail!(
+            "{} sample(s) failed; the others are done (list in the work dir's summary*.json)",
+            s.failed.len()
+        );
     }
     Ok(())
 }

@@ -50,8 +50,6 @@ grad_params! {
     }
 }
 
-
-
 grad_method! {
     /// Grad-CAM.
     GradCam(GradCamParams)
@@ -67,7 +65,6 @@ impl GradMethod for GradCam {
     }
 }
 
-
 grad_params! {
     /// Config of [`GuidedGradCam`].
     GuidedGradCamParams = "GuidedGradCam" {
@@ -80,8 +77,6 @@ grad_params! {
     }
 }
 
-
-
 grad_method! {
     /// Guided Grad-CAM.
     GuidedGradCam(GuidedGradCamParams)
@@ -90,12 +85,18 @@ grad_method! {
 impl GradMethod for GuidedGradCam {
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)?;
-        model.stages().map(|_| ()).ok_or_else(|| Error::Model("GuidedGradCam needs a model that exposes its layers (e.g. Vgg)".into()))
+        model
+            .stages()
+            .map(|_| ())
+            .ok_or_else(|| Error::Model("GuidedGradCam needs a model that exposes its layers (e.g. Vgg)".into()))
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
-        let m = upsample(&cam(model, x, targets, &self.common, &self.p.layer, self.p.relu)?, &x.size(), self.p.interpolation);
+        let m = upsample(
+            &cam(model, x, targets, &self.common, &self.p.layer, self.p.relu)?,
+            &x.size(),
+            self.p.interpolation,
+        );
         let gb = relu_rule_backward(model, x, targets, self.common.score, ReluRule::Guided, self.p.features_only)?;
         Ok((gb * m).into())
     }
 }
-

@@ -20,7 +20,14 @@ pub enum ReluRule {
 }
 
 /// d(score_t)/dx with `rule` at the ReLUs (all of them, or those in `features` only), for x [N,C,H,W].
-pub fn relu_rule_backward(model: &dyn Classifier, x: &Tensor, targets: &Tensor, score: Score, rule: ReluRule, features_only: bool) -> Result<Tensor> {
+pub fn relu_rule_backward(
+    model: &dyn Classifier,
+    x: &Tensor,
+    targets: &Tensor,
+    score: Score,
+    rule: ReluRule,
+    features_only: bool,
+) -> Result<Tensor> {
     let stages = model.stages().ok_or_else(|| Error::Model("this model does not expose its layers".into()))?;
     let mut inputs = Vec::with_capacity(stages.len());
     let out = tch::no_grad(|| {
@@ -64,7 +71,9 @@ pub fn relu_rule_backward(model: &dyn Classifier, x: &Tensor, targets: &Tensor, 
 fn needs_stages(model: &dyn Classifier, method: &str) -> Result<()> {
     match model.stages() {
         Some(_) => Ok(()),
-        None => Err(Error::Model(format!("{method} needs a model that exposes its layers (e.g. Vgg); this model's layers are opaque"))),
+        None => Err(Error::Model(format!(
+            "{method} needs a model that exposes its layers (e.g. Vgg); this model's layers are opaque"
+        ))),
     }
 }
 
@@ -76,8 +85,6 @@ grad_params! {
         features_only: bool = false,
     }
 }
-
-
 
 grad_method! {
     /// Guided backpropagation.
@@ -93,7 +100,6 @@ impl GradMethod for GuidedBackprop {
     }
 }
 
-
 grad_params! {
     /// Config of [`DeconvNet`].
     DeconvNetParams = "DeconvNet" {
@@ -101,8 +107,6 @@ grad_params! {
         features_only: bool = false,
     }
 }
-
-
 
 grad_method! {
     /// DeconvNet.
@@ -117,4 +121,3 @@ impl GradMethod for DeconvNet {
         Ok(relu_rule_backward(model, x, targets, self.common.score, ReluRule::Deconv, self.p.features_only)?.into())
     }
 }
-

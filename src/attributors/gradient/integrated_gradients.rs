@@ -40,7 +40,6 @@ grad_params! {
     }
 }
 
-
 impl IntegratedGradients {
     fn baseline(&self, x: &Tensor, seeds: &[i64]) -> Tensor {
         match self.p.baseline {
@@ -48,7 +47,8 @@ impl IntegratedGradients {
             Baseline::Blurred => GaussianSmoothing::new(self.p.blur_sigma, x.size()[1], x.device()).apply(x),
             Baseline::Uniform => {
                 let size = x.size();
-                let u = per_sample_noise(seeds, 3, || Tensor::rand(&size[1..], (Kind::Float, tch::Device::Cpu))).to_device(x.device());
+                let u = per_sample_noise(seeds, 3, || Tensor::rand(&size[1..], (Kind::Float, tch::Device::Cpu)))
+                    .to_device(x.device());
                 let lo = x.amin(sample_dims(x), true);
                 let hi = x.amax(sample_dims(x), true);
                 &lo + u * (hi - &lo)
@@ -56,7 +56,6 @@ impl IntegratedGradients {
         }
     }
 }
-
 
 grad_method! {
     /// Integrated Gradients.
@@ -86,11 +85,11 @@ impl GradMethod for IntegratedGradients {
         }
         let attr = if self.p.multiply_by_inputs { &diff * total } else { total };
         let delta = tch::no_grad(|| {
-            target_scores(&model.forward(x), targets, self.common.score) - target_scores(&model.forward(&base), targets, self.common.score)
+            target_scores(&model.forward(x), targets, self.common.score)
+                - target_scores(&model.forward(&base), targets, self.common.score)
         });
         let sum = attr.sum_dim_intlist(sample_dims(&attr), false, Kind::Float);
         let err = (&sum - &delta).abs() / delta.abs().clamp_min(1e-12);
         Ok(GradOutput { maps: attr, scalars: vec![("ig/completeness_error".into(), err)] })
     }
 }
-

@@ -108,7 +108,12 @@ impl<M: GradMethod> Attributor for M {
 
 /// A text sample: the method runs on its word embeddings [1,T,E] (sentences differ in length, so
 /// one at a time), and each token's score is the embedding dimensions' reduction (`reduce`), [1,T].
-fn attribute_text<M: GradMethod + ?Sized>(m: &M, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
+fn attribute_text<M: GradMethod + ?Sized>(
+    m: &M,
+    model: &dyn Classifier,
+    s: &Sample,
+    cx: &RunCtx,
+) -> Result<Attribution> {
     let x = model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.detach();
     let targets = m.common().target.resolve_batch(model, &x, &[s.target]);
     let out = m.compute(model, &x, &targets, &[sample_seed(cx.seed, &s.name)])?;
@@ -117,7 +122,10 @@ fn attribute_text<M: GradMethod + ?Sized>(m: &M, model: &dyn Classifier, s: &Sam
     }
     // [1,T,E] → [E,1,T], reduced over E
     let map = m.common().reduce.apply(&out.maps.permute([2, 0, 1])).to_device(tch::Device::Cpu);
-    Ok(Attribution { maps: vec![map], curves: out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect() })
+    Ok(Attribution {
+        maps: vec![map],
+        curves: out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect(),
+    })
 }
 
 /// Every dimension but the batch's, for per-sample sums and ranges of any input shape.

@@ -5,9 +5,9 @@
 use super::common::{grad_params, per_sample_noise};
 use super::sample_dims;
 use super::{
-    Common, DeconvNet, DeconvNetParams, GradCam, GradCamParams, GradMethod, GradOutput, GuidedBackprop, GuidedBackpropParams,
-    GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams, IntegratedGradients, IntegratedGradientsParams,
-    Saliency, SaliencyParams, Score, WithCommon,
+    Common, DeconvNet, DeconvNetParams, GradCam, GradCamParams, GradMethod, GradOutput, GuidedBackprop,
+    GuidedBackpropParams, GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams,
+    IntegratedGradients, IntegratedGradientsParams, Saliency, SaliencyParams, Score, WithCommon,
 };
 use crate::error::{Error, Result};
 use crate::models::Classifier;
@@ -104,10 +104,17 @@ impl GradMethod for NoiseTunnel {
         let std = range * self.p.noise_level;
         let (mut sum, mut sq): (Option<Tensor>, Option<Tensor>) = (None, None);
         for d in 0..self.p.samples {
-            let n = per_sample_noise(seeds, 1000 + d as i64, || Tensor::randn(&size[1..], (Kind::Float, tch::Device::Cpu)));
+            let n =
+                per_sample_noise(seeds, 1000 + d as i64, || Tensor::randn(&size[1..], (Kind::Float, tch::Device::Cpu)));
             let a = self.base.compute(model, &(x + n.to_device(x.device()) * &std), targets, seeds)?.maps;
-            sq = Some(match sq { Some(s) => s + a.square(), None => a.square() });
-            sum = Some(match sum { Some(s) => s + a, None => a });
+            sq = Some(match sq {
+                Some(s) => s + a.square(),
+                None => a.square(),
+            });
+            sum = Some(match sum {
+                Some(s) => s + a,
+                None => a,
+            });
         }
         let k = self.p.samples as f64;
         let mean = sum.expect("samples ≥ 1") / k;

@@ -38,7 +38,8 @@ impl Occlusion {
     fn one(&self, model: &dyn Classifier, x: &Tensor, t: &Tensor) -> Tensor {
         let (h, w) = (x.size()[1], x.size()[2]);
         let ([wh, ww], [sh, sw]) = (self.p.window, self.p.stride);
-        let windows: Vec<(i64, i64)> = starts(h, wh, sh).into_iter().flat_map(|y| starts(w, ww, sw).into_iter().map(move |x0| (y, x0))).collect();
+        let windows: Vec<(i64, i64)> =
+            starts(h, wh, sh).into_iter().flat_map(|y| starts(w, ww, sw).into_iter().map(move |x0| (y, x0))).collect();
         let score = |b: &Tensor| target_scores(&model.forward(b), &t.repeat([b.size()[0]]), self.common.score);
         tch::no_grad(|| {
             let full = score(&x.unsqueeze(0)).double_value(&[0]);
@@ -67,11 +68,11 @@ impl Occlusion {
 
 impl GradMethod for Occlusion {
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
-        let maps: Vec<Tensor> = (0..x.size()[0]).map(|i| self.one(model, &x.get(i), &targets.get(i).view([1]))).collect();
+        let maps: Vec<Tensor> =
+            (0..x.size()[0]).map(|i| self.one(model, &x.get(i), &targets.get(i).view([1]))).collect();
         Ok(Tensor::stack(&maps, 0).into())
     }
 }
-
 
 grad_params! {
     /// Config of [`RandomMap`].
@@ -86,7 +87,8 @@ grad_method! {
 impl GradMethod for RandomMap {
     fn compute(&self, _model: &dyn Classifier, x: &Tensor, _targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let (h, w) = (x.size()[2], x.size()[3]);
-        Ok((per_sample_noise(seeds, 7, || Tensor::randn([1, h, w], (Kind::Float, tch::Device::Cpu))) / 2.0).to_device(x.device()).into())
+        Ok((per_sample_noise(seeds, 7, || Tensor::randn([1, h, w], (Kind::Float, tch::Device::Cpu))) / 2.0)
+            .to_device(x.device())
+            .into())
     }
 }
-

@@ -14,8 +14,6 @@ grad_params! {
     }
 }
 
-
-
 grad_method! {
     /// Saliency: the (absolute) input gradient.
     Saliency(SaliencyParams)
@@ -31,13 +29,10 @@ impl GradMethod for Saliency {
     }
 }
 
-
 grad_params! {
     /// Config of [`InputXGradient`].
     InputXGradientParams = "InputXGradient" {}
 }
-
-
 
 grad_method! {
     /// Input × Gradient.
@@ -53,4 +48,3 @@ impl GradMethod for InputXGradient {
         Ok((x * g).into())
     }
 }
-

@@ -4,8 +4,8 @@
 //! copy k is a slice of one tensor, and RMSprop and the clipping are element-wise, so copy k trains
 //! exactly as a critic of its own would.
 use super::super::Streams;
-use tch::{Device, Kind, Tensor};
 use tch::nn::{self, Module, RNN};
+use tch::{Device, Kind, Tensor};
 
 /// Convolutions (in, out, kernel, stride, padding) per copy, for C feature channels.
 fn convs(c: i64) -> [(i64, i64, i64, i64, i64); 3] {
@@ -44,8 +44,19 @@ impl Critic {
         let copies: Vec<CopyInit> = (0..streams.len())
             .map(|k| {
                 streams.seeded(k, || {
-                    let conv = convs(c).iter().map(|&(i, o, kk, _, _)| [default_init(&[o, i, kk, kk], i * kk * kk, device), default_init(&[o], i * kk * kk, device)]).collect();
-                    let fc = dims.windows(2).map(|d| [default_init(&[d[1], d[0]], d[0], device), default_init(&[1, d[1]], d[0], device)]).collect();
+                    let conv = convs(c)
+                        .iter()
+                        .map(|&(i, o, kk, _, _)| {
+                            [
+                                default_init(&[o, i, kk, kk], i * kk * kk, device),
+                                default_init(&[o], i * kk * kk, device),
+                            ]
+                        })
+                        .collect();
+                    let fc = dims
+                        .windows(2)
+                        .map(|d| [default_init(&[d[1], d[0]], d[0], device), default_init(&[1, d[1]], d[0], device)])
+                        .collect();
                     (conv, fc)
                 })
             })
@@ -58,10 +69,17 @@ impl Critic {
             .map(|l| {
                 let out = convs(c)[l].1 * n;
                 let ones = Tensor::ones([out], (Kind::Float, device)).set_requires_grad(true);
-                [cat(&|cp| cp.0[l][0].shallow_clone(), false), cat(&|cp| cp.0[l][1].shallow_clone(), false), ones, Tensor::zeros([out], (Kind::Float, device)).set_requires_grad(true)]
+                [
+                    cat(&|cp| cp.0[l][0].shallow_clone(), false),
+                    cat(&|cp| cp.0[l][1].shallow_clone(), false),
+                    ones,
+                    Tensor::zeros([out], (Kind::Float, device)).set_requires_grad(true),
+                ]
             })
             .collect();
-        let fc = (0..3).map(|l| [cat(&|cp| cp.1[l][0].shallow_clone(), true), cat(&|cp| cp.1[l][1].shallow_clone(), true)]).collect();
+        let fc = (0..3)
+            .map(|l| [cat(&|cp| cp.1[l][0].shallow_clone(), true), cat(&|cp| cp.1[l][1].shallow_clone(), true)])
+            .collect();
         Critic { n, conv, fc, c }
     }
 
@@ -116,7 +134,12 @@ impl CriticNet for Critic {
         self.forward(&x.transpose(0, 1).reshape([s[1], s[0] * s[2], s[3], s[4]]))
     }
     fn parameters(&self) -> Vec<Tensor> {
-        self.conv.iter().flat_map(|p| p.iter()).chain(self.fc.iter().flat_map(|p| p.iter())).map(|t| t.shallow_clone()).collect()
+        self.conv
+            .iter()
+            .flat_map(|p| p.iter())
+            .chain(self.fc.iter().flat_map(|p| p.iter()))
+            .map(|t| t.shallow_clone())
+            .collect()
     }
 }
 

@@ -43,5 +43,10 @@ pub fn per_image(p: &InputIbaConfig, model: [f64; 2], feature: [i64; 3]) -> Stag
     wgan *= g.epochs as f64;
     let ii = &p.input_iba;
     let input_iba = ii.opt_steps as f64 * ii.batch_size as f64 * 2.0 * (f + t);
-    StageFlops { estimation_per_image: 2.0 * f, feature_iba: 2.0 * feature_iba, wgan: 2.0 * wgan, input_iba: 2.0 * input_iba }
+    StageFlops {
+        estimation_per_image: 2.0 * f,
+        feature_iba: 2.0 * feature_iba,
+        wgan: 2.0 * wgan,
+        input_iba: 2.0 * input_iba,
+    }
 }

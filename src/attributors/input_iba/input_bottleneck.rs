@@ -44,7 +44,17 @@ pub struct InputIbaParams {
 
 impl Default for InputIbaParams {
     fn default() -> Self {
-        InputIbaParams { beta: 20.0, opt_steps: 60, lr: 1.0, batch_size: 10, initial_alpha: 5.0, sigma: 1.0, input_mean: 0.0, input_std: 1.0, smoothed_output: false }
+        InputIbaParams {
+            beta: 20.0,
+            opt_steps: 60,
+            lr: 1.0,
+            batch_size: 10,
+            initial_alpha: 5.0,
+            sigma: 1.0,
+            input_mean: 0.0,
+            input_std: 1.0,
+            smoothed_output: false,
+        }
     }
 }
 
@@ -53,11 +63,21 @@ impl Default for InputIbaParams {
 /// gives each α_I its own gradient; Adam is element-wise; noise from stream k). Returns the input
 /// masks — [N,H,W], the channel mean of σ(α_I); text: [N,T], the mean over the embedding (spec
 /// §4.5) — and each sample's loss curves.
-pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor, p: &InputIbaParams, names: &[&str], streams: &mut Streams) -> Result<(Tensor, Vec<Curves>)> {
+pub fn optimise(
+    model: &dyn Classifier,
+    x: &Tensor,
+    targets: &[i64],
+    m: &Tensor,
+    p: &InputIbaParams,
+    names: &[&str],
+    streams: &mut Streams,
+) -> Result<(Tensor, Vec<Curves>)> {
     let size = x.size();
     let n = size[0];
     if p.sigma > 0.0 && size.len() != 4 {
-        return Err(crate::error::Error::ConfigMsg("input_iba.sigma > 0 smooths images only; text uses 0 (the original's)".into()));
+        return Err(crate::error::Error::ConfigMsg(
+            "input_iba.sigma > 0 smooths images only; text uses 0 (the original's)".into(),
+        ));
     }
     let alpha = Tensor::full(&size, p.initial_alpha, (Kind::Float, x.device())).set_requires_grad(true);
     let mut opt = tch::COptimizer::adam(p.lr, 0.9, 0.999, 0.0, 1e-8, false)?;
@@ -72,7 +92,8 @@ pub fn optimise(model: &dyn Classifier, x: &Tensor, targets: &[i64], m: &Tensor,
         let eps = streams.randn(&copies.each, x.device()) * p.input_std + p.input_mean;
         let z = &lambda * &x + (lambda.ones_like() - &lambda) * eps;
         let cls = copies.class_loss(&model.forward(&z.reshape(&copies.flat)));
-        let info = input_capacity(&x, &lambda, &m, p.input_mean, p.input_std).view([n, -1]).mean_dim(1, false, Kind::Float);
+        let info =
+            input_capacity(&x, &lambda, &m, p.input_mean, p.input_std).view([n, -1]).mean_dim(1, false, Kind::Float);
         let loss = &cls + &info * p.beta;
         curves.push(&[&loss, &cls, &info], names, |v| format!("input IBA loss is {v} at step {step}"))?;
         loss.sum(Kind::Float).backward();

@@ -41,7 +41,14 @@ pub struct InputIbaConfig {
 
 impl Default for InputIbaConfig {
     fn default() -> Self {
-        InputIbaConfig { type_: "InputIba".into(), feat_iba: FeatureIbaParams::default(), gan: WganParams::default(), input_iba: InputIbaParams::default(), save_gan_mask: false, samples_per_batch: 1 }
+        InputIbaConfig {
+            type_: "InputIba".into(),
+            feat_iba: FeatureIbaParams::default(),
+            gan: WganParams::default(),
+            input_iba: InputIbaParams::default(),
+            save_gan_mask: false,
+            samples_per_batch: 1,
+        }
     }
 }
 
@@ -104,12 +111,23 @@ impl Attributor for InputIba {
     fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
         self.run_stages([model; 3], samples, cx)
     }
-    fn attribute_randomised(&mut self, original: &dyn Classifier, randomised: &dyn Classifier, sample: &Sample, stage: &str, cx: &RunCtx) -> Result<Attribution> {
+    fn attribute_randomised(
+        &mut self,
+        original: &dyn Classifier,
+        randomised: &dyn Classifier,
+        sample: &Sample,
+        stage: &str,
+        cx: &RunCtx,
+    ) -> Result<Attribution> {
         let models = match stage {
             "gan" => [original, randomised, randomised],
             "input_iba" => [original, original, randomised],
             "all" => [randomised; 3],
-            other => return Err(crate::error::Error::ConfigMsg(format!("sanity-check stage `{other}`: expected \"all\", \"gan\" or \"input_iba\""))),
+            other => {
+                return Err(crate::error::Error::ConfigMsg(format!(
+                    "sanity-check stage `{other}`: expected \"all\", \"gan\" or \"input_iba\""
+                )))
+            }
         };
         let mut v = self.run_stages(models, std::slice::from_ref(sample), cx)?;
         Ok(v.pop().expect("one attribution per sample"))
@@ -119,9 +137,18 @@ impl Attributor for InputIba {
 impl InputIba {
     /// The three stages on their models ([feature IBA, WGAN, input IBA]; the same model but for
     /// the sanity check), all `samples` in one batch.
-    fn run_stages(&mut self, [model, gan_model, input_model]: [&dyn Classifier; 3], samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
-        let xs: Vec<Tensor> = samples.iter().map(|s| Ok(model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach())).collect::<Result<_>>()?;
-        let targets: Vec<i64> = xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
+    fn run_stages(
+        &mut self,
+        [model, gan_model, input_model]: [&dyn Classifier; 3],
+        samples: &[Sample],
+        cx: &RunCtx,
+    ) -> Result<Vec<Attribution>> {
+        let xs: Vec<Tensor> = samples
+            .iter()
+            .map(|s| Ok(model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach()))
+            .collect::<Result<_>>()?;
+        let targets: Vec<i64> =
+            xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
         let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
         let x = Tensor::stack(&xs, 0);
         let size = x.size();
@@ -129,7 +156,9 @@ impl InputIba {
         let t0 = sync(cx.device);
         let feats = self.feat.optimise_batch(model, &xs, &targets, &names, cx.seed)?;
         let t1 = sync(cx.device);
-        let stack = |f: &dyn Fn(&super::feature_iba::FeatureResult) -> Tensor| Tensor::stack(&feats.iter().map(f).collect::<Vec<_>>(), 0);
+        let stack = |f: &dyn Fn(&super::feature_iba::FeatureResult) -> Tensor| {
+            Tensor::stack(&feats.iter().map(f).collect::<Vec<_>>(), 0)
+        };
         // the feature map and θ_G's start: images, bits per pixel at input size over the channels;
         // text (spec §4.4), nats per token over the embedding
         let (feat_maps, theta_init) = if text {
@@ -140,10 +169,19 @@ impl InputIba {
             (bits.shallow_clone(), bits.unsqueeze(1).expand(&size, false))
         };
         let mut streams = Streams::new(names.iter().map(|n| sample_seed(cx.seed, n) as u64 ^ 0x6a6));
-        let gan_in = wgan::GanInput { model: gan_model, layer: &self.p.feat_iba.layer, x: &x, capacity: &stack(&|f| f.capacity.shallow_clone()), lambda: &stack(&|f| f.lambda.shallow_clone()), theta_init: &theta_init, names: &names };
+        let gan_in = wgan::GanInput {
+            model: gan_model,
+            layer: &self.p.feat_iba.layer,
+            x: &x,
+            capacity: &stack(&|f| f.capacity.shallow_clone()),
+            lambda: &stack(&|f| f.lambda.shallow_clone()),
+            theta_init: &theta_init,
+            names: &names,
+        };
         let gan = wgan::train(&gan_in, &self.p.gan, &mut streams)?;
         let t2 = sync(cx.device);
-        let (input_masks, input_curves) = input_bottleneck::optimise(input_model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
+        let (input_masks, input_curves) =
+            input_bottleneck::optimise(input_model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
         let t3 = sync(cx.device);
         self.last_stage_seconds = [(t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64()];
         let [a, b, c] = self.last_stage_seconds;

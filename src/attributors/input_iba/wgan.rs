@@ -5,8 +5,8 @@
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
 use super::critic::{CriticNet, SequenceCritic};
 use super::Critic;
-use crate::error::Error;
 use crate::attributors::{Curves, SampleCurves, Streams};
+use crate::error::Error;
 use crate::error::Result;
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
@@ -160,12 +160,18 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     // per sub-dataset noise N(μ_k, s_k²), drawn once per GAN
     let sub = p.sub_dataset_size.max(1);
     let subsets = (p.dataset_size + sub - 1) / sub;
-    let stats: Vec<Vec<(f32, f32)>> = (0..n as usize).map(|k| (0..subsets).map(|_| (streams.host(k).range(-2.0, 2.0) as f32, streams.host(k).range(0.0, 5.0) as f32)).collect()).collect();
+    let stats: Vec<Vec<(f32, f32)>> = (0..n as usize)
+        .map(|k| {
+            (0..subsets)
+                .map(|_| (streams.host(k).range(-2.0, 2.0) as f32, streams.host(k).range(0.0, 5.0) as f32))
+                .collect()
+        })
+        .collect();
     let mut d_curves = SampleCurves::new(&["gan/critic_loss"], n as usize);
     let mut g_curves = SampleCurves::new(&["gan/generator_loss"], n as usize);
     let bs = p.batch_size.max(1) as usize;
     let ones = vec![1i64; fshape.len()]; // per-item scalars broadcast over a feature map
-    // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
+                                         // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
     let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size.max(0)][..], &fshape[..]].concat(), dev));
     for epoch in 0..p.epochs {
         let perms = streams.permutations(p.dataset_size.max(0) as usize);
@@ -173,35 +179,63 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             let end = (start + bs).min(p.dataset_size as usize);
             let b = (end - start) as i64;
             let pick = |f: fn(&(f32, f32)) -> f32| -> Tensor {
-                let v: Vec<f32> = perms.iter().zip(&stats).flat_map(|(perm, st)| perm[start..end].iter().map(|&j| f(&st[j / sub as usize])).collect::<Vec<_>>()).collect();
+                let v: Vec<f32> = perms
+                    .iter()
+                    .zip(&stats)
+                    .flat_map(|(perm, st)| {
+                        perm[start..end].iter().map(|&j| f(&st[j / sub as usize])).collect::<Vec<_>>()
+                    })
+                    .collect();
                 Tensor::from_slice(&v).view([&[n, b][..], &ones[..]].concat().as_slice()).to_device(dev)
             };
             let draw = match &fixed {
                 Some(all) => {
-                    let rows = |k: usize| Tensor::from_slice(&perms[k][start..end].iter().map(|&j| j as i64).collect::<Vec<_>>()).to_device(dev);
-                    Tensor::stack(&(0..n as usize).map(|k| all.get(k as i64).index_select(0, &rows(k))).collect::<Vec<_>>(), 0)
+                    let rows = |k: usize| {
+                        Tensor::from_slice(&perms[k][start..end].iter().map(|&j| j as i64).collect::<Vec<_>>())
+                            .to_device(dev)
+                    };
+                    Tensor::stack(
+                        &(0..n as usize).map(|k| all.get(k as i64).index_select(0, &rows(k))).collect::<Vec<_>>(),
+                        0,
+                    )
                 }
                 None => streams.randn(&[&[b][..], &fshape[..]].concat(), dev),
             };
             let noise = draw * pick(|s| s.1) + pick(|s| s.0);
             let real = &mask * &clean + (mask.ones_like() - &mask) * noise;
-            let z = streams.randn(&size[1..].iter().fold(vec![b], |mut v, &d| { v.push(d); v }), dev);
+            let z = streams.randn(
+                &size[1..].iter().fold(vec![b], |mut v, &d| {
+                    v.push(d);
+                    v
+                }),
+                dev,
+            );
             let fake = tch::no_grad(|| features(&gen.images(g.x, &z)))?;
             opt_d.zero_grad()?;
-            let loss_d = -critic.score(&real).mean_dim(1, false, Kind::Float) + critic.score(&fake).mean_dim(1, false, Kind::Float);
+            let loss_d = -critic.score(&real).mean_dim(1, false, Kind::Float)
+                + critic.score(&fake).mean_dim(1, false, Kind::Float);
             loss_d.sum(Kind::Float).backward();
             opt_d.step()?;
             critic.clip(p.weight_clip);
-            d_curves.push(&[&loss_d], g.names, |v| format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}"))?;
+            d_curves.push(&[&loss_d], g.names, |v| {
+                format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}")
+            })?;
             if i % p.critic_iter.max(1) == 0 {
                 opt_g.zero_grad()?;
                 let loss_g = -critic.score(&features(&gen.images(g.x, &z))?).mean_dim(1, false, Kind::Float);
                 loss_g.sum(Kind::Float).backward();
                 opt_g.step()?;
-                g_curves.push(&[&loss_g], g.names, |v| format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}"))?;
+                g_curves.push(&[&loss_g], g.names, |v| {
+                    format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}")
+                })?;
             }
         }
     }
-    let curves = d_curves.into_curves().into_iter().zip(g_curves.into_curves()).map(|(d, g)| d.into_iter().chain(g).collect()).collect();
+    let curves = d_curves
+        .into_curves()
+        .into_iter()
+        .zip(g_curves.into_curves())
+        .map(|(d, g)| d.into_iter().chain(g).collect())
+        .collect();
     Ok(GanResult { masks: gen.theta.detach().sigmoid(), curves, critic })
 }
