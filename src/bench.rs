@@ -1,11 +1,12 @@
 //! Throughput of the pipeline's stages on a config's model and data (`tools/bench`), in seconds per
 //! image. Time it with `OMP_WAIT_POLICY=PASSIVE` on a shared machine (see README "Benchmarks").
-use crate::attributors::input_iba::{flops, InputIba, InputIbaConfig};
-use crate::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx};
-use crate::data::{Dataset, Pipeline, Sample};
+use crate::attributors::input_iba::{flops, InputIbaParams, STAGE_SECONDS};
+use crate::attributors::{AttributionCtx, Attributor, Split, Splits};
+use crate::data::{Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
-use crate::pipeline::Run;
+use crate::modality::Modality;
 use crate::registry::{self, AttributorKind, BuildCtx};
+use crate::run::Run;
 use std::time::Instant;
 use tch::Tensor;
 
@@ -19,26 +20,44 @@ pub struct BenchReport {
     pub feature_iba_s_per_image: Vec<f64>,
 }
 
+/// The config's attributor built through the registry with its estimator reading exactly
+/// `n_est` samples (`table`: where the estimator's keys live, `attributor` or
+/// `attributor.feat_iba`), checked against `model`.
+fn estimating_attributor(
+    run: &Run,
+    table: &str,
+    n_est: usize,
+    model: &dyn crate::models::Classifier,
+) -> Result<Box<dyn Attributor>> {
+    let fig = run
+        .fig
+        .clone()
+        .merge((format!("{table}.n_samples"), n_est))
+        .merge((format!("{table}.estimation_overshoot"), false));
+    let attr =
+        registry::build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: run.device, load_weights: true })?;
+    attr.check(model)?;
+    Ok(attr)
+}
+
 /// Runs the estimator over `n_est` images, then feature IBA on `n_attr` images, `repeat` times.
 pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize) -> Result<BenchReport> {
     let mut model = run.model()?;
     model.freeze();
-    let p: FeatureIbaParams = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
     let est_data = run.dataset("estimation")?;
     let data = run.dataset("attribution")?;
     let n_est = n_est.min(est_data.len());
-    let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: n_est, estimation_overshoot: false, ..p });
-    let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
+    let mut iba = estimating_attributor(run, "attributor", n_est, model.as_ref())?;
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
     let t = Instant::now();
-    iba.estimate(model.as_ref(), est_data.as_ref(), &cx)?;
+    iba.fit(model.as_ref(), &Splits::one(Split::Estimation, est_data.as_ref()), &cx)?;
     let estimation = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
     let samples = (0..n_attr.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
     let mut per_image = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();
         for s in &samples {
-            let x = s.image.to_device(run.device);
-            iba.optimise(model.as_ref(), &x, s.target, &s.name, run.cfg.seed)?;
+            iba.attribute(model.as_ref(), s, &cx)?;
         }
         if let tch::Device::Cuda(i) = run.device {
             tch::Cuda::synchronize(i as i64);
@@ -68,15 +87,11 @@ pub struct BatchReport {
 pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     let mut model = run.model()?;
     model.freeze();
-    let mut attr = registry::build::<AttributorKind>(
-        &run.fig,
-        "attributor",
-        &BuildCtx { device: run.device, load_weights: true },
-    )?;
+    let mut attr = run.attributor()?;
     attr.check(model.as_ref())?;
     let data = run.dataset("attribution")?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
-    let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
     attr.attribute(model.as_ref(), &samples[0], &cx)?;
     let sync = || {
         if let tch::Device::Cuda(i) = run.device {
@@ -113,7 +128,7 @@ struct RandomInputs {
     n: usize,
     kind: RandomKind,
     classes: Vec<String>,
-    pipeline: Pipeline,
+    transform: ImageTransform,
 }
 
 enum RandomKind {
@@ -137,7 +152,7 @@ impl Dataset for RandomInputs {
                 Tensor::from_slice(&(0..len).map(|_| 2 + g.below((vocab - 2).max(1) as u64) as i64).collect::<Vec<_>>())
             }
         };
-        Ok(Sample { name: self.name(i), image, target: (i % self.classes.len()) as i64, boxes: Vec::new() })
+        Ok(Sample { name: self.name(i), input: image, target: (i % self.classes.len()) as i64, boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
         format!("random_{i:05}")
@@ -145,18 +160,21 @@ impl Dataset for RandomInputs {
     fn class_names(&self) -> &[String] {
         &self.classes
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.transform
     }
-    fn is_text(&self) -> bool {
-        matches!(self.kind, RandomKind::Sentences { .. })
+    fn modality(&self) -> Modality {
+        match self.kind {
+            RandomKind::Images(_) => Modality::Image,
+            RandomKind::Sentences { .. } => Modality::Tokens,
+        }
     }
 }
 
 /// `n` random inputs for `model`: images [3, side, side], or, for a text model, sentences of
 /// `side` tokens below the config's `model.vocab_size`.
 fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, side: i64) -> Box<dyn Dataset> {
-    let kind = if model.sequence_features() {
+    let kind = if model.modality() == Modality::Tokens {
         RandomKind::Sentences { len: side, vocab: run.fig.extract_inner::<i64>("model.vocab_size").unwrap_or(100) }
     } else {
         RandomKind::Images([3, side, side])
@@ -165,7 +183,7 @@ fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, sid
         n,
         kind,
         classes: (0..model.num_classes()).map(|c| c.to_string()).collect(),
-        pipeline: Pipeline::default(),
+        transform: ImageTransform::default(),
     })
 }
 
@@ -211,7 +229,8 @@ fn stage(stage: &'static str, seconds: f64, flops: Option<f64>) -> StageReport {
 pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i64>) -> Result<InputIbaReport> {
     let mut model = run.model()?;
     model.freeze();
-    let mut cfg: InputIbaConfig = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
+    // the FLOP count reads the stages' settings; the attribution itself is built by the registry
+    let cfg: InputIbaParams = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
     let (est_data, data): (Box<dyn Dataset>, Box<dyn Dataset>) = match random {
         Some(side) => {
             (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_images, side))
@@ -219,16 +238,13 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
         None => (run.dataset("estimation")?, run.dataset("attribution")?),
     };
     let n_est = n_est.min(est_data.len());
-    cfg.feat_iba.n_samples = n_est;
-    cfg.feat_iba.estimation_overshoot = false;
-    let mut attr = InputIba::new(cfg.clone());
-    attr.check(model.as_ref())?;
-    let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
+    let mut attr = estimating_attributor(run, "attributor.feat_iba", n_est, model.as_ref())?;
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None };
     let t = Instant::now();
-    attr.feature_iba().estimate(model.as_ref(), est_data.as_ref(), &cx)?;
+    attr.fit(model.as_ref(), &Splits::one(Split::Estimation, est_data.as_ref()), &cx)?;
     let est_s = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
     let samples = (0..n_images.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<_>>>()?;
-    let image = samples[0].image.size();
+    let image = samples[0].input.size();
     let precision = run.cfg.precision;
     precision.apply()?;
     if run.device.is_cuda() {
@@ -236,11 +252,14 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     }
     let mut secs = [0f64; 3];
     for chunk in samples.chunks(attr.batch_size()) {
-        precision.run(|| attr.attribute_batch(model.as_ref(), chunk, &cx))?;
-        secs.iter_mut().zip(attr.last_stage_seconds).for_each(|(s, t)| *s += t);
+        for a in precision.run(|| attr.attribute_batch(model.as_ref(), chunk, &cx))? {
+            for (s, tag) in secs.iter_mut().zip(STAGE_SECONDS) {
+                *s += a.curves.iter().find(|(t, _)| t == tag).and_then(|(_, v)| v.first()).copied().unwrap_or(0.0);
+            }
+        }
     }
     let n = samples.len() as f64;
-    let f = stage_flops(model.as_ref(), &cfg, &samples[0].image.to_device(run.device))?;
+    let f = stage_flops(model.as_ref(), &cfg, &samples[0].input.to_device(run.device))?;
     let stages = vec![
         stage("estimation", est_s, f.as_ref().map(|f| f.estimation_per_image)),
         stage("feature_iba", secs[0] / n, f.as_ref().map(|f| f.feature_iba)),
@@ -265,11 +284,13 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
 /// (text: an LSTM's work depends on the sentence).
 fn stage_flops(
     model: &dyn crate::models::Classifier,
-    cfg: &InputIbaConfig,
+    cfg: &InputIbaParams,
     x: &Tensor,
 ) -> Result<Option<flops::StageFlops>> {
-    let (Ok(image), false) = (<[i64; 3]>::try_from(x.size()), model.sequence_features()) else { return Ok(None) };
-    let Some(macs) = model.macs(image, &cfg.feat_iba.layer) else { return Ok(None) };
+    let (Ok(image), false) = (<[i64; 3]>::try_from(x.size()), model.modality() == Modality::Tokens) else {
+        return Ok(None);
+    };
+    let Some(macs) = model.mac_counter().and_then(|m| m.macs(image, &cfg.feat_iba.layer)) else { return Ok(None) };
     let feature: [i64; 3] = tch::no_grad(|| model.features(&x.unsqueeze(0), &cfg.feat_iba.layer))?.size()[1..]
         .try_into()
         .expect("[N,C,h,w]");
@@ -306,8 +327,8 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
         .iter()
         .map(|s| {
             // a sentence's map is one score per word, [1,T]; an image's [H,W]
-            let size = s.image.size();
-            let (h, w) = if model.sequence_features() { (1, size[0]) } else { (size[1], size[2]) };
+            let size = s.input.size();
+            let (h, w) = if model.modality() == Modality::Tokens { (1, size[0]) } else { (size[1], size[2]) };
             Tensor::from_slice(&(0..h * w).map(|_| g.uniform() as f32).collect::<Vec<_>>()).view([h, w])
         })
         .collect();
@@ -326,7 +347,7 @@ pub fn run_metric(run: &Run, label: &str, n: usize, random: Option<i64>) -> Resu
         device: format!("{:?}", run.device),
         threads: tch::get_num_threads(),
         metric: label.into(),
-        image: samples[0].image.size(),
+        image: samples[0].input.size(),
         images: samples.len(),
         images_per_s: 1.0 / secs,
         seconds_per_image: secs,

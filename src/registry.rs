@@ -27,13 +27,20 @@ pub type BuildFn<K> = fn(&Figment, &str, &BuildCtx) -> Result<Box<<K as Kind>::O
 pub struct Entry<K: Kind> {
     pub name: &'static str,
     pub build: BuildFn<K>,
-    /// Parses the table without building (no files touched): config checks and tests.
+    /// Parses and validates the table without building (no files touched): config checks.
     pub check: fn(&Figment, &str) -> Result<()>,
+    /// The table as the component reads it, every default filled in (`print_config --defaults`).
+    pub resolve: fn(&Figment, &str) -> Result<serde_json::Value>,
 }
 
 /// Implemented by each concrete component; `Params` is its config table (with `deny_unknown_fields`).
 pub trait Build<K: Kind> {
     type Params: DeserializeOwned;
+    /// Range checks on the parsed table (see [`crate::config::validate`]); the registry runs them
+    /// whenever it checks or builds the table. Parameters without a range check nothing.
+    fn validate(_p: &Self::Params) -> crate::config::Checked {
+        Ok(())
+    }
     fn build(p: Self::Params, cx: &BuildCtx) -> Result<Box<K::Object>>;
 }
 
@@ -74,12 +81,20 @@ macro_rules! register {
                 name: stringify!($ty),
                 build: |fig, key, cx| {
                     let p = fig.extract().map_err(|e| $crate::error::Error::config(key, e))?;
+                    <$ty as $crate::registry::Build<$kind>>::validate(&p).map_err(|e| e.at(fig, key))?;
                     <$ty as $crate::registry::Build<$kind>>::build(p, cx)
                 },
                 check: |fig, key| {
-                    fig.extract::<<$ty as $crate::registry::Build<$kind>>::Params>()
-                        .map(|_| ())
-                        .map_err(|e| $crate::error::Error::config(key, e))
+                    let p = fig
+                        .extract::<<$ty as $crate::registry::Build<$kind>>::Params>()
+                        .map_err(|e| $crate::error::Error::config(key, e))?;
+                    <$ty as $crate::registry::Build<$kind>>::validate(&p).map_err(|e| e.at(fig, key))
+                },
+                resolve: |fig, key| {
+                    let p = fig
+                        .extract::<<$ty as $crate::registry::Build<$kind>>::Params>()
+                        .map_err(|e| $crate::error::Error::config(key, e))?;
+                    serde_json::to_value(&p).map_err(|e| $crate::error::Error::ConfigMsg(format!("{key}: {e}")))
                 },
             }
         }
@@ -124,6 +139,15 @@ where
         known: names::<K>(),
     })?;
     Ok((entry, sub))
+}
+
+/// The table at `key` with every default of its component filled in.
+pub fn resolve<K: Kind>(fig: &Figment, key: &str) -> Result<serde_json::Value>
+where
+    Entry<K>: inventory::Collect,
+{
+    let (entry, sub) = lookup::<K>(fig, key)?;
+    (entry.resolve)(&sub, key)
 }
 
 /// Sorted names registered for a kind.

@@ -25,3 +25,10 @@ impl SplitMix {
         ((self.uniform()) * n as f64) as u64 % n.max(1)
     }
 }
+
+/// A per-sample seed, so results do not depend on the order or resumption of a run (FNV-1a of the
+/// sample's name, mixed with the run's seed).
+pub fn sample_seed(seed: u64, name: &str) -> i64 {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    ((h ^ seed) >> 1) as i64
+}

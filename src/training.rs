@@ -61,8 +61,8 @@ pub fn load_all(data: &dyn Dataset, what: &str) -> Result<InMemory> {
     let (mut xs, mut ys, mut fg) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..data.len() {
         let s = data.get(i)?;
-        fg.push(crate::data::box_mask(&s.boxes, s.image.size()[1], s.image.size()[2]).unsqueeze(0));
-        xs.push(s.image);
+        fg.push(crate::data::box_mask(&s.boxes, s.input.size()[1], s.input.size()[2]).unsqueeze(0));
+        xs.push(s.input);
         ys.push(s.target);
         bar.inc(1);
     }
@@ -152,7 +152,7 @@ fn augment(x: &Tensor, y: &Tensor, fg: &Tensor, classes: i64, cfg: &TrainClassif
 pub fn save_weights(model: &mut dyn Classifier, path: &Path) -> Result<()> {
     let vs = model.var_store_mut().ok_or_else(|| Error::Model("this model type has no weights to save".into()))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("safetensors").to_string();
-    crate::output::atomic::with_temp(path, |tmp| {
+    crate::io::atomic::with_temp(path, |tmp| {
         let tmp_ext = tmp.with_extension(&ext);
         vs.save(&tmp_ext).map_err(|e| Error::file(path, e.to_string()))?;
         std::fs::rename(&tmp_ext, tmp).map_err(|e| Error::io(tmp, e))

@@ -5,7 +5,7 @@ mod common;
 use common::{rng_lock, tiny_vgg, TensorDataset};
 use figment::providers::{Format, Toml};
 use figment::Figment;
-use ibex::attributors::RunCtx;
+use ibex::attributors::{AttributionCtx, Split, Splits};
 use ibex::data::{Dataset, Sample};
 use ibex::models::Classifier;
 use ibex::registry::{build, names, AttributorKind, BuildCtx};
@@ -38,7 +38,7 @@ fn every_attributor_keeps_the_contract() {
     tch::manual_seed(0);
     let images: Vec<Tensor> = (0..16).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
     let data = TensorDataset::new(images, (0..16).map(|i| i % 10).collect());
-    let cx = RunCtx { device: Device::Cpu, seed: 5, state_dir: None };
+    let cx = AttributionCtx { device: Device::Cpu, seed: 5, state_dir: None };
     let samples: Vec<Sample> = (0..3).map(|i| data.get(i).unwrap()).collect();
     for name in names::<AttributorKind>() {
         let fig = Figment::from(Toml::string(&table(name)));
@@ -46,20 +46,20 @@ fn every_attributor_keeps_the_contract() {
             build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         attr.check(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
-        attr.fit(&model, Some(&data), &cx).unwrap();
+        attr.fit(&model, &Splits::one(Split::Estimation, &data), &cx).unwrap();
         let specs = attr.outputs();
         let batch = attr.attribute_batch(&model, &samples, &cx).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(batch.len(), 3, "{name}");
         for (s, a) in samples.iter().zip(&batch) {
             assert_eq!(a.maps.len(), specs.len(), "{name}: one map per output spec");
-            for m in &a.maps {
+            for m in a.maps.values() {
                 let size = m.size();
                 assert_eq!(&size[size.len() - 2..], &[32, 32], "{name}: map {size:?}");
                 assert!(bool::try_from(m.isfinite().all()).unwrap(), "{name}: non-finite map");
             }
             let single = attr.attribute(&model, s, &cx).unwrap();
             let again = attr.attribute(&model, s, &cx).unwrap();
-            for ((b, one), two) in a.maps.iter().zip(&single.maps).zip(&again.maps) {
+            for ((b, one), two) in a.maps.values().zip(single.maps.values()).zip(again.maps.values()) {
                 assert!(close(b, one), "{name}: batch of 3 differs from a single run for {}", s.name);
                 assert_eq!((one - two).abs().max().double_value(&[]), 0.0, "{name}: not deterministic");
             }

@@ -35,7 +35,7 @@ fn bases_merge_tables_and_replace_arrays_then_overrides_win() {
     let fig =
         config::load(&child, &["attributor.opt_steps=3".into(), "device=cpu".into(), "model.cfg=[4, \"M\", 8]".into()])
             .unwrap();
-    let run: config::RunConfig = fig.extract().unwrap();
+    let run: ibex::run::RunConfig = fig.extract().unwrap();
     assert_eq!(run.seed, 1, "inherited from the base");
     assert_eq!(fig.extract_inner::<f64>("attributor.beta").unwrap(), 20.0, "the child wins");
     assert_eq!(fig.extract_inner::<String>("attributor.layer").unwrap(), "features.0", "tables merge");
@@ -143,7 +143,7 @@ fn invalid_toml_names_the_file() {
 
 #[test]
 fn shards_parse_as_i_of_n() {
-    use ibex::pipeline::Shard;
+    use ibex::run::Shard;
     assert_eq!("2/5".parse::<Shard>().unwrap(), Shard { index: 2, count: 5 });
     for bad in ["5/5", "1/0", "3", "a/4", "-1/4"] {
         assert!(bad.parse::<Shard>().is_err(), "{bad}");
@@ -177,9 +177,88 @@ fn every_shipped_config_loads() {
         }
     }
     assert!(configs.len() > 15, "{configs:?}");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resolved_configs");
     for c in &configs {
-        if let Err(e) = ibex::Run::load(c, &[]) {
-            panic!("{}: {e}", c.display());
+        let run = ibex::Run::load(c, &[]).unwrap_or_else(|e| panic!("{}: {e}", c.display()));
+        // every value the run reads, defaults filled in, equals the recorded one: a change to a
+        // shipped config or a `_base_` file that moves a value fails here
+        // (IBEX_BLESS=1 records the current values after an intended change)
+        let values = ibex::config::values_toml(&run.resolved_values().unwrap()).unwrap();
+        let name = c.strip_prefix(&root).unwrap().to_string_lossy().replace('/', "_");
+        let fixture = fixtures.join(&name);
+        if std::env::var_os("IBEX_BLESS").is_some() {
+            std::fs::write(&fixture, &values).unwrap();
         }
+        let want = std::fs::read_to_string(&fixture).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+        assert!(values == want, "{} resolves to other values than {}:\n{values}", c.display(), fixture.display());
     }
+}
+
+/// A model alone, for configs that bring their own attributor.
+const MODEL: &str = "seed = 1\n[model]\ntype = \"Vgg\"\ncfg = [8, \"M\"]\nclassifier = [16]\nnum_classes = 3\n";
+
+/// A `_base_` inside a table merges its file at that table: one feature-IBA file serves both the
+/// top-level attributor and InputIBA's nested stage, and the including file's own values win.
+#[test]
+fn a_base_inside_a_table_merges_at_that_table() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "_base_/stage.toml", "layer = \"features.0\"\nbeta = 10.0\nopt_steps = 4\n");
+    write(d.path(), "_base_/method.toml", "type = \"InputIba\"\n[feat_iba]\n_base_ = [\"stage.toml\"]\nbeta = 15.0\n");
+    write(d.path(), "m.toml", MODEL);
+    let c = write(
+        d.path(),
+        "c.toml",
+        "_base_ = [\"m.toml\"]\n[attributor]\n_base_ = [\"_base_/method.toml\"]\n[attributor.feat_iba]\nopt_steps = 7\n",
+    );
+    let fig = config::load(&c, &[]).unwrap();
+    assert_eq!(fig.extract_inner::<String>("attributor.type").unwrap(), "InputIba");
+    assert_eq!(fig.extract_inner::<String>("attributor.feat_iba.layer").unwrap(), "features.0", "from the nested base");
+    assert_eq!(fig.extract_inner::<f64>("attributor.feat_iba.beta").unwrap(), 15.0, "the including base wins");
+    assert_eq!(fig.extract_inner::<i64>("attributor.feat_iba.opt_steps").unwrap(), 7, "the config itself wins");
+    assert!(fig.find_value("attributor.feat_iba._base_").is_err(), "`_base_` keys are consumed");
+    // errors still name the file that set a value, here the nested base
+    let bad = write(d.path(), "_base_/stage.toml", "layer = \"features.0\"\nbta = 1.0\n");
+    let e = ibex::Run::load(&c, &[]).err().unwrap().to_string();
+    assert!(e.contains("attributor.feat_iba.bta") && e.contains("stage.toml"), "{bad:?}: {e}");
+    let e = config::load(&c, &["attributor._base_=[\"x.toml\"]".into()]).err().unwrap().to_string();
+    assert!(e.contains("_base_") && e.contains("config files only"), "{e}");
+}
+
+/// Range checks run at load (so `print_config`, `train`, `eval` and `bench` alike) on every table,
+/// nested ones included, and name the full key and where the value was set.
+#[test]
+fn values_out_of_range_are_refused_at_load_naming_key_and_source() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "m.toml", MODEL);
+    let input_iba =
+        "_base_ = [\"m.toml\"]\n[attributor]\ntype = \"InputIba\"\n[attributor.feat_iba]\nlayer = \"features.0\"\n";
+    for (item, key) in [
+        ("attributor.feat_iba.lr=-1", "attributor.feat_iba.lr"),
+        ("attributor.feat_iba.adam_betas=[1.5, 0.9]", "attributor.feat_iba.adam_betas"),
+        ("attributor.feat_iba.active_neurons_threshold=nan", "attributor.feat_iba.active_neurons_threshold"),
+        ("attributor.gan.batch_size=0", "attributor.gan.batch_size"),
+        ("attributor.gan.critic_iter=0", "attributor.gan.critic_iter"),
+        ("attributor.gan.lr=-1", "attributor.gan.lr"),
+        ("attributor.gan.dataset_size=0", "attributor.gan.dataset_size"),
+        ("attributor.gan.weight_clip=-0.1", "attributor.gan.weight_clip"),
+        ("attributor.input_iba.lr=nan", "attributor.input_iba.lr"),
+        ("attributor.input_iba.opt_steps=0", "attributor.input_iba.opt_steps"),
+        ("attributor.samples_per_batch=0", "attributor.samples_per_batch"),
+    ] {
+        let e = run_err(d.path(), input_iba, &[item]);
+        assert!(e.contains(&format!("`{key}`")) && e.contains(&format!("--cfg-options {item}")), "{item}: {e}");
+    }
+    // a value set in a file names the file
+    let e = run_err(d.path(), "_base_ = [\"b.toml\"]\n[attributor]\nbeta = -1.0\n", &[]);
+    assert!(e.contains("`attributor.beta`") && e.contains("bad.toml"), "{e}");
+    // top-level methods and metrics too
+    let e = run_err(
+        d.path(),
+        "_base_ = [\"m.toml\"]\n[attributor]\ntype = \"IntegratedGradients\"\n",
+        &["attributor.steps=0"],
+    );
+    assert!(e.contains("`attributor.steps`"), "{e}");
+    // no GAN training is a legitimate choice
+    let ok = write(d.path(), "ok.toml", input_iba);
+    ibex::Run::load(&ok, &["attributor.gan.epochs=0".into()]).unwrap();
 }

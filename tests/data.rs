@@ -50,13 +50,13 @@ fn imagenet_layout_with_flat_or_per_class_boxes() {
         assert_eq!(ds.class_names(), ["tench", "goldfish"]);
         let a = ds.get(0).unwrap();
         assert_eq!((a.name.as_str(), a.target), ("a", 0));
-        assert_eq!(a.image.size(), vec![3, 8, 16]);
+        assert_eq!(a.input.size(), vec![3, 8, 16]);
         // only the target's box, scaled from 40×20 to 16×8
         assert_eq!(a.boxes.len(), 1);
         let b = a.boxes[0];
         assert_eq!([b.xmin, b.ymin, b.xmax, b.ymax], [4.0 * 0.4, 2.0 * 0.4, 20.0 * 0.4, 10.0 * 0.4]);
         // red, normalised with ImageNet's mean/std
-        let r = a.image.double_value(&[0, 3, 3]);
+        let r = a.input.double_value(&[0, 3, 3]);
         assert!((r - (1.0 - 0.485) / 0.229).abs() < 0.05, "{r} (JPEG is lossy)");
         assert_eq!(ds.get(1).unwrap().target, 1);
     }
@@ -156,7 +156,7 @@ fn synthetic_set_is_deterministic_and_loads_with_its_boxes() {
         let (w, h) = (bx.xmax - bx.xmin + 1.0, bx.ymax - bx.ymin + 1.0);
         assert!(w >= 4.0 && h >= 4.0 && bx.xmin >= 0.0 && bx.xmax < 32.0, "{bx:?}");
         // the object is saturated; its box's pixels differ in colour from the grey background
-        let img = ds.pipeline().denormalize(&s.image);
+        let img = ds.transform().denormalize(&s.input);
         let sat = |t: tch::Tensor| (t.amax([0], false) - t.amin([0], false)).mean(tch::Kind::Float).double_value(&[]);
         let inside = sat(img.narrow(1, bx.ymin as i64, h as i64).narrow(2, bx.xmin as i64, w as i64));
         let whole = sat(img.shallow_clone());
@@ -220,16 +220,19 @@ fn resize_shorter_side_then_centre_crop_moves_the_boxes() {
         ..ImageNetParams::default()
     };
     let ds = ImageNet::new(&p).unwrap();
-    let g = ds.pipeline().geometry(20, 40);
+    let g = ds.transform().geometry(20, 40);
     assert_eq!((g.resized, g.offset), ((10, 20), (1, 6)));
     let s = ds.get(0).unwrap();
-    assert_eq!(s.image.size(), vec![3, 8, 8]);
-    let rgb = ds.pipeline().denormalize(&s.image);
+    assert_eq!(s.input.size(), vec![3, 8, 8]);
+    let rgb = ds.transform().denormalize(&s.input);
     assert!(rgb.double_value(&[0, 4, 1]) > 0.9 && rgb.double_value(&[2, 4, 6]) > 0.9, "red left of centre, blue right");
     // the first box (5..15 × 2..8 after the resize) moves by the crop; the second falls outside
     assert_eq!(s.boxes.len(), 1);
     let b = s.boxes[0];
     assert_eq!([b.xmin, b.ymin, b.xmax, b.ymax], [0.0, 1.0, 7.0, 7.0]);
     // 375×500 → 256×341, crop left (341 − 224)/2 = 58.5 → 58 (half to even, as Python)
-    assert_eq!(ibex::data::Pipeline { resize_shorter: 256, ..Default::default() }.geometry(375, 500).offset, (16, 58));
+    assert_eq!(
+        ibex::data::ImageTransform { resize_shorter: 256, ..Default::default() }.geometry(375, 500).offset,
+        (16, 58)
+    );
 }

@@ -1,7 +1,7 @@
 //! Feature IBA on toy models with known answers, and the Welford estimator against a two-pass one.
 mod common;
 use common::{rng_lock, TensorDataset};
-use ibex::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx, Welford};
+use ibex::attributors::{AttributionCtx, Attributor, FeatureIba, FeatureIbaParams, Split, Splits, Welford};
 use ibex::models::Classifier;
 use ibex::Result;
 use tch::{nn, Device, Kind, Tensor};
@@ -10,6 +10,9 @@ use tch::{nn, Device, Kind, Tensor};
 struct OneFeature;
 
 impl Classifier for OneFeature {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         self.head(x, "input").unwrap()
     }
@@ -41,8 +44,8 @@ fn params() -> FeatureIbaParams {
     FeatureIbaParams { layer: "input".into(), n_samples: 100, upscale: false, ..FeatureIbaParams::default() }
 }
 
-fn cx() -> RunCtx {
-    RunCtx { device: Device::Cpu, seed: 7, state_dir: None }
+fn cx() -> AttributionCtx {
+    AttributionCtx { device: Device::Cpu, seed: 7, state_dir: None }
 }
 
 #[test]
@@ -51,12 +54,12 @@ fn the_deciding_feature_gets_the_most_bits() {
     let model = OneFeature;
     let data = toy_data(200);
     let mut iba = FeatureIba::new(params());
-    iba.fit(&model, Some(&data), &cx()).unwrap();
+    iba.fit(&model, &Splits::one(Split::Estimation, &data), &cx()).unwrap();
     let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
-    let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
+    let sample = ibex::data::Sample { name: "x".into(), input: x, target: 0, boxes: vec![] };
     let a = iba.attribute(&model, &sample, &cx()).unwrap();
-    let map = &a.maps[0]; // [5,5] bits, channel-summed
+    let map = &a.maps["feat_masks"]; // [5,5] bits, channel-summed
     assert_eq!(map.size(), vec![5, 5]);
     let best = map.flatten(0, -1).argmax(0, false).int64_value(&[]);
     assert_eq!(best, 2 * 5 + 3, "map: {map}");
@@ -74,8 +77,8 @@ fn same_seed_same_map() {
     let data = toy_data(50);
     let run = || {
         let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 40, ..params() });
-        iba.fit(&model, Some(&data), &cx()).unwrap();
-        iba.attribute(&model, &data.get_sample(3), &cx()).unwrap().maps.remove(0)
+        iba.fit(&model, &Splits::one(Split::Estimation, &data), &cx()).unwrap();
+        iba.attribute(&model, &data.get_sample(3), &cx()).unwrap().maps.remove("feat_masks").unwrap()
     };
     assert_eq!((run() - run()).abs().max().double_value(&[]), 0.0);
 }
@@ -101,7 +104,7 @@ fn estimation_reads_as_many_samples_as_the_original() {
             estimation_overshoot: overshoot,
             ..params()
         });
-        iba.fit(&model, Some(&data), &cx()).unwrap();
+        iba.fit(&model, &Splits::one(Split::Estimation, &data), &cx()).unwrap();
         iba.n_estimated()
     };
     assert_eq!(count(10, 1, true), 11, "the original's `n > n_samples` test reads n_samples + 1 at batch 1");
@@ -144,6 +147,9 @@ fn welford_equals_two_pass_statistics() {
 struct NanHead;
 
 impl Classifier for NanHead {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         OneFeature.forward_t(x, false)
     }
@@ -169,7 +175,7 @@ fn a_nan_loss_is_an_error_naming_the_sample_and_stage() {
     let _rng = rng_lock();
     let data = toy_data(20);
     let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 20, ..params() });
-    iba.fit(&NanHead, Some(&data), &cx()).unwrap();
+    iba.fit(&NanHead, &Splits::one(Split::Estimation, &data), &cx()).unwrap();
     let e = iba.attribute(&NanHead, &data.get_sample(0), &cx()).err().unwrap().to_string();
     assert!(e.contains("s0000") && e.contains("feature IBA loss is NaN at step 0"), "{e}");
 }
@@ -180,11 +186,11 @@ fn smoothing_of_lambda_keeps_the_bits_around_the_deciding_feature() {
     let model = OneFeature;
     let data = toy_data(200);
     let mut iba = FeatureIba::new(FeatureIbaParams { sigma: 1.0, beta: 10.0, ..params() });
-    iba.fit(&model, Some(&data), &cx()).unwrap();
+    iba.fit(&model, &Splits::one(Split::Estimation, &data), &cx()).unwrap();
     let x = Tensor::randn([2, 5, 5], (Kind::Float, Device::Cpu)) * 0.3;
     let _ = x.get(0).get(2).get(3).fill_(2.5);
-    let sample = ibex::data::Sample { name: "x".into(), image: x, target: 0, boxes: vec![] };
-    let map = iba.attribute(&model, &sample, &cx()).unwrap().maps.remove(0);
+    let sample = ibex::data::Sample { name: "x".into(), input: x, target: 0, boxes: vec![] };
+    let map = iba.attribute(&model, &sample, &cx()).unwrap().maps.remove("feat_masks").unwrap();
     let best = map.flatten(0, -1).argmax(0, false).int64_value(&[]);
     let (r, c) = (best / 5, best % 5);
     assert!((r - 2).abs() <= 1 && (c - 3).abs() <= 1, "peak at ({r}, {c}): {map}");

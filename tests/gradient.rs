@@ -3,7 +3,7 @@
 mod common;
 use common::{fixture, max_abs_diff, rng_lock, tiny_vgg};
 use ibex::attributors::gradient::*;
-use ibex::models::{Classifier, Stage};
+use ibex::models::{Classifier, Stage, Stages};
 use ibex::Result;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -14,6 +14,9 @@ struct TwoLayer {
 }
 
 impl Classifier for TwoLayer {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         x.flatten(1, -1).matmul(&self.w1.tr()).relu().matmul(&self.w2.tr())
     }
@@ -32,12 +35,18 @@ impl Classifier for TwoLayer {
     fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
         None
     }
-    fn stages(&self) -> Option<Vec<Stage<'_>>> {
-        Some(vec![
+    fn stages(&self) -> Option<&dyn Stages> {
+        Some(self)
+    }
+}
+
+impl Stages for TwoLayer {
+    fn chain(&self) -> Vec<Stage<'_>> {
+        vec![
             Stage::Op(Box::new(|x: &Tensor| x.flatten(1, -1).matmul(&self.w1.tr()))),
             Stage::Relu { in_features: true },
             Stage::Op(Box::new(|x: &Tensor| x.matmul(&self.w2.tr()))),
-        ])
+        ]
     }
 }
 
@@ -106,6 +115,9 @@ struct Smooth {
 }
 
 impl Classifier for Smooth {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         let h = x.flatten(1, -1).matmul(&self.w.tr()).tanh();
         Tensor::stack(&[h.sum_dim_intlist(1, false, Kind::Float), -h.sum_dim_intlist(1, false, Kind::Float)], 1)
@@ -192,6 +204,9 @@ struct HandSetMap {
 }
 
 impl Classifier for HandSetMap {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         self.head(x, "a").unwrap()
     }

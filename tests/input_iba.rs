@@ -3,8 +3,8 @@
 mod common;
 use common::{rng_lock, tiny_vgg};
 use ibex::attributors::input_iba::{input_capacity, wgan, Critic, CriticNet, WganParams};
-use ibex::attributors::{capacity, Streams};
-use ibex::models::Classifier;
+use ibex::attributors::{capacity, Split, Splits, Streams};
+use ibex::models::{Classifier, Macs, Randomise};
 use tch::{Device, Kind, Tensor};
 
 fn kl_gauss(m: f64, s: f64, mu: f64, sigma: f64) -> f64 {
@@ -109,14 +109,14 @@ fn weight_clipping_holds_after_a_critic_step() {
 fn small_input_iba(
     samples_per_batch: usize,
 ) -> (Box<dyn ibex::attributors::Attributor>, ibex::models::Vgg, common::TensorDataset) {
-    use ibex::attributors::input_iba::InputIbaConfig;
+    use ibex::attributors::input_iba::InputIbaParams;
     use ibex::registry::{Build, BuildCtx};
     let mut model = tiny_vgg();
     model.freeze();
     tch::manual_seed(5);
     let imgs: Vec<Tensor> = (0..20).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
     let data = common::TensorDataset::new(imgs, (0..20).map(|i| i % 10).collect());
-    let mut p = InputIbaConfig { samples_per_batch, save_gan_mask: true, ..Default::default() };
+    let mut p = InputIbaParams { samples_per_batch, save_gan_mask: true, ..Default::default() };
     p.feat_iba.layer = "features.8".into();
     p.feat_iba.n_samples = 16;
     p.gan = WganParams { dataset_size: 40, epochs: 2, batch_size: 16, ..Default::default() };
@@ -124,8 +124,8 @@ fn small_input_iba(
     let mut a =
         ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false })
             .unwrap();
-    let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
-    a.fit(&model, Some(&data), &cx).unwrap();
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    a.fit(&model, &Splits::one(Split::Estimation, &data), &cx).unwrap();
     (a, model, data)
 }
 
@@ -133,7 +133,7 @@ fn small_input_iba(
 fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
     let (mut one, model, data) = small_input_iba(1);
     let (mut three, _, _) = small_input_iba(3);
     assert_eq!(three.batch_size(), 3);
@@ -142,7 +142,7 @@ fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     let together = three.attribute_batch(&model, &samples, &cx).unwrap();
     let mut worst = 0f64;
     for (a, b) in alone.iter().zip(&together) {
-        for (ma, mb) in a.maps.iter().zip(&b.maps) {
+        for (ma, mb) in a.maps.values().zip(b.maps.values()) {
             assert_eq!(ma.size(), mb.size());
             worst = worst.max(common::max_abs_diff(ma, mb));
         }
@@ -152,13 +152,13 @@ fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     eprintln!("batched vs single: max |Δ| = {worst:e}");
     assert!(worst < 1e-4, "batched vs single: max |Δ| = {worst}");
     // and the samples' maps differ from each other (no sharing of masks across the batch)
-    assert!(common::max_abs_diff(&together[0].maps[1], &together[1].maps[1]) > 1e-3);
+    assert!(common::max_abs_diff(&together[0].maps["input_masks"], &together[1].maps["input_masks"]) > 1e-3);
 }
 
 #[test]
 fn flop_counts_follow_the_specs_accounting() {
     let _rng = rng_lock(); // VGG16's random init draws from the global generator
-    use ibex::attributors::input_iba::{flops, InputIbaConfig};
+    use ibex::attributors::input_iba::{flops, InputIbaParams};
     // the critic at VGG16's 512×28×28: ≈ 3.75 GMAC (spec §7.2: 1.64 + 1.64 + 0.46 G and the MLP)
     let d = flops::critic_macs(512, 28, 28);
     assert!((3.7e9..3.8e9).contains(&d), "{d}");
@@ -166,7 +166,7 @@ fn flop_counts_follow_the_specs_accounting() {
     let vgg = ibex::models::Vgg::new(&ibex::models::VggParams::default(), Device::Cpu).unwrap();
     let [f, t] = vgg.macs([3, 224, 224], "features.17").unwrap();
     assert!((f / 10.3e9 - 1.0).abs() < 0.02 && (t / 5.2e9 - 1.0).abs() < 0.02, "{f} {t}");
-    let s = flops::per_image(&InputIbaConfig::default(), [f, t], [512, 28, 28]);
+    let s = flops::per_image(&InputIbaParams::default(), [f, t], [512, 28, 28]);
     // input IBA: 60 steps × 10 copies × (forward + backward to the input) of the whole net
     assert!((s.input_iba - 2.0 * 60.0 * 10.0 * 2.0 * (f + t)).abs() < 1.0);
     // feature IBA: 10 steps × 10 copies × the part after the layer, forward and backward
@@ -186,12 +186,12 @@ fn flop_counts_follow_the_specs_accounting() {
 fn the_sanity_check_randomises_only_the_stages_it_names() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::RunCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
     let (mut a, model, data) = small_input_iba(1);
     let s = data.get(0).unwrap();
     let plain = a.attribute(&model, &s, &cx).unwrap();
     let same = a.attribute_randomised(&model, &model, &s, "input_iba", &cx).unwrap();
-    for (x, y) in plain.maps.iter().zip(&same.maps) {
+    for (x, y) in plain.maps.values().zip(same.maps.values()) {
         assert_eq!(common::max_abs_diff(x, y), 0.0, "an unrandomised model gives the same maps");
     }
     let mut rnd = tiny_vgg();
@@ -200,11 +200,11 @@ fn the_sanity_check_randomises_only_the_stages_it_names() {
     rnd.randomise_from("features.0").unwrap();
     // "input_iba": feature IBA and GAN on the original model, the input bottleneck on the random one
     let late = a.attribute_randomised(&model, &rnd, &s, "input_iba", &cx).unwrap();
-    assert_eq!(common::max_abs_diff(&plain.maps[0], &late.maps[0]), 0.0);
-    assert_eq!(common::max_abs_diff(&plain.maps[2], &late.maps[2]), 0.0, "same GAN mask");
+    assert_eq!(common::max_abs_diff(&plain.maps["feat_masks"], &late.maps["feat_masks"]), 0.0);
+    assert_eq!(common::max_abs_diff(&plain.maps["gan_masks"], &late.maps["gan_masks"]), 0.0, "same GAN mask");
     // (by 7·10⁻⁴ here: in 8 steps on a 32² image the KL term moves the mask most)
-    assert!(common::max_abs_diff(&plain.maps[1], &late.maps[1]) > 1e-4);
+    assert!(common::max_abs_diff(&plain.maps["input_masks"], &late.maps["input_masks"]) > 1e-4);
     // "all": the feature map changes too
     let all = a.attribute_randomised(&model, &rnd, &s, "all", &cx).unwrap();
-    assert!(common::max_abs_diff(&plain.maps[0], &all.maps[0]) > 1e-3);
+    assert!(common::max_abs_diff(&plain.maps["feat_masks"], &all.maps["feat_masks"]) > 1e-3);
 }

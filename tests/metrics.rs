@@ -13,6 +13,9 @@ struct Linear {
 }
 
 impl Classifier for Linear {
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         let v = (x * &self.w).sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float) * self.scale;
         Tensor::stack(&[v.shallow_clone(), v.zeros_like()], 1)
@@ -42,7 +45,7 @@ fn metric(name: &str, table: &str) -> Box<dyn Metric> {
 }
 
 fn sample(image: Tensor, boxes: Vec<BBox>) -> Sample {
-    Sample { name: "s".into(), image, target: 0, boxes }
+    Sample { name: "s".into(), input: image, target: 0, boxes }
 }
 
 fn values(
@@ -257,11 +260,11 @@ struct SaliencyExplain;
 impl ibex::metrics::Explain for SaliencyExplain {
     fn explain(&self, model: &dyn Classifier, s: &Sample) -> ibex::Result<Tensor> {
         use ibex::attributors::gradient::{Saliency, SaliencyParams};
-        use ibex::attributors::{Attributor, RunCtx};
+        use ibex::attributors::{AttributionCtx, Attributor};
         let mut sal = Saliency::from_params(SaliencyParams::default());
-        let a = sal.attribute(model, s, &RunCtx { device: Device::Cpu, seed: 0, state_dir: None })?;
+        let a = sal.attribute(model, s, &AttributionCtx { device: Device::Cpu, seed: 0, state_dir: None })?;
         let spec = &sal.outputs()[0];
-        Ok(ibex::output::maps::to_u8(&spec.reduce.apply(&a.maps[0]), spec.scale).to_kind(Kind::Float) / 255.0)
+        Ok(ibex::output::maps::to_u8(&spec.reduce.apply(&a.maps[&spec.dir]), spec.scale).to_kind(Kind::Float) / 255.0)
     }
     fn fresh_model(&self) -> ibex::Result<Box<dyn Classifier>> {
         let mut m = common::tiny_vgg();
@@ -279,7 +282,7 @@ fn sanity_check_randomised_layers_change_a_gradient_map_and_none_leaves_it() {
     let model = ex.fresh_model().unwrap();
     let s = Sample {
         name: "s".into(),
-        image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
+        input: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
         target: 3,
         boxes: vec![],
     };
@@ -299,8 +302,8 @@ fn sanity_check_randomised_layers_change_a_gradient_map_and_none_leaves_it() {
     // the cascade re-draws the model's weights: its logits change
     let mut rnd = ex.fresh_model().unwrap();
     tch::manual_seed(1);
-    rnd.randomise_from("classifier.6").unwrap();
-    let x = s.image.unsqueeze(0);
+    rnd.randomise().unwrap().randomise_from("classifier.6").unwrap();
+    let x = s.input.unsqueeze(0);
     assert!(common::max_abs_diff(&tch::no_grad(|| model.forward(&x)), &tch::no_grad(|| rnd.forward(&x))) > 1e-3);
 }
 
@@ -312,7 +315,7 @@ fn max_sensitivity_of_saliency_under_large_perturbations_is_positive_and_finite(
     let model = common::tiny_vgg();
     let s = Sample {
         name: "s".into(),
-        image: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
+        input: Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu)),
         target: 1,
         boxes: vec![],
     };

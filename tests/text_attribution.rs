@@ -6,12 +6,12 @@ use common::text::{pos_reviews, recall_at_k, scores, trained_lstm};
 
 #[test]
 fn feature_and_input_bottlenecks_on_the_lstm_favour_the_sentiment_words() {
-    use ibex::attributors::input_iba::{optimise_input, InputIbaParams};
-    use ibex::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx, Streams};
+    use ibex::attributors::input_iba::{optimise_input, InputBottleneckParams};
+    use ibex::attributors::{AttributionCtx, Attributor, FeatureIba, FeatureIbaParams, Split, Splits, Streams};
     use ibex::models::Classifier;
     let _rng = common::rng_lock();
     let (m, vocab, c) = trained_lstm();
-    let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
+    let cx = AttributionCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
     let test = pos_reviews(&c, "test");
     // feature IBA. At rnn_4 only the last step reaches the logit (the classifier reads it alone),
     // so the other tokens' capacity is set by the information term: measured recall@k 0.13 there,
@@ -23,20 +23,20 @@ fn feature_and_input_bottlenecks_on_the_lstm_favour_the_sentiment_words() {
         upscale: false,
         ..Default::default()
     });
-    iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
+    iba.fit(&m, &Splits::one(Split::Estimation, pos_reviews(&c, "train").as_ref()), &cx).unwrap();
     let (recall, chance) =
-        recall_at_k(test.as_ref(), &vocab, 20, |s| scores(&iba.attribute(&m, s, &cx).unwrap().maps[0]));
+        recall_at_k(test.as_ref(), &vocab, 20, |s| scores(&iba.attribute(&m, s, &cx).unwrap().maps["feat_masks"]));
     eprintln!("feature IBA (rnn_1) recall@k {recall:.2} (chance {chance:.2})");
     assert!(recall > chance + 0.08, "recall@k {recall} vs chance {chance}");
     // the input bottleneck on the word embeddings with the text defaults (β 30, 30 steps, lr 0.5,
     // no smoothing) and no GAN prior (m = 0: plain IBA against N(0, 1)): one score per token
-    let p = InputIbaParams { beta: 30.0, opt_steps: 30, lr: 0.5, sigma: 0.0, ..Default::default() };
+    let p = InputBottleneckParams { beta: 30.0, opt_steps: 30, lr: 0.5, sigma: 0.0, ..Default::default() };
     let (recall, chance) = recall_at_k(test.as_ref(), &vocab, 20, |s| {
-        let x = m.embed(&s.image.unsqueeze(0)).unwrap().detach();
+        let x = m.embed(&s.input.unsqueeze(0)).unwrap().detach();
         let (mask, _) =
             optimise_input(&m, &x, &[s.target], &x.zeros_like(), &p, &[s.name.as_str()], &mut Streams::new([1]))
                 .unwrap();
-        assert_eq!(mask.size(), vec![1, s.image.size()[0]]);
+        assert_eq!(mask.size(), vec![1, s.input.size()[0]]);
         scores(&mask)
     });
     // measured 0.64 vs 0.16
@@ -46,14 +46,14 @@ fn feature_and_input_bottlenecks_on_the_lstm_favour_the_sentiment_words() {
 
 #[test]
 fn inputiba_on_the_lstm_ranks_the_sentiment_words() {
-    use ibex::attributors::input_iba::{InputIba, InputIbaConfig};
-    use ibex::attributors::RunCtx;
+    use ibex::attributors::input_iba::{InputIba, InputIbaParams};
+    use ibex::attributors::{AttributionCtx, Split, Splits};
     use ibex::registry::{Build, BuildCtx};
     let _rng = common::rng_lock();
     let (m, vocab, c) = trained_lstm();
     // the original's text settings (spec §4.3–4.5): feature IBA on rnn_4, the LSTM critic on its
     // outputs with a static real set and θ_G lr 0.03, input IBA on the embeddings, β 30, 30 steps
-    let mut p = InputIbaConfig { save_gan_mask: true, ..Default::default() };
+    let mut p = InputIbaParams { save_gan_mask: true, ..Default::default() };
     p.feat_iba.layer = "rnn_4".into();
     p.feat_iba.n_samples = 100;
     p.feat_iba.estimation_overshoot = false;
@@ -66,17 +66,17 @@ fn inputiba_on_the_lstm_ranks_the_sentiment_words() {
     p.input_iba.lr = 0.5;
     p.input_iba.sigma = 0.0;
     let mut a = InputIba::build(p, &BuildCtx { device: tch::Device::Cpu, load_weights: false }).unwrap();
-    let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
+    let cx = AttributionCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
     a.check(&m).unwrap();
-    a.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
+    a.fit(&m, &Splits::one(Split::Estimation, pos_reviews(&c, "train").as_ref()), &cx).unwrap();
     let test = pos_reviews(&c, "test");
     let (recall, chance) = recall_at_k(test.as_ref(), &vocab, 10, |s| {
         let r = a.attribute(&m, s, &cx).unwrap();
-        let t = s.image.size()[0];
-        for map in &r.maps {
+        let t = s.input.size()[0];
+        for map in r.maps.values() {
             assert_eq!(map.size(), vec![1, t], "feature, input and GAN maps: one score per token");
         }
-        scores(&r.maps[1])
+        scores(&r.maps["input_masks"])
     });
     // measured 0.58 vs 0.19
     eprintln!("InputIBA recall@k {recall:.2} (chance {chance:.2})");
@@ -164,11 +164,11 @@ sigma = 0.0
 /// class cannot shape the feature mask; the default lets the last step's noise act.
 #[test]
 fn the_prediction_loss_shapes_the_rnn_4_mask_only_without_the_original_hook() {
-    use ibex::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx};
+    use ibex::attributors::{AttributionCtx, Attributor, FeatureIba, FeatureIbaParams, Split, Splits};
     use ibex::models::Classifier;
     let _rng = common::rng_lock();
     let (m, _, c) = trained_lstm();
-    let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
+    let cx = AttributionCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
     let fitted = |original_rnn_hook| {
         let mut iba = FeatureIba::new(FeatureIbaParams {
             layer: "rnn_4".into(),
@@ -179,12 +179,12 @@ fn the_prediction_loss_shapes_the_rnn_4_mask_only_without_the_original_hook() {
             ..Default::default()
         });
         iba.check(&m).unwrap();
-        iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
+        iba.fit(&m, &Splits::one(Split::Estimation, pos_reviews(&c, "train").as_ref()), &cx).unwrap();
         iba
     };
     let (fixed, original) = (fitted(false), fitted(true));
     let s = pos_reviews(&c, "test").get(0).unwrap();
-    let x = m.embed(&s.image.unsqueeze(0)).unwrap().squeeze_dim(0);
+    let x = m.embed(&s.input.unsqueeze(0)).unwrap().squeeze_dim(0);
     let mask = |iba: &FeatureIba, target| iba.optimise(&m, &x, target, &s.name, 7).unwrap().capacity;
     let diff = |a: &tch::Tensor, b: &tch::Tensor| common::max_abs_diff(a, b) / b.abs().max().double_value(&[]);
     // same noise, other class: the original's mask does not move, the fixed one does
@@ -226,11 +226,11 @@ fn the_original_nlp_estimator_counts_sentences_and_padding() {
 /// cached estimate is not the default's.
 #[test]
 fn feature_iba_estimates_with_the_original_nlp_estimator_on_request() {
-    use ibex::attributors::{Attributor, FeatureIba, FeatureIbaParams, RunCtx};
+    use ibex::attributors::{AttributionCtx, Attributor, FeatureIba, FeatureIbaParams, Split, Splits};
     let _rng = common::rng_lock();
     let (m, _, c) = trained_lstm();
     let state = tempfile::tempdir().unwrap();
-    let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: Some(state.path().to_path_buf()) };
+    let cx = AttributionCtx { device: tch::Device::Cpu, seed: 2021, state_dir: Some(state.path().to_path_buf()) };
     for original_nlp_estimator in [false, true] {
         let mut iba = FeatureIba::new(FeatureIbaParams {
             layer: "rnn_4".into(),
@@ -241,7 +241,7 @@ fn feature_iba_estimates_with_the_original_nlp_estimator_on_request() {
             ..Default::default()
         });
         iba.check(&m).unwrap();
-        iba.fit(&m, Some(pos_reviews(&c, "train").as_ref()), &cx).unwrap();
+        iba.fit(&m, &Splits::one(Split::Estimation, pos_reviews(&c, "train").as_ref()), &cx).unwrap();
         let observations = iba.n_estimated();
         if original_nlp_estimator {
             assert_eq!(observations, 24, "sentences");
@@ -268,7 +268,7 @@ fn original_train_mode_keeps_dropout_on_in_every_forward() {
     let _rng = common::rng_lock();
     let (on, _, c) = common::text::trained_lstm_with(true);
     let (off, _, _) = trained_lstm();
-    let x = on.embed(&pos_reviews(&c, "test").get(0).unwrap().image.unsqueeze(0)).unwrap().repeat([8, 1, 1]);
+    let x = on.embed(&pos_reviews(&c, "test").get(0).unwrap().input.unsqueeze(0)).unwrap().repeat([8, 1, 1]);
     let spread = |m: &ibex::models::DeepLstm| {
         let f = m.features(&x, "embedding").unwrap();
         let via_head = m.head(&f, "embedding").unwrap();
@@ -289,18 +289,18 @@ fn gradient_methods_attribute_tokens_through_their_embeddings() {
         Baseline, GuidedBackprop, GuidedBackpropParams, InputXGradient, InputXGradientParams, IntegratedGradients,
         IntegratedGradientsParams,
     };
-    use ibex::attributors::{Attributor, Reduce, RunCtx};
+    use ibex::attributors::{AttributionCtx, Attributor, Reduce};
     use ibex::models::Classifier;
     let _rng = common::rng_lock();
     let (m, _, c) = trained_lstm();
-    let cx = RunCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
+    let cx = AttributionCtx { device: tch::Device::Cpu, seed: 2021, state_dir: None };
     let s = pos_reviews(&c, "test").get(0).unwrap();
-    let t = s.image.size()[0];
+    let t = s.input.size()[0];
     let mut ixg = InputXGradient::from_params(InputXGradientParams { reduce: Reduce::Sum, ..Default::default() });
     ixg.check(&m).unwrap();
-    let map = ixg.attribute(&m, &s, &cx).unwrap().maps.remove(0);
+    let map = ixg.attribute(&m, &s, &cx).unwrap().maps.into_values().next().unwrap();
     assert_eq!(map.size(), vec![1, t]);
-    let x = m.embed(&s.image.unsqueeze(0)).unwrap().detach().set_requires_grad(true);
+    let x = m.embed(&s.input.unsqueeze(0)).unwrap().detach().set_requires_grad(true);
     let logit = m.forward(&x).get(0).get(s.target);
     let g = tch::Tensor::run_backward(&[&logit], &[&x], false, false).remove(0);
     let by_hand = (&x * g).sum_dim_intlist(-1, false, tch::Kind::Float);

@@ -7,12 +7,15 @@ use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothi
 use super::sample_curves::SampleCurves;
 use super::streams::Streams;
 use super::{
-    sample_seed, Attribution, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, RunCtx, Target, Welford,
+    sample_seed, Attribution, AttributionCtx, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, Split, Splits,
+    Target, Welford,
 };
+use crate::config::Checked;
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
+use crate::explanation::PngScale;
+use crate::modality::Modality;
 use crate::models::Classifier;
-use crate::output::maps::PngScale;
 use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -94,6 +97,9 @@ impl Default for FeatureIbaParams {
     }
 }
 
+/// The output name (and folder) of the feature masks.
+pub const FEAT_MASKS: &str = "feat_masks";
+
 /// The estimator's results as the bottleneck uses them.
 struct Prior {
     mean: Tensor,
@@ -131,7 +137,7 @@ impl FeatureIba {
     }
 
     /// Runs the estimator over `data` (or reloads it from the run's state folder).
-    pub fn estimate(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &RunCtx) -> Result<()> {
+    pub fn estimate(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &AttributionCtx) -> Result<()> {
         // keyed by what decides the estimate, so a changed config never reuses a stale one
         let key = format!(
             "estimator_{}_n{}_b{}{}{}.safetensors",
@@ -144,7 +150,7 @@ impl FeatureIba {
         let cache = cx.state_dir.as_ref().map(|d| d.join(key));
         // shards of one run share the estimate: one computes it, the others wait and reuse it
         let _lock =
-            cache.as_ref().map(|c| crate::output::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
+            cache.as_ref().map(|c| crate::io::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
         let est = match cache.as_ref().filter(|c| c.is_file()) {
             Some(c) => {
                 log::info!("estimator: reusing {}", c.display());
@@ -268,7 +274,7 @@ fn run_estimator(
         } else {
             (i + bs).min(data.len()).min(i + p.n_samples - done)
         };
-        let imgs = (i..end).map(|k| data.get(k).map(|s| s.image.to_device(device))).collect::<Result<Vec<_>>>()?;
+        let imgs = (i..end).map(|k| data.get(k).map(|s| s.input.to_device(device))).collect::<Result<Vec<_>>>()?;
         let features = |x: &Tensor| tch::no_grad(|| model.features(&model.embed(x)?, &p.layer));
         if let Some(original) = original.as_mut() {
             original.update(
@@ -277,7 +283,7 @@ fn run_estimator(
                     .map(|im| features(&im.unsqueeze(0)).map(|f| f.squeeze_dim(0)))
                     .collect::<Result<Vec<_>>>()?,
             )?;
-        } else if model.sequence_features() {
+        } else if model.modality() == Modality::Tokens {
             // sentences differ in length: per sentence, every step one observation of [H]
             for im in &imgs {
                 est.update(&features(&im.unsqueeze(0))?.flatten(0, 1));
@@ -304,31 +310,28 @@ impl Attributor for FeatureIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)?;
         let last = model.layer_names().last().cloned().unwrap_or_default();
-        if self.p.original_rnn_hook && !(model.sequence_features() && self.p.layer == last) {
+        if self.p.original_rnn_hook && !(model.modality() == Modality::Tokens && self.p.layer == last) {
             return Err(Error::ConfigMsg(format!("attributor: original_rnn_hook reproduces the original's hook on a text model's last LSTM (`{last}` here); it has no meaning at `{}` on this model", self.p.layer)));
         }
-        if self.p.original_nlp_estimator && !model.sequence_features() {
+        if self.p.original_nlp_estimator && model.modality() != Modality::Tokens {
             return Err(Error::ConfigMsg("attributor: original_nlp_estimator applies to text models only".into()));
         }
         Ok(())
     }
-    fn needs_estimation(&self) -> bool {
-        true
+    fn splits(&self) -> Vec<Split> {
+        vec![Split::Estimation]
     }
-    fn fit(&mut self, model: &dyn Classifier, data: Option<&dyn Dataset>, cx: &RunCtx) -> Result<()> {
-        let data = data.ok_or_else(|| {
-            Error::ConfigMsg("feature IBA needs an estimation split: add a [data.estimation] table".into())
-        })?;
-        self.estimate(model, data, cx)
+    fn fit(&mut self, model: &dyn Classifier, data: &Splits, cx: &AttributionCtx) -> Result<()> {
+        self.estimate(model, data.get(Split::Estimation)?, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
-        vec![MapSpec { dir: "feat_masks".into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
+        vec![MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
     }
-    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
-        let x = model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0);
+    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
+        let x = model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0);
         let target = self.p.target.resolve(model, &x, s.target);
         let res = self.optimise(model, &x, target, &s.name, cx.seed)?;
-        let map = if model.sequence_features() {
+        let map = if model.modality() == Modality::Tokens {
             // text (spec §4.3): capacity [T,H] summed over the hidden units, in nats as the
             // original reports it; one value per token, as a [1,T] strip
             res.capacity.sum_dim_intlist(-1, false, Kind::Float).unsqueeze(0)
@@ -336,28 +339,35 @@ impl Attributor for FeatureIba {
             let size = x.size();
             saliency_bits(&res.capacity, self.p.upscale.then(|| [size[1], size[2]]))
         };
-        Ok(Attribution { maps: vec![map], curves: res.curves })
+        Ok(Attribution::single(FEAT_MASKS, map, res.curves))
+    }
+}
+
+impl FeatureIbaParams {
+    /// The ranges of every value, for this table wherever it sits (`[attributor]`, or InputIBA's
+    /// `[attributor.feat_iba]`).
+    pub fn validate(&self) -> Checked {
+        use crate::config::validate::{adam, at_least, finite, non_negative, positive, within};
+        at_least("batch_size", self.batch_size, 1)?;
+        at_least("opt_steps", self.opt_steps as i64, 1)?;
+        at_least("estimation_batch_size", self.estimation_batch_size as i64, 1)?;
+        at_least("n_samples", self.n_samples as i64, 1)?;
+        positive("lr", self.lr)?;
+        adam("adam_betas", self.adam_betas, "adam_eps", self.adam_eps)?;
+        non_negative("beta", self.beta)?;
+        positive("min_std", self.min_std)?; // it guards the division by σ_R
+        finite("initial_alpha", self.initial_alpha)?;
+        non_negative("sigma", self.sigma)?; // 0: no smoothing
+        within("active_neurons_threshold", self.active_neurons_threshold, 0.0, 1.0)
     }
 }
 
 impl Build<AttributorKind> for FeatureIba {
     type Params = FeatureIbaParams;
+    fn validate(p: &FeatureIbaParams) -> Checked {
+        p.validate()
+    }
     fn build(p: FeatureIbaParams, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
-        let finite_at_least = |v: f64, lo: f64| v.is_finite() && v >= lo;
-        let checks = [
-            (
-                p.batch_size >= 1 && p.opt_steps >= 1 && p.estimation_batch_size >= 1,
-                "batch_size, opt_steps and estimation_batch_size must be at least 1",
-            ),
-            (finite_at_least(p.lr, f64::MIN_POSITIVE), "lr must be a positive number"),
-            (finite_at_least(p.beta, 0.0), "beta must be a non-negative number"),
-            (finite_at_least(p.min_std, f64::MIN_POSITIVE), "min_std must be positive (it guards the division by σ_R)"),
-            (p.initial_alpha.is_finite(), "initial_alpha must be a number"),
-            (finite_at_least(p.sigma, 0.0), "sigma must be ≥ 0 (0: no smoothing)"),
-        ];
-        if let Some((_, why)) = checks.iter().find(|(ok, _)| !ok) {
-            return Err(Error::ConfigMsg(format!("attributor: {why}")));
-        }
         Ok(Box::new(FeatureIba::new(p)))
     }
 }

@@ -1,5 +1,6 @@
-//! Attribution methods behind one trait. Each method is one file and one `register!` line; the
-//! pipeline (`crate::pipeline`) runs `fit` once, then `attribute` per sample, and writes the maps.
+//! Attribution methods behind one trait. Each method is one file and one `register!` line; the run
+//! (`tools/train`) loads the splits a method declares, runs `fit` once, then `attribute` per
+//! sample, and writes the maps.
 pub(crate) mod bottleneck;
 pub(crate) mod feature_iba;
 pub mod gradient;
@@ -16,58 +17,18 @@ pub use streams::Streams;
 pub use welford::Welford;
 pub use welford_nlp::OriginalNlpWelford;
 
-use crate::data::{Dataset, Sample};
-use crate::error::Result;
+pub use crate::data::{Split, Splits};
+pub use crate::explanation::{Attribution, Curves, MapSpec, PngScale, Reduce};
+
+use crate::data::Sample;
+use crate::error::{Error, Result};
 use crate::models::Classifier;
-use crate::output::maps::PngScale;
 use std::path::PathBuf;
 use tch::Tensor;
 
-/// Where and how one kind of map is written (e.g. `feat_masks/`, max-normalised PNG).
-#[derive(Clone, Debug)]
-pub struct MapSpec {
-    pub dir: String,
-    pub scale: PngScale,
-    /// How a [C,H,W] map becomes [H,W] for the PNG and the overlay (the `.npy` keeps all channels).
-    pub reduce: Reduce,
-}
-
-/// Channel reduction of a [C,H,W] attribution for display and evaluation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reduce {
-    Sum,
-    #[default]
-    SumAbs,
-    MaxAbs,
-}
-
-impl Reduce {
-    /// [C,H,W] → [H,W]; an [H,W] map is returned as it is.
-    pub fn apply(self, map: &Tensor) -> Tensor {
-        if map.dim() == 2 {
-            return map.shallow_clone();
-        }
-        match self {
-            Reduce::Sum => map.sum_dim_intlist(0, false, tch::Kind::Float),
-            Reduce::SumAbs => map.abs().sum_dim_intlist(0, false, tch::Kind::Float),
-            Reduce::MaxAbs => map.abs().amax([0], false),
-        }
-    }
-}
-
-/// Named series for TensorBoard: (tag, value per optimisation step), e.g. ("feat_iba/loss", [...]).
-pub type Curves = Vec<(String, Vec<f64>)>;
-
-/// One sample's result: one map per [`MapSpec`] ([H,W], or [C,H,W] with the input's H×W), and
-/// curves (per optimisation step, or single values) for TensorBoard.
-pub struct Attribution {
-    pub maps: Vec<Tensor>,
-    pub curves: Curves,
-}
-
-/// What a method may use while it runs.
-pub struct RunCtx {
+/// What a method may use while it fits and attributes (the run phase; building from the config has
+/// [`crate::registry::BuildCtx`]).
+pub struct AttributionCtx {
     pub device: tch::Device,
     pub seed: u64,
     /// Folder for cached state (e.g. the estimator), so a re-run skips finished work.
@@ -77,37 +38,48 @@ pub struct RunCtx {
 pub trait Attributor {
     /// Fails at build time when the method cannot run on `model` (e.g. an unknown layer).
     fn check(&self, model: &dyn Classifier) -> Result<()>;
-    /// Whether [`Attributor::fit`] reads the estimation split; only then is it loaded.
-    fn needs_estimation(&self) -> bool {
-        false
+    /// The splits [`Attributor::fit`] reads (the estimation split for IBA's estimator; train and
+    /// validation for a method trained on a dataset); only these are loaded. Default: none.
+    fn splits(&self) -> Vec<Split> {
+        Vec::new()
     }
-    /// Per-dataset state (the estimator's mean/std), from the estimation split when
-    /// [`Attributor::needs_estimation`]. Default: none.
-    fn fit(&mut self, _model: &dyn Classifier, _data: Option<&dyn Dataset>, _cx: &RunCtx) -> Result<()> {
+    /// Per-dataset state (the estimator's mean/std, trained weights) from the declared splits.
+    /// Default: none.
+    fn fit(&mut self, _model: &dyn Classifier, _data: &Splits, _cx: &AttributionCtx) -> Result<()> {
         Ok(())
     }
-    /// The maps this method writes, in the order of [`Attribution::maps`].
+    /// The maps this method writes; each [`Attribution`] holds one map under each spec's `dir`.
     fn outputs(&self) -> Vec<MapSpec>;
-    fn attribute(&mut self, model: &dyn Classifier, sample: &Sample, cx: &RunCtx) -> Result<Attribution>;
+    fn attribute(&mut self, model: &dyn Classifier, sample: &Sample, cx: &AttributionCtx) -> Result<Attribution>;
     /// Samples per call of [`Attributor::attribute_batch`] (the config's `batch_size` for batched methods).
     fn batch_size(&self) -> usize {
         1
     }
-    /// The sanity check's attribution (spec §6.1): stages from `stage` on run on `randomised`,
-    /// earlier ones on `original` (InputIBA: "gan" or "input_iba"; "all" and single-stage methods:
-    /// everything on `randomised`).
+    /// The method's stages in order, named, for the sanity check's stage-wise randomisation (spec
+    /// §6.1); empty for single-stage methods.
+    fn stages(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// The sanity check's attribution: the stages from `stage` on (one of [`Attributor::stages`],
+    /// or "all") run on `randomised`, earlier ones on `original`. Single-stage methods run wholly
+    /// on `randomised`, whatever `stage` says.
     fn attribute_randomised(
         &mut self,
         _original: &dyn Classifier,
         randomised: &dyn Classifier,
         sample: &Sample,
         _stage: &str,
-        cx: &RunCtx,
+        cx: &AttributionCtx,
     ) -> Result<Attribution> {
         self.attribute(randomised, sample, cx)
     }
     /// Several samples at once; the result for each equals its single-sample attribution.
-    fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
+    fn attribute_batch(
+        &mut self,
+        model: &dyn Classifier,
+        samples: &[Sample],
+        cx: &AttributionCtx,
+    ) -> Result<Vec<Attribution>> {
         samples.iter().map(|s| self.attribute(model, s, cx)).collect()
     }
 }
@@ -172,8 +144,15 @@ impl Target {
     }
 }
 
-/// A per-sample seed, so results do not depend on the order or resumption of a run.
-pub fn sample_seed(seed: u64, name: &str) -> i64 {
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    ((h ^ seed) >> 1) as i64
+pub use crate::rng::sample_seed;
+
+/// The position of `stage` among `stages` ("all": 0), or an error listing the stages.
+pub fn stage_index(stages: &[&str], stage: &str) -> Result<usize> {
+    if stage == "all" {
+        return Ok(0);
+    }
+    stages
+        .iter()
+        .position(|s| *s == stage)
+        .ok_or_else(|| Error::ConfigMsg(format!("sanity-check stage `{stage}`: expected \"all\" or one of {stages:?}")))
 }

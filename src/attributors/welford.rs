@@ -93,7 +93,7 @@ impl Welford {
     pub fn save(&self, path: &Path) -> Result<()> {
         let (m, s, nz) = self.need()?;
         let n = Tensor::from_slice(&[self.n]);
-        crate::output::atomic::with_temp(path, |tmp| {
+        crate::io::atomic::with_temp(path, |tmp| {
             Tensor::write_safetensors(&[("m", m), ("s", s), ("n_samples", &n), ("neuron_nonzero", nz)], tmp)
                 .map_err(|e| Error::file(path, e.to_string()))
         })

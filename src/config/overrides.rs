@@ -22,6 +22,9 @@ impl CfgOption {
         {
             return Err(bad("the key must be dotted names such as attributor.beta"));
         }
+        if key.split('.').any(|p| p == "_base_") {
+            return Err(bad("`_base_` is read from config files only: put it in the config"));
+        }
         let value = parse_value(raw.trim()).map_err(|e| bad(&e))?;
         let mut data = Dict::new();
         let parts: Vec<&str> = key.split('.').collect();

@@ -1,6 +1,7 @@
 //! torchvision's `ImageFolder`: `<root>/<class>/<image>`, class index = sorted folder order.
-use super::{find_images, require_dir, shuffle, Dataset, Pipeline, Sample};
+use super::{find_images, require_dir, shuffle, Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, DatasetKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub struct ImageFolderParams {
 
 impl Default for ImageFolderParams {
     fn default() -> Self {
-        let p = Pipeline::default();
+        let p = ImageTransform::default();
         ImageFolderParams {
             type_: "ImageFolder".into(),
             root: PathBuf::new(),
@@ -41,7 +42,7 @@ impl Default for ImageFolderParams {
 pub struct ImageFolder {
     items: Vec<(PathBuf, i64)>,
     classes: Vec<String>,
-    pipeline: Pipeline,
+    transform: ImageTransform,
 }
 
 impl ImageFolder {
@@ -67,7 +68,12 @@ impl ImageFolder {
         Ok(ImageFolder {
             items,
             classes,
-            pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter },
+            transform: ImageTransform {
+                img_size: p.img_size,
+                mean: p.mean,
+                std: p.std,
+                resize_shorter: p.resize_shorter,
+            },
         })
     }
 }
@@ -78,9 +84,9 @@ impl Dataset for ImageFolder {
     }
     fn get(&self, i: usize) -> Result<Sample> {
         let (path, target) = &self.items[i];
-        let (image, _) = self.pipeline.load(path)?;
+        let (image, _) = self.transform.load(path)?;
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-        Ok(Sample { name, image, target: *target, boxes: Vec::new() })
+        Ok(Sample { name, input: image, target: *target, boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
         self.items[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
@@ -88,8 +94,11 @@ impl Dataset for ImageFolder {
     fn class_names(&self) -> &[String] {
         &self.classes
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.transform
+    }
+    fn modality(&self) -> Modality {
+        Modality::Image
     }
 }
 

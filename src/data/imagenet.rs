@@ -3,8 +3,9 @@
 //! (`<annot_root>/<name>.xml`, what the original's loader opens) or in per-class folders (what its
 //! README shows). With `with_bbox`, only annotated images are kept, as in the original.
 use super::transforms::Geometry;
-use super::{find_images, require_dir, shuffle, voc, BBox, Dataset, Pipeline, Sample};
+use super::{find_images, require_dir, shuffle, voc, BBox, Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, DatasetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ pub struct ImageNetParams {
 
 impl Default for ImageNetParams {
     fn default() -> Self {
-        let p = Pipeline::default();
+        let p = ImageTransform::default();
         ImageNetParams {
             type_: "ImageNet".into(),
             img_root: "data/imagenet/images/attribution/".into(),
@@ -57,7 +58,7 @@ pub struct ImageNet {
     items: Vec<(PathBuf, i64, Option<PathBuf>)>,
     wnids: Vec<String>,
     names: Vec<String>,
-    pipeline: Pipeline,
+    transform: ImageTransform,
 }
 
 /// Reads `{"0": ["wnid", "name"], ...}` into (wnids, names) ordered by index.
@@ -120,7 +121,12 @@ impl ImageNet {
             items,
             wnids,
             names,
-            pipeline: Pipeline { img_size: p.img_size, mean: p.mean, std: p.std, resize_shorter: p.resize_shorter },
+            transform: ImageTransform {
+                img_size: p.img_size,
+                mean: p.mean,
+                std: p.std,
+                resize_shorter: p.resize_shorter,
+            },
         })
     }
 }
@@ -138,13 +144,13 @@ impl Dataset for ImageNet {
     }
     fn get(&self, i: usize) -> Result<Sample> {
         let (path, target, annot) = &self.items[i];
-        let (image, geo) = self.pipeline.load(path)?;
+        let (image, geo) = self.transform.load(path)?;
         let boxes = match annot {
-            Some(a) => target_boxes(a, &self.wnids[*target as usize], &geo, self.pipeline.img_size)?,
+            Some(a) => target_boxes(a, &self.wnids[*target as usize], &geo, self.transform.img_size)?,
             None => Vec::new(),
         };
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-        Ok(Sample { name, image, target: *target, boxes })
+        Ok(Sample { name, input: image, target: *target, boxes })
     }
     fn name(&self, i: usize) -> String {
         self.items[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
@@ -152,8 +158,11 @@ impl Dataset for ImageNet {
     fn class_names(&self) -> &[String] {
         &self.names
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.transform
+    }
+    fn modality(&self) -> Modality {
+        Modality::Image
     }
 }
 

@@ -2,15 +2,18 @@
 //! InputIBA original expects them, generic ImageFolder), plus the synthetic ground-truth generator.
 mod image_folder;
 mod imagenet;
+mod splits;
 pub mod synthetic;
 pub mod transforms;
 pub mod voc;
 
 pub use image_folder::{ImageFolder, ImageFolderParams};
 pub use imagenet::{ImageNet, ImageNetParams};
-pub use transforms::Pipeline;
+pub use splits::{Split, Splits};
+pub use transforms::ImageTransform;
 
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
@@ -26,8 +29,9 @@ pub struct BBox {
 pub struct Sample {
     /// File stem, unique within a dataset; output files are named after it.
     pub name: String,
-    /// [3,H,W] float, normalised with the dataset's mean and std.
-    pub image: Tensor,
+    /// The raw input, as the dataset's [`Dataset::modality`] says: an image [3,H,W] normalised with
+    /// the dataset's mean and std, token ids [T] (int64), or features [F].
+    pub input: Tensor,
     pub target: i64,
     /// Ground-truth boxes of the target class (empty without annotations).
     pub boxes: Vec<BBox>,
@@ -38,7 +42,7 @@ impl Sample {
     pub fn clone_shallow(&self) -> Sample {
         Sample {
             name: self.name.clone(),
-            image: self.image.shallow_clone(),
+            input: self.input.shallow_clone(),
             target: self.target,
             boxes: self.boxes.clone(),
         }
@@ -52,15 +56,12 @@ pub trait Dataset: Send {
     fn name(&self, i: usize) -> String;
     fn class_names(&self) -> &[String];
     /// The transform, so that outputs can show the image as the user sees it.
-    fn pipeline(&self) -> &Pipeline;
+    fn transform(&self) -> &ImageTransform;
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Whether samples are token sequences (text) rather than images: maps are then one score
-    /// per token, written as strips and JSON instead of image overlays.
-    fn is_text(&self) -> bool {
-        false
-    }
+    /// What the samples' inputs are (an image dataset's are images, a text dataset's token ids).
+    fn modality(&self) -> Modality;
     /// The words of a text sample's tokens, for its JSON and HTML outputs.
     fn words(&self, _s: &Sample) -> Option<Vec<String>> {
         None

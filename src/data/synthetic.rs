@@ -4,7 +4,7 @@
 //! background; its VOC box is the truth an explanation should point at. Deterministic by seed.
 use super::voc::{self, VocObject};
 use crate::error::{Error, Result};
-use crate::output::atomic;
+use crate::io::atomic;
 use crate::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use tch::{Kind, Tensor};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Pipeline {
+pub struct ImageTransform {
     /// Output size [height, width].
     pub img_size: [i64; 2],
     pub mean: [f64; 3],
@@ -19,9 +19,14 @@ pub struct Pipeline {
     pub resize_shorter: i64,
 }
 
-impl Default for Pipeline {
+impl Default for ImageTransform {
     fn default() -> Self {
-        Pipeline { img_size: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resize_shorter: 0 }
+        ImageTransform {
+            img_size: [224, 224],
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+            resize_shorter: 0,
+        }
     }
 }
 
@@ -61,7 +66,7 @@ pub fn read_rgb(path: &Path) -> Result<Tensor> {
     Ok(Tensor::from_slice(img.as_raw()).view([h as i64, w as i64, 3]).permute([2, 0, 1]).contiguous())
 }
 
-impl Pipeline {
+impl ImageTransform {
     /// Image file → ([3,H,W] normalised float, where its pixels went).
     pub fn load(&self, path: &Path) -> Result<(Tensor, Geometry)> {
         let rgb = read_rgb(path)?;

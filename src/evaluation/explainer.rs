@@ -3,25 +3,24 @@
 //! estimator, as the original never re-estimates), and its map for `eval.maps` reduced and scaled
 //! exactly as `tools/eval` reads the stored maps.
 use super::MapFormat;
-use crate::attributors::{Attributor, MapSpec, RunCtx};
+use crate::attributors::{AttributionCtx, Attributor, MapSpec};
 use crate::data::Sample;
 use crate::error::{Error, Result};
 use crate::metrics::Explain;
 use crate::models::Classifier;
 use crate::output::maps::to_u8;
 use crate::output::workdir::WorkDir;
-use crate::pipeline::Run;
 use crate::registry::{self, AttributorKind, BuildCtx};
+use crate::run::Run;
 use std::cell::RefCell;
 use tch::{Kind, Tensor};
 
 pub struct RunExplainer<'a> {
     run: &'a Run,
     attr: RefCell<Box<dyn Attributor>>,
-    index: usize,
     spec: MapSpec,
     format: MapFormat,
-    cx: RunCtx,
+    cx: AttributionCtx,
 }
 
 impl<'a> RunExplainer<'a> {
@@ -33,35 +32,35 @@ impl<'a> RunExplainer<'a> {
         )?;
         attr.check(model)?;
         let outputs = attr.outputs();
-        let index = outputs.iter().position(|o| o.dir == maps).ok_or_else(|| {
+        let spec = outputs.iter().find(|o| o.dir == maps).cloned().ok_or_else(|| {
             Error::ConfigMsg(format!(
                 "the attributor writes {:?}, not `{maps}` (eval.maps)",
                 outputs.iter().map(|o| o.dir.as_str()).collect::<Vec<_>>()
             ))
         })?;
-        let estimation = if attr.needs_estimation() { Some(run.dataset("estimation")?) } else { None };
-        let cx = RunCtx { device: run.device, seed: run.cfg.seed, state_dir: Some(wd.path("state")) };
-        attr.fit(model, estimation.as_deref(), &cx)?;
-        Ok(RunExplainer { run, attr: RefCell::new(attr), spec: outputs[index].clone(), index, format, cx })
+        let splits = run.splits(&attr.splits())?;
+        let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: Some(wd.path("state")) };
+        attr.fit(model, &splits.view(), &cx)?;
+        Ok(RunExplainer { run, attr: RefCell::new(attr), spec, format, cx })
     }
 }
 
 impl RunExplainer<'_> {
     /// The evaluated map of an attribution, as `tools/eval` reads it from disk.
-    fn as_read(&self, a: crate::attributors::Attribution) -> Tensor {
-        let map = a.maps[self.index].to_device(tch::Device::Cpu);
-        match self.format {
+    fn as_read(&self, a: crate::attributors::Attribution) -> Result<Tensor> {
+        let map = a.map(&self.spec.dir)?.to_device(tch::Device::Cpu);
+        Ok(match self.format {
             MapFormat::Png => to_u8(&self.spec.reduce.apply(&map), self.spec.scale).to_kind(Kind::Float) / 255.0,
             MapFormat::Npy if map.dim() == 3 => map.mean_dim(0, false, Kind::Float),
             MapFormat::Npy => map,
-        }
+        })
     }
 }
 
 impl Explain for RunExplainer<'_> {
     fn explain(&self, model: &dyn Classifier, sample: &Sample) -> Result<Tensor> {
         let a = self.attr.borrow_mut().attribute(model, sample, &self.cx)?;
-        Ok(self.as_read(a))
+        self.as_read(a)
     }
     fn explain_randomised(
         &self,
@@ -71,7 +70,7 @@ impl Explain for RunExplainer<'_> {
         stage: &str,
     ) -> Result<Tensor> {
         let a = self.attr.borrow_mut().attribute_randomised(original, randomised, sample, stage, &self.cx)?;
-        Ok(self.as_read(a))
+        self.as_read(a)
     }
     fn fresh_model(&self) -> Result<Box<dyn Classifier>> {
         let mut m = self.run.model()?;

@@ -6,62 +6,25 @@
 //! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
 //! not recomputed; one interrupted half-way resumes from its progress in `state/`.
 mod explainer;
-mod maps;
 mod plots;
 mod report;
 pub mod roar;
 mod table;
 
-pub use maps::MapFormat;
+pub use crate::output::MapFormat;
+pub use crate::run::{EvalConfig, RoarConfig};
 pub use plots::{write_compare_plots, write_eval_plots};
 pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
 pub use table::{compare, summary_table};
 
 use crate::error::{Error, Result};
 use crate::metrics::{EvalSample, Metric};
+use crate::modality::Modality;
 use crate::output::workdir::WorkDir;
-use crate::pipeline::Run;
 use crate::registry::{self, BuildCtx, MetricKind};
+use crate::run::Run;
 use figment::providers::Serialized;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EvalConfig {
-    /// The work dir's folder of maps to evaluate (`input_masks`, `feat_masks`, a baseline's …).
-    pub maps: String,
-    /// `png` (the original's evaluation reads the 8-bit PNGs) or `npy` (the float maps).
-    pub map_format: MapFormat,
-    /// Evaluate a random subset of this many samples (0 = all), drawn with `seed`.
-    pub num_samples: usize,
-    pub seed: u64,
-    /// Keep only samples whose softmax on the target is at least this (the original filters with
-    /// a scores file at 0.6; 0 = keep all).
-    pub min_confidence: f64,
-    /// With `min_confidence`: read each sample's confidence from the original's scores file
-    /// (`get_target_scores.py`: `{name: {"target": int, "pred": softmax}}`) instead of running
-    /// the model; empty = run the model.
-    pub scores_file: std::path::PathBuf,
-    /// Per-metric tables, `[eval.metrics.<label>] type = "…"`.
-    pub metrics: figment::value::Dict,
-    /// ROAR/KAR (`--metric roar`): run-level, see [`roar`].
-    pub roar: roar::RoarConfig,
-}
-
-impl Default for EvalConfig {
-    fn default() -> Self {
-        EvalConfig {
-            maps: "input_masks".into(),
-            map_format: MapFormat::Png,
-            num_samples: 0,
-            seed: 2021,
-            min_confidence: 0.0,
-            scores_file: Default::default(),
-            metrics: Default::default(),
-            roar: Default::default(),
-        }
-    }
-}
+use serde::Deserialize;
 
 /// `insertion_deletion` → `InsertionDeletion`.
 fn type_name(label: &str) -> String {
@@ -122,7 +85,7 @@ fn select(
                 }
                 None => {
                     let s = data.get(i)?;
-                    let x = model.embed(&s.image.unsqueeze(0).to_device(run.device))?;
+                    let x = model.embed(&s.input.unsqueeze(0).to_device(run.device))?;
                     tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target])
                 }
             };
@@ -206,15 +169,16 @@ impl<'a> Evaluation<'a> {
         }
         let mut metric =
             registry::build::<MetricKind>(&fig, &key, &BuildCtx { device: self.run.device, load_weights: true })?;
-        let text = self.model.sequence_features();
-        if metric.on_text() != text {
-            let (is, use_) = if text {
-                ("text", "text_insertion_deletion, text_sensitivity_n")
-            } else {
-                ("images", "the image metrics (insertion_deletion, sensitivity_n, ehr, …)")
+        let modality = self.model.modality();
+        if metric.modality() != modality {
+            let use_ = match modality {
+                Modality::Tokens => "text_insertion_deletion, text_sensitivity_n",
+                Modality::Image => "the image metrics (insertion_deletion, sensitivity_n, ehr, …)",
+                Modality::Tabular => "none yet: no metric reads tabular inputs",
             };
             return Err(Error::ConfigMsg(format!(
-                "{key}: this metric does not apply, the model reads {is}; use {use_}"
+                "{key}: this metric reads {} inputs, the model reads {modality} inputs; use {use_}",
+                metric.modality()
             )));
         }
         if metric.needs_explainer() {
@@ -255,7 +219,7 @@ impl<'a> Evaluation<'a> {
             if done.contains(&s.name) {
                 continue;
             }
-            let map = self.load_map(metric.on_text(), &s)?;
+            let map = self.load_map(metric.modality(), &s)?;
             let r = metric.evaluate(
                 self.model.as_ref(),
                 &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer },
@@ -265,7 +229,7 @@ impl<'a> Evaluation<'a> {
             }
             report.add(&s.name, r);
             if saved.elapsed().as_secs_f64() > 5.0 {
-                crate::output::atomic::write(&partial, serde_json::to_string(&report).expect("json").as_bytes())?;
+                crate::io::atomic::write(&partial, serde_json::to_string(&report).expect("json").as_bytes())?;
                 saved = std::time::Instant::now();
             }
         }
@@ -277,17 +241,20 @@ impl<'a> Evaluation<'a> {
 
     /// The map of sample `s`, checked against its input: [H,W] for an image, [1,T] for a sentence
     /// (the original's text maps are 50×T strips of equal rows; one score per word).
-    fn load_map(&self, text: bool, s: &crate::data::Sample) -> Result<tch::Tensor> {
+    fn load_map(&self, modality: Modality, s: &crate::data::Sample) -> Result<tch::Tensor> {
         let path = self.cfg.map_format.path(&self.wd.path(&self.cfg.maps), &s.name);
         let map = self.cfg.map_format.load(&path)?;
-        if text {
-            let (map, t) = (map.mean_dim(0, true, tch::Kind::Float), s.image.size()[0]);
+        if modality.is_one_dimensional() {
+            let (map, t) = (map.mean_dim(0, true, tch::Kind::Float), s.input.size()[0]);
             if map.size() != [1, t] {
-                return Err(Error::file(path, format!("map has {} scores, the sentence {t} words", map.size()[1])));
+                return Err(Error::file(
+                    path,
+                    format!("map has {} scores, the {} input {t} elements", map.size()[1], modality),
+                ));
             }
             return Ok(map);
         }
-        let (h, w) = (s.image.size()[1], s.image.size()[2]);
+        let (h, w) = (s.input.size()[1], s.input.size()[2]);
         if map.size() != [h, w] {
             return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
         }
@@ -326,7 +293,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
             tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
         }
         file.metrics.insert(label.clone(), report);
-        crate::output::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
+        crate::io::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
     }
     write_eval_plots(&file, &wd.path("plots"))?;
     Ok(file)

@@ -9,49 +9,19 @@
 //! close to it. This is a run-level procedure, not a per-sample [`crate::metrics::Metric`]: it
 //! needs maps of the training split and trains models, so `tools/eval --metric roar` runs it here.
 use super::{CurveMean, MetricReport, Stat};
-use crate::data::{Dataset, Pipeline, Sample};
+use crate::data::{Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
 use crate::metrics::perturb::ranks;
 use crate::metrics::Explain;
-use crate::pipeline::Run;
 use crate::registry::{self, BuildCtx, ModelKind};
-use serde::{Deserialize, Serialize};
+use crate::run::{RoarConfig, Run};
 use tch::Tensor;
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RoarConfig {
-    pub fractions: Vec<f64>,
-    /// Any of "roar", "kar".
-    pub modes: Vec<String>,
-    /// Where the rankings come from: "attributor" (the run's, on the train and test splits,
-    /// cached in `<work dir>/roar/maps/`), "boxes" (the ground-truth boxes: an oracle reference),
-    /// or "random" (a fresh random ranking per image).
-    pub maps: String,
-    /// Also rank with random maps, the baseline.
-    pub random_baseline: bool,
-    pub modify_test: bool,
-    pub seed: u64,
-}
-
-impl Default for RoarConfig {
-    fn default() -> Self {
-        RoarConfig {
-            fractions: (1..10).map(|i| i as f64 / 10.0).collect(),
-            modes: vec!["roar".into(), "kar".into()],
-            maps: "attributor".into(),
-            random_baseline: true,
-            modify_test: true,
-            seed: 2021,
-        }
-    }
-}
 
 /// A split held in memory (read once, perturbed for every fraction).
 struct Split {
     samples: Vec<Sample>,
     classes: Vec<String>,
-    pipeline: Pipeline,
+    transform: ImageTransform,
 }
 
 impl Split {
@@ -59,7 +29,7 @@ impl Split {
         Ok(Split {
             samples: (0..d.len()).map(|i| d.get(i)).collect::<Result<_>>()?,
             classes: d.class_names().to_vec(),
-            pipeline: d.pipeline().clone(),
+            transform: d.transform().clone(),
         })
     }
 
@@ -68,7 +38,7 @@ impl Split {
         let inner = Split {
             samples: self.samples.iter().map(|s| s.clone_shallow()).collect(),
             classes: self.classes.clone(),
-            pipeline: self.pipeline.clone(),
+            transform: self.transform.clone(),
         };
         Removed { inner, ranks: ranks.iter().map(|t| t.shallow_clone()).collect(), fraction, keep_top }
     }
@@ -93,7 +63,7 @@ impl Dataset for Removed {
         let top = ((rank.numel() as f64) * self.fraction).round() as i64;
         let in_top = rank.lt(top);
         let gone = if self.keep_top { in_top.logical_not() } else { in_top };
-        s.image = s.image.masked_fill(&gone.unsqueeze(0), 0.0);
+        s.input = s.input.masked_fill(&gone.unsqueeze(0), 0.0);
         Ok(s)
     }
     fn name(&self, i: usize) -> String {
@@ -102,8 +72,11 @@ impl Dataset for Removed {
     fn class_names(&self) -> &[String] {
         &self.inner.classes
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.inner.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.inner.transform
+    }
+    fn modality(&self) -> crate::modality::Modality {
+        crate::modality::Modality::Image
     }
 }
 
@@ -122,7 +95,7 @@ fn rankings(
         .samples
         .iter()
         .map(|s| {
-            let (h, w) = (s.image.size()[1], s.image.size()[2]);
+            let (h, w) = (s.input.size()[1], s.input.size()[2]);
             let map = match source {
                 "boxes" if s.boxes.is_empty() => return Err(Error::ConfigMsg(format!("eval.roar.maps = \"boxes\": sample {} has no box; give data.train and data.test an annot_root and with_bbox = true", s.name))),
                 "boxes" => crate::data::box_mask(&s.boxes, h, w),

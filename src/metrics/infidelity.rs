@@ -5,7 +5,7 @@
 //! β* = E[Iᵀφ·Δf] / E[(Iᵀφ)²] (Captum's `normalize=True`), which makes the score scale-free.
 use super::perturb::{scores, to_vec, Score};
 use super::{EvalSample, Metric, SampleResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use serde::{Deserialize, Serialize};
@@ -44,10 +44,10 @@ pub struct Infidelity {
 
 impl Metric for Infidelity {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
-        let x = s.sample.image.to_device(s.device);
+        let x = s.sample.input.to_device(s.device);
         let (h, w) = (x.size()[1], x.size()[2]);
         let n = self.p.n_perturb_samples;
-        tch::manual_seed(crate::attributors::sample_seed(self.p.seed, &s.sample.name));
+        tch::manual_seed(crate::rng::sample_seed(self.p.seed, &s.sample.name));
         let noise = Tensor::randn([n, 1, h, w], (Kind::Float, tch::Device::Cpu)) * self.p.noise_std;
         let dot = to_vec(&(noise.squeeze_dim(1).to_kind(Kind::Double) * s.map.to_kind(Kind::Double)).sum_dim_intlist(
             [1, 2].as_slice(),
@@ -77,12 +77,13 @@ impl Metric for Infidelity {
 
 impl Build<MetricKind> for Infidelity {
     type Params = InfidelityParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("n_perturb_samples", p.n_perturb_samples, 1)?;
+        at_least("batch_size", p.batch_size, 1)?;
+        positive("noise_std", p.noise_std)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.n_perturb_samples < 1 || p.batch_size < 1 || p.noise_std.is_nan() || p.noise_std <= 0.0 {
-            return Err(Error::ConfigMsg(
-                "Infidelity: n_perturb_samples and batch_size must be ≥ 1 and noise_std > 0".into(),
-            ));
-        }
         Ok(Box::new(Infidelity { p }))
     }
 }

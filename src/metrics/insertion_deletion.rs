@@ -78,7 +78,7 @@ impl InsertionDeletion {
 
 impl Metric for InsertionDeletion {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
-        let x = s.sample.image.to_device(s.device);
+        let x = s.sample.input.to_device(s.device);
         let rank = ranks(s.map);
         let kernel = if self.p.kernel_size > 0 { self.p.kernel_size } else { (2.0 * self.p.sigma - 1.0) as i64 };
         let blurred = gaussian_blur(&x, kernel, self.p.sigma);
@@ -96,12 +96,13 @@ impl Metric for InsertionDeletion {
 
 impl Build<MetricKind> for InsertionDeletion {
     type Params = InsertionDeletionParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("pixel_batch_size", p.pixel_batch_size, 1)?;
+        at_least("batch_size", p.batch_size, 1)?;
+        positive("sigma", p.sigma)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.pixel_batch_size < 1 || p.batch_size < 1 || p.sigma.is_nan() || p.sigma <= 0.0 {
-            return Err(crate::error::Error::ConfigMsg(
-                "InsertionDeletion: pixel_batch_size and batch_size must be ≥ 1 and sigma > 0".into(),
-            ));
-        }
         Ok(Box::new(InsertionDeletion::new(p)))
     }
 }

@@ -4,7 +4,7 @@
 //! from the work dir, so both sides carry the same rounding. A zero map scores 0 (Captum guards
 //! the division the same way) with a warning.
 use super::{EvalSample, Metric, SampleResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use serde::{Deserialize, Serialize};
@@ -41,14 +41,14 @@ impl Metric for MaxSensitivity {
         let base = ex.explain(model, s.sample)?.to_kind(Kind::Double);
         let norm = base.norm().double_value(&[]);
         let mut r = SampleResult::default();
-        tch::manual_seed(crate::attributors::sample_seed(self.p.seed, &s.sample.name));
+        tch::manual_seed(crate::rng::sample_seed(self.p.seed, &s.sample.name));
         let deltas: Vec<Tensor> = (0..self.p.n_perturb_samples)
-            .map(|_| (s.sample.image.rand_like() * 2.0 - 1.0) * self.p.perturb_radius)
+            .map(|_| (s.sample.input.rand_like() * 2.0 - 1.0) * self.p.perturb_radius)
             .collect();
         let mut worst = 0f64;
         for d in deltas {
             let mut moved = s.sample.clone_shallow();
-            moved.image = &s.sample.image + d;
+            moved.input = &s.sample.input + d;
             let diff = (ex.explain(model, &moved)?.to_kind(Kind::Double) - &base).norm().double_value(&[]);
             worst = worst.max(diff);
         }
@@ -65,12 +65,12 @@ impl Metric for MaxSensitivity {
 
 impl Build<MetricKind> for MaxSensitivity {
     type Params = MaxSensitivityParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("n_perturb_samples", p.n_perturb_samples as i64, 1)?;
+        positive("perturb_radius", p.perturb_radius)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.n_perturb_samples < 1 || p.perturb_radius.is_nan() || p.perturb_radius <= 0.0 {
-            return Err(Error::ConfigMsg(
-                "MaxSensitivity: n_perturb_samples must be ≥ 1 and perturb_radius > 0".into(),
-            ));
-        }
         Ok(Box::new(MaxSensitivity { p }))
     }
 }

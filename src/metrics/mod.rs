@@ -1,6 +1,6 @@
 //! Evaluation metrics of attribution maps, one file each behind [`Metric`], registered like the
 //! other components (`[eval.metrics.<label>] type = "InsertionDeletion"`). `tools/eval` runs them
-//! over a finished work dir (`crate::evaluation`); each returns per-sample values and curves, and
+//! over a finished work dir (the `evaluation` module); each returns per-sample values and curves, and
 //! the run aggregates them into `metrics.json`.
 mod ehr;
 mod infidelity;
@@ -30,6 +30,7 @@ pub use text::{TextInsertionDeletion, TextSensitivityN};
 
 use crate::data::Sample;
 use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use tch::Tensor;
 
@@ -84,10 +85,10 @@ pub struct SampleResult {
 }
 
 pub trait Metric {
-    /// Whether the metric reads text (a sentence's per-word scores [1,T] and a text model); each
-    /// metric serves either text or images.
-    fn on_text(&self) -> bool {
-        false
+    /// The inputs the metric reads (a text metric: a sentence's per-word scores [1,T] and a text
+    /// model); each metric serves one.
+    fn modality(&self) -> Modality {
+        Modality::Image
     }
     /// Whether [`EvalSample::explainer`] must be given.
     fn needs_explainer(&self) -> bool {

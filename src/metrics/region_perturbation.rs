@@ -5,7 +5,7 @@
 //! `lerf_minus_morf` (larger is better: removing what the map calls relevant hurts more).
 use super::perturb::{ranks, scores, Score};
 use super::{auc, EvalSample, Metric, SampleResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ pub(super) fn tile_ranks(map: &Tensor, t: i64) -> Tensor {
 
 impl Metric for RegionPerturbation {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
-        let x = s.sample.image.to_device(s.device);
+        let x = s.sample.input.to_device(s.device);
         let (t, batch) = (self.p.tile_size, self.p.batch_size);
         let morf_rank = tile_ranks(s.map, t);
         let n = morf_rank.numel() as i64;
@@ -90,10 +90,12 @@ impl Metric for RegionPerturbation {
 
 impl Build<MetricKind> for RegionPerturbation {
     type Params = RegionPerturbationParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("tile_size", p.tile_size, 1)?;
+        at_least("batch_size", p.batch_size, 1)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.tile_size < 1 || p.batch_size < 1 {
-            return Err(Error::ConfigMsg("RegionPerturbation: tile_size and batch_size must be ≥ 1".into()));
-        }
         Ok(Box::new(RegionPerturbation { p }))
     }
 }

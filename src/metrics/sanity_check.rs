@@ -76,7 +76,7 @@ impl Metric for SanityCheck {
             let mut model = ex.fresh_model()?;
             if layer != "none" {
                 tch::manual_seed(self.p.seed);
-                model.randomise_from(layer)?;
+                model.randomise().ok_or_else(|| crate::models::lacks("randomise its layers"))?.randomise_from(layer)?;
             }
             let v = ssim(
                 &reference,

@@ -4,7 +4,7 @@
 use super::perturb::{scores, Score};
 use super::region_perturbation::{tile_curve, tile_ranks};
 use super::{auc, EvalSample, Metric, SampleResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct Selectivity {
 
 impl Metric for Selectivity {
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
-        let x = s.sample.image.to_device(s.device);
+        let x = s.sample.input.to_device(s.device);
         let rank = tile_ranks(s.map, self.p.patch_size);
         let n = rank.numel() as i64;
         let steps = if self.p.max_steps > 0 { self.p.max_steps.min(n) } else { n };
@@ -48,10 +48,12 @@ impl Metric for Selectivity {
 
 impl Build<MetricKind> for Selectivity {
     type Params = SelectivityParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("patch_size", p.patch_size, 1)?;
+        at_least("batch_size", p.batch_size, 1)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.patch_size < 1 || p.batch_size < 1 {
-            return Err(Error::ConfigMsg("Selectivity: patch_size and batch_size must be ≥ 1".into()));
-        }
         Ok(Box::new(Selectivity { p }))
     }
 }

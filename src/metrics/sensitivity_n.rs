@@ -9,7 +9,7 @@
 //! drop) is constant over the masks, e.g. for a uniform map, is 0 with a warning instead of NaN.
 use super::perturb::{scores, to_vec, Score};
 use super::{pearson, EvalSample, Metric, SampleResult};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use crate::rng::SplitMix;
@@ -92,7 +92,7 @@ impl Metric for SensitivityN {
     }
 
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
-        let x = s.sample.image.to_device(s.device);
+        let x = s.sample.input.to_device(s.device);
         let (h, w) = (x.size()[1], x.size()[2]);
         let batch = self.p.batch_size;
         let heat = s.map.to_kind(Kind::Double).reshape([h * w, 1]);
@@ -130,12 +130,13 @@ impl Metric for SensitivityN {
 
 impl Build<MetricKind> for SensitivityN {
     type Params = SensitivityNParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("num_masks", p.num_masks as i64, 2)?;
+        at_least("batch_size", p.batch_size, 1)?;
+        non_negative("log_n_max", p.log_n_max)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.num_masks < 2 || p.batch_size < 1 || p.log_n_max.is_nan() || p.log_n_max < 0.0 {
-            return Err(Error::ConfigMsg(
-                "SensitivityN: num_masks must be ≥ 2, batch_size ≥ 1 and log_n_max ≥ 0".into(),
-            ));
-        }
         Ok(Box::new(SensitivityN { p, masks: None }))
     }
 }

@@ -15,6 +15,7 @@
 //! dir (`--metric text_insertion_deletion text_sensitivity_n`).
 use super::{auc, pearson, EvalSample, Metric, SampleResult};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::models::Classifier;
 use crate::registry::{Build, BuildCtx, MetricKind};
 use crate::rng::SplitMix;
@@ -154,7 +155,7 @@ fn sentence(model: &dyn Classifier, s: &EvalSample) -> Result<(Tensor, Vec<f64>)
             model.num_classes()
         )));
     }
-    let emb = model.embed(&s.sample.image.to_device(s.device).unsqueeze(0))?.squeeze_dim(0);
+    let emb = model.embed(&s.sample.input.to_device(s.device).unsqueeze(0))?.squeeze_dim(0);
     let scores = super::perturb::to_vec(&s.map.mean_dim(0, false, Kind::Double))?;
     Ok((emb, scores))
 }
@@ -208,8 +209,8 @@ pub struct TextInsertionDeletion {
 }
 
 impl Metric for TextInsertionDeletion {
-    fn on_text(&self) -> bool {
-        true
+    fn modality(&self) -> Modality {
+        Modality::Tokens
     }
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let (emb, scores) = sentence(model, s)?;
@@ -238,14 +239,15 @@ impl Metric for TextInsertionDeletion {
 
 impl Build<MetricKind> for TextInsertionDeletion {
     type Params = TextInsertionDeletionParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("words_per_step", p.words_per_step as i64, 1)?;
+        at_least("batch_size", p.batch_size, 1)?;
+        at_least("curve_points", p.curve_points as i64, 2)?;
+        positive("top_fraction", p.top_fraction)?;
+        within("top_fraction", p.top_fraction, 0.0, 1.0)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.words_per_step < 1
-            || p.batch_size < 1
-            || p.curve_points < 2
-            || !(p.top_fraction > 0.0 && p.top_fraction <= 1.0)
-        {
-            return Err(Error::ConfigMsg("TextInsertionDeletion: words_per_step and batch_size must be ≥ 1, curve_points ≥ 2, top_fraction in (0, 1]".into()));
-        }
         Ok(Box::new(TextInsertionDeletion { p }))
     }
 }
@@ -283,15 +285,15 @@ fn fractions() -> Vec<f64> {
 }
 
 impl Metric for TextSensitivityN {
-    fn on_text(&self) -> bool {
-        true
+    fn modality(&self) -> Modality {
+        Modality::Tokens
     }
     fn curve_x(&self, _curve: &str) -> Option<Vec<f64>> {
         Some(fractions())
     }
     fn evaluate(&mut self, model: &dyn Classifier, s: &EvalSample) -> Result<SampleResult> {
         let (emb, scores) = sentence(model, s)?;
-        let seed = crate::attributors::sample_seed(self.p.seed, &s.sample.name) as u64;
+        let seed = crate::rng::sample_seed(self.p.seed, &s.sample.name) as u64;
         let (by_n, undefined) =
             sensitivity_n(&two_class_logit(model), &emb, &scores, s.target, self.p.num_masks, seed, self.p.batch_size)?;
         let t = scores.len();
@@ -326,10 +328,12 @@ impl Metric for TextSensitivityN {
 
 impl Build<MetricKind> for TextSensitivityN {
     type Params = TextSensitivityNParams;
+    fn validate(p: &Self::Params) -> crate::config::Checked {
+        use crate::config::validate::*;
+        at_least("num_masks", p.num_masks as i64, 2)?;
+        at_least("batch_size", p.batch_size, 1)
+    }
     fn build(p: Self::Params, _cx: &BuildCtx) -> Result<Box<dyn Metric>> {
-        if p.num_masks < 2 || p.batch_size < 1 {
-            return Err(Error::ConfigMsg("TextSensitivityN: num_masks must be ≥ 2 and batch_size ≥ 1".into()));
-        }
         Ok(Box::new(TextSensitivityN { p }))
     }
 }

@@ -7,8 +7,9 @@
 //! through the LSTMs and the output at step len−1 is read; LSTMs are causal, so valid steps never
 //! see the padding and this equals `h_n` of the packed run (checked against PyTorch in
 //! `tests/deep_lstm.rs`). Text is sequence-first, [T, B], as in the original.
-use super::{weights, Classifier};
+use super::{weights, Classifier, TokenEmbedding};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -173,17 +174,23 @@ impl Classifier for DeepLstm {
     fn num_classes(&self) -> i64 {
         2
     }
-    fn sequence_features(&self) -> bool {
-        true
+    fn modality(&self) -> Modality {
+        Modality::Tokens
     }
     fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
         Some(&mut self.vs)
     }
-    fn embed(&self, raw: &Tensor) -> Result<Tensor> {
-        if raw.kind() != Kind::Int64 {
-            return Err(Error::Model(format!("DeepLstm reads token ids (int64), got {:?}", raw.kind())));
+    fn token_embedding(&self) -> Option<&dyn TokenEmbedding> {
+        Some(self)
+    }
+}
+
+impl TokenEmbedding for DeepLstm {
+    fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        if ids.kind() != Kind::Int64 {
+            return Err(Error::Model(format!("DeepLstm reads token ids (int64), got {:?}", ids.kind())));
         }
-        Ok(self.embedding.forward(raw))
+        Ok(self.embedding.forward(ids))
     }
 }
 

@@ -11,6 +11,7 @@ pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
 
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use tch::{nn, Tensor};
 
 /// One step of a model seen as a chain, for methods that change the backward rule of ReLUs
@@ -31,31 +32,30 @@ impl Stage<'_> {
     }
 }
 
+/// A model that can be cut at a named layer: what every model offers. Everything else a method
+/// may need is a capability the model may offer (`stages`, `macs`, `randomise`, `token_embedding`,
+/// `var_store_mut`); a method asks for it and fails at config check with "model X cannot do Y".
 pub trait Classifier: Send {
-    /// [N,C,H,W] input → [N,classes] logits. `train` turns on dropout and batch-norm updates.
+    /// What the model reads, so that methods, metrics and writers treat its inputs and maps alike.
+    fn modality(&self) -> Modality;
+    /// Model input (see [`Classifier::embed`]) → [N,classes] logits. `train` turns on dropout and
+    /// batch-norm updates.
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor;
+    fn num_classes(&self) -> i64;
     /// Names of the layers the model can be cut at, torchvision naming (`features.17`).
     fn layer_names(&self) -> Vec<String>;
-    /// [N,C,H,W] input → output of `layer` (eval mode).
+    /// Model input → output of `layer` (eval mode).
     fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor>;
     /// Output of `layer` → [N,classes] logits (eval mode).
     fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor>;
-    fn num_classes(&self) -> i64;
-    /// The parameters, for training and for freezing; `None` for models whose weights are opaque.
-    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore>;
 
     fn forward(&self, x: &Tensor) -> Tensor {
         self.forward_t(x, false)
     }
-    /// The model's input made from a sample's raw input: images pass as they are; a text model
-    /// embeds token ids [N,T] into [N,T,E], the space its attributions live in.
-    fn embed(&self, raw: &Tensor) -> Result<Tensor> {
-        Ok(raw.shallow_clone())
-    }
-    /// Whether inputs and hidden outputs are sequences [N,T,·] of varying length T (text): the
-    /// estimator then pools over steps, one value per unit of the last dimension.
-    fn sequence_features(&self) -> bool {
-        false
+    /// The outputs of several layers for one input (eval mode), in the order asked. Models that
+    /// can do it in one pass override this; the default runs the model up to each layer.
+    fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
+        layers.iter().map(|l| self.features(x, l)).collect()
     }
     /// Fails at build time, not mid-run, when `layer` does not exist.
     fn check_layer(&self, layer: &str) -> Result<()> {
@@ -66,22 +66,34 @@ pub trait Classifier: Send {
             Err(Error::Model(format!("no layer `{layer}` to cut at; available: {}", names.join(", "))))
         }
     }
-    /// The model as a chain of stages whose composition is `forward` in eval mode; `None` when the
-    /// layers are opaque (TorchScript).
-    fn stages(&self) -> Option<Vec<Stage<'_>>> {
+    /// The model's input made from a sample's raw input: the identity, unless the model embeds
+    /// token ids ([`Classifier::token_embedding`]), the space its attributions live in.
+    fn embed(&self, raw: &Tensor) -> Result<Tensor> {
+        match self.token_embedding() {
+            Some(e) => e.embed(raw),
+            None => Ok(raw.shallow_clone()),
+        }
+    }
+
+    /// Capability: the parameters, for training, saving and freezing.
+    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
         None
     }
-    /// Multiply-accumulates of the convolutions and linear layers for one [C,H,W] input: up to and
-    /// including `layer`, and after it (for the benchmark's FLOP counts); `None` where unknown.
-    fn macs(&self, _input: [i64; 3], _layer: &str) -> Option<[f64; 2]> {
+    /// Capability: the model as a chain of stages (guided backprop, DeconvNet).
+    fn stages(&self) -> Option<&dyn Stages> {
         None
     }
-    /// Cascading randomisation (Adebayo et al. 2018, InputIBA's sanity check, spec §6.1): re-draws
-    /// the weights of every conv and linear layer from the output back to and including `layer`
-    /// (convs Xavier-uniform, linears N(0, 0.05²), biases 0; other layers untouched), from
-    /// libtorch's generator.
-    fn randomise_from(&mut self, layer: &str) -> Result<()> {
-        Err(Error::Model(format!("this model type cannot randomise its layers (asked from `{layer}`)")))
+    /// Capability: multiply-accumulate counts (the benchmark's FLOPs).
+    fn mac_counter(&self) -> Option<&dyn Macs> {
+        None
+    }
+    /// Capability: cascading randomisation of the weights (the sanity check).
+    fn randomise(&mut self) -> Option<&mut dyn Randomise> {
+        None
+    }
+    /// Capability: token ids → word embeddings (text models).
+    fn token_embedding(&self) -> Option<&dyn TokenEmbedding> {
+        None
     }
     /// Stops weight gradients: attribution optimises masks only.
     fn freeze(&mut self) {
@@ -89,4 +101,33 @@ pub trait Classifier: Send {
             vs.freeze();
         }
     }
+}
+
+/// The model as a chain of stages whose composition is `forward` in eval mode.
+pub trait Stages {
+    fn chain(&self) -> Vec<Stage<'_>>;
+}
+
+/// Multiply-accumulates of the convolutions and linear layers for one [C,H,W] input: up to and
+/// including `layer`, and after it; `None` where the layer is unknown.
+pub trait Macs {
+    fn macs(&self, input: [i64; 3], layer: &str) -> Option<[f64; 2]>;
+}
+
+/// Cascading randomisation (Adebayo et al. 2018, InputIBA's sanity check, spec §6.1).
+pub trait Randomise {
+    /// Re-draws the weights of every conv and linear layer from the output back to and including
+    /// `layer` (convs Xavier-uniform, linears N(0, 0.05²), biases 0; other layers untouched), from
+    /// libtorch's generator.
+    fn randomise_from(&mut self, layer: &str) -> Result<()>;
+}
+
+/// Token ids [N,T] → word embeddings [N,T,E], the input space of a text model.
+pub trait TokenEmbedding {
+    fn embed(&self, ids: &Tensor) -> Result<Tensor>;
+}
+
+/// "model cannot …" at config check, for a method that asks for a capability the model lacks.
+pub fn lacks(what: &str) -> Error {
+    Error::Model(format!("this model type cannot {what}"))
 }

@@ -4,10 +4,11 @@
 //! that rewrite the backward rule of ReLUs (guided backprop, DeconvNet) cannot run on it.
 use super::Classifier;
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use tch::{nn, CModule, Tensor};
+use tch::{CModule, Tensor};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -75,6 +76,9 @@ impl TorchScript {
 }
 
 impl Classifier for TorchScript {
+    fn modality(&self) -> Modality {
+        Modality::Image
+    }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
         let z = Self::run(&self.head, x, "head").expect("the head runs on valid input");
         Self::run(&self.tail, &z, "tail").expect("the tail runs on the head's output")
@@ -95,9 +99,6 @@ impl Classifier for TorchScript {
     }
     fn num_classes(&self) -> i64 {
         self.num_classes
-    }
-    fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
-        None
     }
 }
 

@@ -2,8 +2,9 @@
 //! `features.17` and the keys of a converted torchvision `state_dict` mean the same thing here.
 //! The layer list is torchvision's `cfg` (`[64, "M", 128, ...]`), so a small VGG-style net for small
 //! images is the same code as VGG16.
-use super::{weights, Classifier, Stage};
+use super::{weights, Classifier, Macs, Randomise, Stage, Stages};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -181,8 +182,8 @@ impl Vgg {
     }
 }
 
-impl Classifier for Vgg {
-    fn stages(&self) -> Option<Vec<Stage<'_>>> {
+impl Stages for Vgg {
+    fn chain(&self) -> Vec<Stage<'_>> {
         let mut st: Vec<Stage<'_>> = Vec::new();
         for layer in &self.features {
             st.push(match layer {
@@ -203,11 +204,11 @@ impl Classifier for Vgg {
                 st.push(Stage::Relu { in_features: false });
             }
         }
-        Some(st)
+        st
     }
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
-    }
+}
+
+impl Macs for Vgg {
     fn macs(&self, input: [i64; 3], layer: &str) -> Option<[f64; 2]> {
         let cut = self.layer_index(layer).ok()?;
         let (mut out, [_, mut h, mut w]) = ([0f64; 2], input);
@@ -224,6 +225,9 @@ impl Classifier for Vgg {
         out[1] += self.classifier.iter().map(|l| l.ws.numel() as f64).sum::<f64>();
         Some(out)
     }
+}
+
+impl Randomise for Vgg {
     fn randomise_from(&mut self, layer: &str) -> Result<()> {
         // torchvision order: features.0 … features.N, then classifier.0, .3, .6
         let from = match layer.strip_prefix("classifier.").and_then(|k| k.parse::<usize>().ok()) {
@@ -257,6 +261,38 @@ impl Classifier for Vgg {
             }
         });
         Ok(())
+    }
+}
+
+impl Classifier for Vgg {
+    fn modality(&self) -> Modality {
+        Modality::Image
+    }
+    fn stages(&self) -> Option<&dyn Stages> {
+        Some(self)
+    }
+    fn mac_counter(&self) -> Option<&dyn Macs> {
+        Some(self)
+    }
+    fn randomise(&mut self) -> Option<&mut dyn Randomise> {
+        Some(self)
+    }
+    /// One pass through the features, keeping each asked layer's output.
+    fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
+        let idx = layers.iter().map(|l| self.layer_index(l)).collect::<Result<Vec<_>>>()?;
+        let last = idx.iter().copied().max().map_or(0, |k| k + 1);
+        let mut outs: Vec<Option<Tensor>> = (0..idx.len()).map(|_| None).collect();
+        let mut h = x.shallow_clone();
+        for k in 0..last {
+            h = self.run_features(&h, k, k + 1, false);
+            for (o, _) in outs.iter_mut().zip(&idx).filter(|(_, &i)| i == k) {
+                *o = Some(h.shallow_clone());
+            }
+        }
+        Ok(outs.into_iter().map(|o| o.expect("every asked layer is below `last`")).collect())
+    }
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
     }
     fn layer_names(&self) -> Vec<String> {
         (0..self.features.len()).map(|k| format!("features.{k}")).collect()

@@ -1,18 +1,11 @@
 //! Attribution maps on disk in the original's formats (spec §5.2): an 8-bit grey PNG, the exact map
 //! as float32 `.npy`, and a colour overlay on the input image for people to look at.
-use super::atomic;
 use crate::error::{Error, Result};
+use crate::io::atomic;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
-/// How a map becomes 8-bit grey.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PngScale {
-    /// ⌊255·m/max(m)⌋: the feature mask in bits (original: `feat_masks/`).
-    MaxNormalised,
-    /// ⌊255·m⌋ for a mask already in [0,1] (original: `input_masks/`).
-    Raw,
-}
+pub use crate::explanation::PngScale;
 
 /// [H,W] map → [H,W] u8 with the original's truncating cast.
 pub fn to_u8(map: &Tensor, scale: PngScale) -> Tensor {

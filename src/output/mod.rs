@@ -1,9 +1,8 @@
 //! Everything a run writes: the work dir, attribution maps as PNG/NPY/overlay, TensorBoard events.
 //! Every file is written atomically (temp file + rename), so an interrupted run never leaves a
 //! half-written map that a re-run would mistake for a finished one.
-pub mod atomic;
 pub mod font;
-pub mod lock;
+pub mod map_format;
 pub mod maps;
 pub mod plot;
 pub mod sink;
@@ -11,6 +10,7 @@ pub mod tensorboard;
 pub mod text_page;
 pub mod workdir;
 
-pub use sink::MapSink;
+pub use map_format::MapFormat;
+pub use sink::{MapSink, OutputConfig};
 pub use tensorboard::EventWriter;
 pub use workdir::WorkDir;

@@ -132,6 +132,6 @@ impl LinePlot {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
-        super::atomic::write(path, &bytes)
+        crate::io::atomic::write(path, &bytes)
     }
 }

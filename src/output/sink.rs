@@ -3,26 +3,53 @@
 //! re-run resumes.
 use super::maps::{self, PngScale};
 use super::{EventWriter, WorkDir};
-use crate::attributors::{Attribution, MapSpec};
-use crate::config::OutputConfig;
 use crate::data::{Dataset, Sample};
 use crate::error::Result;
+use crate::explanation::{Attribution, MapSpec};
+use crate::modality::Modality;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// The config's `[output]`: which files each map gets.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Write `<name>.png` (8-bit, the original's format).
+    pub png: bool,
+    /// Write `<name>.npy` (float32, the exact map).
+    pub npy: bool,
+    /// Write `<name>_overlay.jpg`, the map over the input image.
+    pub overlay: bool,
+    /// How many samples' overlays go to TensorBoard.
+    pub tensorboard_images: usize,
+    /// Stop at the first failing sample instead of recording it and going on.
+    pub fail_fast: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
+    }
+}
 
 pub struct MapSink<'a> {
     wd: &'a WorkDir,
     cfg: OutputConfig,
     specs: Vec<MapSpec>,
     tb: EventWriter,
-    /// Text: maps are one score per token, written as a 50-row strip PNG (the original's format)
-    /// and `<name>.json` (words and scores) instead of an overlay.
-    text: bool,
+    /// Images get overlays; 1-D inputs (text) get one score per element, written as a 50-row strip
+    /// PNG (the original's format) and `<name>.json` (words and scores) instead.
+    modality: Modality,
 }
 
 impl<'a> MapSink<'a> {
     /// Starts a new TensorBoard event file in the work dir.
-    pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>, text: bool) -> Result<Self> {
-        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs, text })
+    pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>, modality: Modality) -> Result<Self> {
+        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs, modality })
+    }
+
+    fn strips(&self) -> bool {
+        self.modality.is_one_dimensional()
     }
 
     fn files(&self, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
@@ -32,8 +59,8 @@ impl<'a> MapSink<'a> {
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
-            .chain((o.overlay && !self.text).then(|| dir.join(format!("{name}_overlay.jpg"))))
-            .chain(self.text.then(|| dir.join(format!("{name}.json"))))
+            .chain((o.overlay && !self.strips()).then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain(self.strips().then(|| dir.join(format!("{name}.json"))))
             .collect()
     }
 
@@ -53,11 +80,12 @@ impl<'a> MapSink<'a> {
                 self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
             }
         }
-        if self.text {
+        if self.strips() {
             return self.write_text(s, a, data);
         }
-        let image01 = data.pipeline().denormalize(&s.image);
-        for (spec, raw) in self.specs.iter().zip(&a.maps) {
+        let image01 = data.transform().denormalize(&s.input);
+        for spec in &self.specs {
+            let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
             let to_tensorboard = index < self.cfg.tensorboard_images;
@@ -83,7 +111,8 @@ impl<'a> MapSink<'a> {
     /// Text maps [1,T]: the strip PNG (50 rows, ⌊255·score/max⌋, as the original), `.npy` and `<name>.json`.
     fn write_text(&mut self, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
         let words = data.words(s).unwrap_or_default();
-        for (spec, raw) in self.specs.iter().zip(&a.maps) {
+        for spec in &self.specs {
+            let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let scores = raw.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).view([1, -1]);
             if self.cfg.npy {
@@ -97,9 +126,9 @@ impl<'a> MapSink<'a> {
                     PngScale::MaxNormalised,
                 )?;
             }
-            let v = crate::metrics::perturb::to_vec(&scores)?;
+            let v = Vec::<f64>::try_from(scores.to_kind(tch::Kind::Double).view(-1))?;
             let json = serde_json::json!({ "name": s.name, "target": s.target, "tokens": words, "scores": v });
-            super::atomic::write(
+            crate::io::atomic::write(
                 &dir.join(format!("{}.json", s.name)),
                 serde_json::to_string_pretty(&json).expect("json").as_bytes(),
             )?;
@@ -110,7 +139,7 @@ impl<'a> MapSink<'a> {
     /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
     /// its words shaded by score (max-normalised per review); readable without a server.
     pub fn finish(&self) -> Result<()> {
-        if !self.text {
+        if !self.strips() {
             return Ok(());
         }
         for spec in &self.specs {

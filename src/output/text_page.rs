@@ -35,5 +35,5 @@ pub fn write(dir: &Path, out: &Path) -> Result<()> {
         html += "</p>\n";
     }
     html += "</body></html>\n";
-    super::atomic::write(out, html.as_bytes())
+    crate::io::atomic::write(out, html.as_bytes())
 }

@@ -1,8 +1,8 @@
 //! The work dir the user names: flat, as in the original tool. `config.toml` (resolved, re-runnable),
 //! `log.txt`, TensorBoard event files, one folder per kind of map, and cached per-run state
 //! (`state/`) so a re-run resumes where the last one stopped.
-use super::atomic;
 use crate::error::{Error, Result};
+use crate::io::atomic;
 use std::path::{Path, PathBuf};
 
 pub struct WorkDir {

@@ -3,8 +3,9 @@
 //! checkpoint was trained with); `select_cls = "pos"` keeps the positive reviews only, as the
 //! original's estimation and attribution splits do.
 use super::{AclImdb, Vocab};
-use crate::data::{Dataset, Pipeline, Sample};
+use crate::data::{Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
+use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, DatasetKind};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub struct Imdb {
     vocab: Vocab,
     len: usize,
     classes: Vec<String>,
-    pipeline: Pipeline,
+    transform: ImageTransform,
 }
 
 impl Dataset for Imdb {
@@ -56,7 +57,7 @@ impl Dataset for Imdb {
         if r.tokens.is_empty() {
             return Err(Error::Attribution { sample: r.name, why: "the review has no tokens".into() });
         }
-        Ok(Sample { image: Tensor::from_slice(&r.ids(&self.vocab)), name: r.name, target: r.target, boxes: Vec::new() })
+        Ok(Sample { input: Tensor::from_slice(&r.ids(&self.vocab)), name: r.name, target: r.target, boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
         self.reviews.name(i)
@@ -64,14 +65,14 @@ impl Dataset for Imdb {
     fn class_names(&self) -> &[String] {
         &self.classes
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.transform
     }
-    fn is_text(&self) -> bool {
-        true
+    fn modality(&self) -> Modality {
+        Modality::Tokens
     }
     fn words(&self, s: &Sample) -> Option<Vec<String>> {
-        Vec::<i64>::try_from(&s.image).ok().map(|ids| ids.iter().map(|&t| self.vocab.token(t).to_string()).collect())
+        Vec::<i64>::try_from(&s.input).ok().map(|ids| ids.iter().map(|&t| self.vocab.token(t).to_string()).collect())
     }
 }
 
@@ -84,7 +85,7 @@ pub fn ensure_vocab(root: &Path, path: &Path) -> Result<Vocab> {
     if path.is_file() {
         return Vocab::load(path);
     }
-    let _lock = crate::output::lock::FileLock::acquire(&path.with_extension("lock"))?;
+    let _lock = crate::io::lock::FileLock::acquire(&path.with_extension("lock"))?;
     if path.is_file() {
         return Vocab::load(path);
     }
@@ -117,7 +118,7 @@ impl Build<DatasetKind> for Imdb {
             vocab,
             len,
             classes: vec!["neg".into(), "pos".into()],
-            pipeline: Pipeline::default(),
+            transform: ImageTransform::default(),
         }))
     }
 }

@@ -2,7 +2,7 @@
 //! is neutral filler with a few sentiment words of its label's polarity (and sometimes one of the
 //! other), so which words decide the label is known. Deterministic by seed; written atomically.
 use crate::error::Result;
-use crate::output::atomic;
+use crate::io::atomic;
 use crate::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -64,7 +64,7 @@ impl Vocab {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::output::atomic::write(path, (self.itos.join("\n") + "\n").as_bytes())
+        crate::io::atomic::write(path, (self.itos.join("\n") + "\n").as_bytes())
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
-use ibex::data::{Dataset, Pipeline, Sample};
+use ibex::data::{Dataset, ImageTransform, Sample};
 use ibex::Result;
 use std::path::PathBuf;
 use tch::Tensor;
@@ -17,13 +17,13 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 pub struct TensorDataset {
     pub images: Vec<Tensor>,
     pub targets: Vec<i64>,
-    pub pipeline: Pipeline,
+    pub transform: ImageTransform,
     pub classes: Vec<String>,
 }
 
 impl TensorDataset {
     pub fn new(images: Vec<Tensor>, targets: Vec<i64>) -> Self {
-        TensorDataset { images, targets, pipeline: Pipeline::default(), classes: vec!["a".into(), "b".into()] }
+        TensorDataset { images, targets, transform: ImageTransform::default(), classes: vec!["a".into(), "b".into()] }
     }
 }
 
@@ -32,7 +32,7 @@ impl Dataset for TensorDataset {
         self.images.len()
     }
     fn get(&self, i: usize) -> Result<Sample> {
-        Ok(Sample { name: self.name(i), image: self.images[i].shallow_clone(), target: self.targets[i], boxes: vec![] })
+        Ok(Sample { name: self.name(i), input: self.images[i].shallow_clone(), target: self.targets[i], boxes: vec![] })
     }
     fn name(&self, i: usize) -> String {
         format!("s{i:04}")
@@ -40,8 +40,11 @@ impl Dataset for TensorDataset {
     fn class_names(&self) -> &[String] {
         &self.classes
     }
-    fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    fn transform(&self) -> &ImageTransform {
+        &self.transform
+    }
+    fn modality(&self) -> ibex::modality::Modality {
+        ibex::modality::Modality::Image
     }
 }
 

@@ -113,7 +113,7 @@ pub fn recall_at_k(
     for i in 0..n {
         let s = test.get(i).unwrap();
         let scores = scores_of(&s);
-        let words: Vec<&str> = Vec::<i64>::try_from(&s.image).unwrap().iter().map(|&t| vocab.token(t)).collect();
+        let words: Vec<&str> = Vec::<i64>::try_from(&s.input).unwrap().iter().map(|&t| vocab.token(t)).collect();
         let is_sent = |w: &str| POSITIVE.contains(&w) || NEGATIVE.contains(&w);
         let k = words.iter().filter(|w| is_sent(w)).count();
         let mut order: Vec<usize> = (0..words.len()).collect();

@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     let (md, csv) = ibex::evaluation::compare(&rows);
     println!("{md}");
     if let Some(p) = &a.csv {
-        ibex::output::atomic::write(p, csv.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+        ibex::io::atomic::write(p, csv.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
     }
     if let Some(d) = &a.plots {
         ibex::evaluation::write_compare_plots(&rows, d)

@@ -11,12 +11,19 @@ struct Args {
     config: PathBuf,
     #[arg(long, num_args = 1..)]
     cfg_options: Vec<String>,
+    /// Also fill in every default of each component (what the run actually uses).
+    #[arg(long)]
+    defaults: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     ibex::cli::start();
     let a = Args::parse();
     let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
-    print!("{}", ibex::config::resolved_toml(&run.fig)?);
+    if a.defaults {
+        print!("{}", ibex::config::values_toml(&run.resolved_values()?)?);
+    } else {
+        print!("{}", ibex::config::resolved_toml(&run.fig)?);
+    }
     Ok(())
 }

@@ -22,7 +22,7 @@ struct Args {
     /// Attribute only part i of n of the attribution split (0 ≤ i < n); n processes with one work
     /// dir share the work (see tools/slurm_train.sh)
     #[arg(long)]
-    shard: Option<ibex::pipeline::Shard>,
+    shard: Option<ibex::run::Shard>,
 }
 
 fn main() -> anyhow::Result<()> {

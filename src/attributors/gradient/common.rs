@@ -114,8 +114,9 @@ pub fn per_sample_noise(seeds: &[i64], salt: i64, draw: impl Fn() -> Tensor) -> 
     Tensor::stack(&v, 0)
 }
 
-/// Declares a method's struct over its params, `from_params`, its registry builder (with an
-/// optional check of the params) and its registration under its own name.
+/// Declares a method's struct over its params, `from_params`, its registry builder (every method's
+/// `batch_size` ≥ 1, plus an optional check of its own params) and its registration under its own
+/// name.
 macro_rules! grad_method {
     ($(#[$doc:meta])* $name:ident($params:ident) $(, check = $check:expr)?) => {
         $(#[$doc])*
@@ -139,9 +140,13 @@ macro_rules! grad_method {
 
         impl $crate::registry::Build<$crate::registry::AttributorKind> for $name {
             type Params = $params;
+            fn validate(p: &$params) -> $crate::config::Checked {
+                $crate::config::validate::at_least("batch_size", p.batch_size as i64, 1)?;
+                $( let check: fn(&$params) -> $crate::config::Checked = $check;
+                   check(p)?; )?
+                Ok(())
+            }
             fn build(p: $params, _cx: &$crate::registry::BuildCtx) -> $crate::error::Result<Box<dyn $crate::attributors::Attributor>> {
-                $( let check: fn(&$params) -> ::std::result::Result<(), String> = $check;
-                   check(&p).map_err(|why| $crate::error::Error::ConfigMsg(format!("attributor: {why}")))?; )?
                 Ok(Box::new($name::from_params(p)))
             }
         }

@@ -28,7 +28,7 @@ pub fn relu_rule_backward(
     rule: ReluRule,
     features_only: bool,
 ) -> Result<Tensor> {
-    let stages = model.stages().ok_or_else(|| Error::Model("this model does not expose its layers".into()))?;
+    let stages = model.stages().ok_or_else(|| Error::Model("this model does not expose its layers".into()))?.chain();
     let mut inputs = Vec::with_capacity(stages.len());
     let out = tch::no_grad(|| {
         let mut h = x.detach();

@@ -5,6 +5,7 @@ use super::common::{grad_method, grad_params, input_gradients, per_sample_noise,
 use super::{sample_dims, GradMethod, GradOutput, Quadrature, Rule};
 use crate::attributors::GaussianSmoothing;
 use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -59,12 +60,22 @@ impl IntegratedGradients {
 
 grad_method! {
     /// Integrated Gradients.
-    IntegratedGradients(IntegratedGradientsParams)
+    IntegratedGradients(IntegratedGradientsParams),
+    check = |p| {
+        use crate::config::validate::{at_least, positive};
+        at_least("steps", p.steps as i64, 1)?;
+        at_least("internal_batch_size", p.internal_batch_size as i64, 1)?;
+        positive("blur_sigma", p.blur_sigma)
+    }
 }
 
 impl GradMethod for IntegratedGradients {
-    fn on_sequences(&self) -> bool {
-        self.p.baseline != Baseline::Blurred
+    fn modalities(&self) -> &'static [Modality] {
+        if self.p.baseline == Baseline::Blurred {
+            &[Modality::Image]
+        } else {
+            &[Modality::Image, Modality::Tokens]
+        }
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let n = x.size()[0];

@@ -21,11 +21,12 @@ pub use occlusion::{Occlusion, OcclusionParams, RandomMap, RandomMapParams};
 pub use quadrature::{Quadrature, Rule};
 pub use saliency::{InputXGradient, InputXGradientParams, Saliency, SaliencyParams};
 
-use super::{sample_seed, Attribution, Attributor, MapSpec, RunCtx};
+use super::{sample_seed, Attribution, AttributionCtx, Attributor, MapSpec};
 use crate::data::Sample;
 use crate::error::{Error, Result};
+use crate::explanation::PngScale;
+use crate::modality::Modality;
 use crate::models::Classifier;
-use crate::output::maps::PngScale;
 use tch::Tensor;
 
 /// What a method returns for a batch: maps [N,C',H,W] and per-sample scalars for TensorBoard.
@@ -51,10 +52,11 @@ pub trait GradMethod: WithCommon {
     fn check_model(&self, _model: &dyn Classifier) -> Result<()> {
         Ok(())
     }
-    /// Whether the method works on any input shape, so also on a text model's word embeddings
-    /// [N,T,E]; methods that need image axes (blur, patches, ReLU chains, conv layers) do not.
-    fn on_sequences(&self) -> bool {
-        false
+    /// The inputs the method works on. Methods that work on any input shape also serve a text
+    /// model's word embeddings [N,T,E]; those that need image axes (blur, patches, ReLU chains,
+    /// conv layers) serve images only.
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Image]
     }
     /// x [N,C,H,W] (on the model's device), targets [N] int64, one seed per sample (noise drawn
     /// for sample i depends on seeds[i] only, so a batch equals its singles).
@@ -63,8 +65,8 @@ pub trait GradMethod: WithCommon {
 
 impl<M: GradMethod> Attributor for M {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
-        if model.sequence_features() && !self.on_sequences() {
-            return Err(Error::ConfigMsg("attributor: this method needs images; on a text model use Saliency, InputXGradient, IntegratedGradients (baseline zeros or uniform) or a NoiseTunnel around one of them".into()));
+        if !self.modalities().contains(&model.modality()) {
+            return Err(Error::ConfigMsg(format!("attributor: this method does not read {} inputs; on a text model use Saliency, InputXGradient, IntegratedGradients (baseline zeros or uniform) or a NoiseTunnel around one of them", model.modality())));
         }
         self.check_model(model)
     }
@@ -75,18 +77,23 @@ impl<M: GradMethod> Attributor for M {
     fn batch_size(&self) -> usize {
         self.common().batch_size.max(1)
     }
-    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
+    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
         let mut v = self.attribute_batch(model, std::slice::from_ref(s), cx)?;
         v.pop().ok_or_else(|| Error::Attribution { sample: s.name.clone(), why: "no result".into() })
     }
-    fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
+    fn attribute_batch(
+        &mut self,
+        model: &dyn Classifier,
+        samples: &[Sample],
+        cx: &AttributionCtx,
+    ) -> Result<Vec<Attribution>> {
         if samples.is_empty() {
             return Ok(Vec::new());
         }
-        if model.sequence_features() {
+        if model.modality() == Modality::Tokens {
             return samples.iter().map(|s| attribute_text(self, model, s, cx)).collect();
         }
-        let images: Vec<Tensor> = samples.iter().map(|s| s.image.shallow_clone()).collect();
+        let images: Vec<Tensor> = samples.iter().map(|s| s.input.shallow_clone()).collect();
         let x = Tensor::stack(&images, 0).to_device(cx.device);
         let labels: Vec<i64> = samples.iter().map(|s| s.target).collect();
         let targets = self.common().target.resolve_batch(model, &x, &labels);
@@ -98,9 +105,9 @@ impl<M: GradMethod> Attributor for M {
         }
         let maps = out.maps.to_device(tch::Device::Cpu);
         Ok((0..samples.len() as i64)
-            .map(|i| Attribution {
-                maps: vec![maps.get(i)],
-                curves: out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[i])])).collect(),
+            .map(|i| {
+                let curves = out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[i])])).collect();
+                Attribution::single(&self.common().out_dir, maps.get(i), curves)
             })
             .collect())
     }
@@ -112,9 +119,9 @@ fn attribute_text<M: GradMethod + ?Sized>(
     m: &M,
     model: &dyn Classifier,
     s: &Sample,
-    cx: &RunCtx,
+    cx: &AttributionCtx,
 ) -> Result<Attribution> {
-    let x = model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.detach();
+    let x = model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.detach();
     let targets = m.common().target.resolve_batch(model, &x, &[s.target]);
     let out = m.compute(model, &x, &targets, &[sample_seed(cx.seed, &s.name)])?;
     if !bool::try_from(out.maps.isfinite().all()).unwrap_or(false) {
@@ -122,10 +129,8 @@ fn attribute_text<M: GradMethod + ?Sized>(
     }
     // [1,T,E] → [E,1,T], reduced over E
     let map = m.common().reduce.apply(&out.maps.permute([2, 0, 1])).to_device(tch::Device::Cpu);
-    Ok(Attribution {
-        maps: vec![map],
-        curves: out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect(),
-    })
+    let curves = out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect();
+    Ok(Attribution::single(&m.common().out_dir, map, curves))
 }
 
 /// Every dimension but the batch's, for per-sample sums and ranges of any input shape.

@@ -9,7 +9,8 @@ use super::{
     GuidedBackpropParams, GuidedGradCam, GuidedGradCamParams, InputXGradient, InputXGradientParams,
     IntegratedGradients, IntegratedGradientsParams, Saliency, SaliencyParams, Score, WithCommon,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
@@ -95,8 +96,8 @@ impl GradMethod for NoiseTunnel {
     fn check_model(&self, model: &dyn Classifier) -> Result<()> {
         self.base.check_model(model)
     }
-    fn on_sequences(&self) -> bool {
-        self.base.on_sequences()
+    fn modalities(&self) -> &'static [Modality] {
+        self.base.modalities()
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let size = x.size();
@@ -130,10 +131,13 @@ impl GradMethod for NoiseTunnel {
 
 impl Build<AttributorKind> for NoiseTunnel {
     type Params = NoiseTunnelParams;
+    fn validate(p: &NoiseTunnelParams) -> crate::config::Checked {
+        use crate::config::validate::{at_least, non_negative};
+        at_least("batch_size", p.batch_size as i64, 1)?;
+        at_least("samples", p.samples as i64, 1)?;
+        non_negative("noise_level", p.noise_level)
+    }
     fn build(p: NoiseTunnelParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
-        if p.samples == 0 || !p.noise_level.is_finite() || p.noise_level < 0.0 {
-            return Err(Error::ConfigMsg("attributor: samples must be ≥ 1 and noise_level a number ≥ 0".into()));
-        }
         Ok(Box::new(NoiseTunnel::from_params(p)))
     }
 }

@@ -24,7 +24,12 @@ grad_params! {
 grad_method! {
     /// Occlusion.
     Occlusion(OcclusionParams),
-    check = |p| if p.window.iter().chain(&p.stride).all(|&v| v >= 1) { Ok(()) } else { Err("window and stride must be ≥ 1".into()) }
+    check = |p| {
+        use crate::config::validate::at_least;
+        p.window.iter().try_for_each(|&v| at_least("window", v, 1))?;
+        p.stride.iter().try_for_each(|&v| at_least("stride", v, 1))?;
+        at_least("perturbations_per_eval", p.perturbations_per_eval, 1)
+    }
 }
 
 /// Window starts along one axis: ceil((len − window)/stride) + 1 of them, the last one clipped.

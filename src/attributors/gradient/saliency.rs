@@ -3,6 +3,7 @@
 use super::common::{grad_method, grad_params, input_gradients};
 use super::{GradMethod, GradOutput};
 use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use tch::Tensor;
 
@@ -20,8 +21,8 @@ grad_method! {
 }
 
 impl GradMethod for Saliency {
-    fn on_sequences(&self) -> bool {
-        true
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Image, Modality::Tokens]
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;
@@ -40,8 +41,8 @@ grad_method! {
 }
 
 impl GradMethod for InputXGradient {
-    fn on_sequences(&self) -> bool {
-        true
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Image, Modality::Tokens]
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, _seeds: &[i64]) -> Result<GradOutput> {
         let (g, _) = input_gradients(model, x, targets, self.common.score)?;

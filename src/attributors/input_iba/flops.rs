@@ -2,7 +2,7 @@
 //! multiply-accumulates (spec §7.2's accounting): FLOPs = 2·MACs; a backward pass to the input
 //! costs one forward, one that also reaches weights two. Element-wise work (noise, masks, batch
 //! norm, the KL) is left out: it is a few percent at these sizes.
-use super::InputIbaConfig;
+use super::InputIbaParams;
 
 /// Multiply-accumulates of the critic (`Critic`) on one [C,h,w] feature map.
 pub fn critic_macs(c: i64, h: i64, w: i64) -> f64 {
@@ -23,7 +23,7 @@ pub struct StageFlops {
 }
 
 /// `model` = [MACs up to the layer, MACs after it] per image; `feature` = the layer's [C,h,w].
-pub fn per_image(p: &InputIbaConfig, model: [f64; 2], feature: [i64; 3]) -> StageFlops {
+pub fn per_image(p: &InputIbaParams, model: [f64; 2], feature: [i64; 3]) -> StageFlops {
     let [f, t] = model;
     let d = critic_macs(feature[0], feature[1], feature[2]);
     let fi = &p.feat_iba;

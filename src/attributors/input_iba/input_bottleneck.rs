@@ -4,7 +4,9 @@
 //! so pixels the GAN mask m admits pass for free and only those it suppressed are charged.
 use crate::attributors::bottleneck::NoisyCopies;
 use crate::attributors::{Curves, GaussianSmoothing, SampleCurves, Streams};
+use crate::config::Checked;
 use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -24,7 +26,7 @@ pub fn input_capacity(x: &Tensor, lambda: &Tensor, m: &Tensor, mean: f64, std: f
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct InputIbaParams {
+pub struct InputBottleneckParams {
     /// Weight of the information term (vision: 20, text: 30).
     pub beta: f64,
     pub opt_steps: usize,
@@ -42,9 +44,23 @@ pub struct InputIbaParams {
     pub smoothed_output: bool,
 }
 
-impl Default for InputIbaParams {
+impl InputBottleneckParams {
+    pub fn validate(&self) -> Checked {
+        use crate::config::validate::{at_least, finite, non_negative, positive};
+        at_least("opt_steps", self.opt_steps as i64, 1)?;
+        at_least("batch_size", self.batch_size, 1)?;
+        positive("lr", self.lr)?;
+        non_negative("beta", self.beta)?;
+        finite("initial_alpha", self.initial_alpha)?;
+        non_negative("sigma", self.sigma)?;
+        finite("input_mean", self.input_mean)?;
+        positive("input_std", self.input_std)
+    }
+}
+
+impl Default for InputBottleneckParams {
     fn default() -> Self {
-        InputIbaParams {
+        InputBottleneckParams {
             beta: 20.0,
             opt_steps: 60,
             lr: 1.0,
@@ -68,10 +84,11 @@ pub fn optimise(
     x: &Tensor,
     targets: &[i64],
     m: &Tensor,
-    p: &InputIbaParams,
+    p: &InputBottleneckParams,
     names: &[&str],
     streams: &mut Streams,
 ) -> Result<(Tensor, Vec<Curves>)> {
+    p.validate().map_err(|e| crate::error::Error::ConfigMsg(format!("input_iba.{}: {}", e.field, e.why)))?;
     let size = x.size();
     let n = size[0];
     if p.sigma > 0.0 && size.len() != 4 {
@@ -104,6 +121,6 @@ pub fn optimise(
         (Some(s), true) => s.apply(&lam),
         _ => lam,
     };
-    let reduce = if model.sequence_features() { -1 } else { 1 };
+    let reduce = if model.modality() == Modality::Tokens { -1 } else { 1 };
     Ok((lam.mean_dim(reduce, false, Kind::Float), curves.into_curves()))
 }

@@ -9,29 +9,42 @@ mod input_bottleneck;
 pub mod wgan;
 
 pub use critic::{Critic, CriticNet, SequenceCritic};
-pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputIbaParams};
+pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputBottleneckParams};
 pub use wgan::{GanResult, RealMask, WganParams};
 
 use super::bottleneck::saliency_bits;
-use super::{sample_seed, Attribution, Attributor, FeatureIba, FeatureIbaParams, MapSpec, Reduce, RunCtx, Streams};
-use crate::data::{Dataset, Sample};
+use super::feature_iba::FEAT_MASKS;
+use super::{
+    sample_seed, stage_index, Attribution, AttributionCtx, Attributor, FeatureIba, FeatureIbaParams, MapSpec, Reduce,
+    Split, Splits, Streams,
+};
+use crate::config::Checked;
+use crate::data::Sample;
 use crate::error::Result;
+use crate::explanation::PngScale;
+use crate::modality::Modality;
 use crate::models::Classifier;
-use crate::output::maps::PngScale;
 use crate::registry::{AttributorKind, Build, BuildCtx};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tch::Tensor;
 
+/// The output names (and folders) of the input and GAN masks.
+pub const INPUT_MASKS: &str = "input_masks";
+pub const GAN_MASKS: &str = "gan_masks";
+
+/// The three stages, in order (the sanity check randomises the model from one of them on).
+const STAGES: [&str; 3] = ["feat_iba", "gan", "input_iba"];
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct InputIbaConfig {
+pub struct InputIbaParams {
     #[serde(rename = "type")]
     pub type_: String,
     /// The feature stage (layer, estimation, β 20, 10 steps, no smoothing).
     pub feat_iba: FeatureIbaParams,
     pub gan: WganParams,
-    pub input_iba: InputIbaParams,
+    pub input_iba: InputBottleneckParams,
     /// Also write `gan_masks/<name>` (σ(θ_G), channel mean).
     pub save_gan_mask: bool,
     /// Samples attributed together, each with its own masks, critic and optimiser state, and its
@@ -39,13 +52,13 @@ pub struct InputIbaConfig {
     pub samples_per_batch: usize,
 }
 
-impl Default for InputIbaConfig {
+impl Default for InputIbaParams {
     fn default() -> Self {
-        InputIbaConfig {
+        InputIbaParams {
             type_: "InputIba".into(),
             feat_iba: FeatureIbaParams::default(),
             gan: WganParams::default(),
-            input_iba: InputIbaParams::default(),
+            input_iba: InputBottleneckParams::default(),
             save_gan_mask: false,
             samples_per_batch: 1,
         }
@@ -53,18 +66,20 @@ impl Default for InputIbaConfig {
 }
 
 pub struct InputIba {
-    p: InputIbaConfig,
+    p: InputIbaParams,
     feat: FeatureIba,
-    /// Seconds of the last batch's feature-IBA, WGAN and input-IBA stages (for the benchmark).
-    pub last_stage_seconds: [f64; 3],
 }
 
+/// The curve of each stage's seconds per sample (its batch's time shared equally), so the
+/// benchmark and TensorBoard read the stages' cost from the attribution itself.
+pub const STAGE_SECONDS: [&str; 3] = ["time/feat_iba_s", "time/gan_s", "time/input_iba_s"];
+
 impl InputIba {
-    pub fn new(p: InputIbaConfig) -> Self {
-        InputIba { feat: FeatureIba::new(p.feat_iba.clone()), p, last_stage_seconds: [0.0; 3] }
+    pub fn new(p: InputIbaParams) -> Self {
+        InputIba { feat: FeatureIba::new(p.feat_iba.clone()), p }
     }
 
-    pub fn config(&self) -> &InputIbaConfig {
+    pub fn config(&self) -> &InputIbaParams {
         &self.p
     }
 
@@ -85,31 +100,39 @@ impl Attributor for InputIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
         self.feat.check(model)
     }
-    fn needs_estimation(&self) -> bool {
-        self.feat.needs_estimation()
+    fn splits(&self) -> Vec<Split> {
+        self.feat.splits()
     }
-    fn fit(&mut self, model: &dyn Classifier, data: Option<&dyn Dataset>, cx: &RunCtx) -> Result<()> {
+    fn fit(&mut self, model: &dyn Classifier, data: &Splits, cx: &AttributionCtx) -> Result<()> {
         self.feat.fit(model, data, cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
         let mut v = vec![
-            MapSpec { dir: "feat_masks".into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum },
-            MapSpec { dir: "input_masks".into(), scale: PngScale::Raw, reduce: Reduce::Sum },
+            MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum },
+            MapSpec { dir: INPUT_MASKS.into(), scale: PngScale::Raw, reduce: Reduce::Sum },
         ];
         if self.p.save_gan_mask {
-            v.push(MapSpec { dir: "gan_masks".into(), scale: PngScale::Raw, reduce: Reduce::Sum });
+            v.push(MapSpec { dir: GAN_MASKS.into(), scale: PngScale::Raw, reduce: Reduce::Sum });
         }
         v
     }
-    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &RunCtx) -> Result<Attribution> {
+    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
         let mut v = self.attribute_batch(model, std::slice::from_ref(s), cx)?;
         Ok(v.pop().expect("one attribution per sample"))
     }
     fn batch_size(&self) -> usize {
         self.p.samples_per_batch.max(1)
     }
-    fn attribute_batch(&mut self, model: &dyn Classifier, samples: &[Sample], cx: &RunCtx) -> Result<Vec<Attribution>> {
+    fn attribute_batch(
+        &mut self,
+        model: &dyn Classifier,
+        samples: &[Sample],
+        cx: &AttributionCtx,
+    ) -> Result<Vec<Attribution>> {
         self.run_stages([model; 3], samples, cx)
+    }
+    fn stages(&self) -> Vec<&'static str> {
+        STAGES.to_vec()
     }
     fn attribute_randomised(
         &mut self,
@@ -117,18 +140,10 @@ impl Attributor for InputIba {
         randomised: &dyn Classifier,
         sample: &Sample,
         stage: &str,
-        cx: &RunCtx,
+        cx: &AttributionCtx,
     ) -> Result<Attribution> {
-        let models = match stage {
-            "gan" => [original, randomised, randomised],
-            "input_iba" => [original, original, randomised],
-            "all" => [randomised; 3],
-            other => {
-                return Err(crate::error::Error::ConfigMsg(format!(
-                    "sanity-check stage `{other}`: expected \"all\", \"gan\" or \"input_iba\""
-                )))
-            }
-        };
+        let from = stage_index(&STAGES, stage)?;
+        let models: [&dyn Classifier; 3] = std::array::from_fn(|k| if k < from { original } else { randomised });
         let mut v = self.run_stages(models, std::slice::from_ref(sample), cx)?;
         Ok(v.pop().expect("one attribution per sample"))
     }
@@ -141,18 +156,18 @@ impl InputIba {
         &mut self,
         [model, gan_model, input_model]: [&dyn Classifier; 3],
         samples: &[Sample],
-        cx: &RunCtx,
+        cx: &AttributionCtx,
     ) -> Result<Vec<Attribution>> {
         let xs: Vec<Tensor> = samples
             .iter()
-            .map(|s| Ok(model.embed(&s.image.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach()))
+            .map(|s| Ok(model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach()))
             .collect::<Result<_>>()?;
         let targets: Vec<i64> =
             xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
         let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
         let x = Tensor::stack(&xs, 0);
         let size = x.size();
-        let text = model.sequence_features();
+        let text = model.modality() == Modality::Tokens;
         let t0 = sync(cx.device);
         let feats = self.feat.optimise_batch(model, &xs, &targets, &names, cx.seed)?;
         let t1 = sync(cx.device);
@@ -183,28 +198,41 @@ impl InputIba {
         let (input_masks, input_curves) =
             input_bottleneck::optimise(input_model, &x, &targets, &gan.masks, &self.p.input_iba, &names, &mut streams)?;
         let t3 = sync(cx.device);
-        self.last_stage_seconds = [(t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64()];
-        let [a, b, c] = self.last_stage_seconds;
+        let seconds = [(t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64()];
+        let [a, b, c] = seconds;
         log::debug!("{}: feature IBA {a:.2}s, WGAN {b:.2}s, input IBA {c:.2}s", names.join(", "));
+        let per_sample = |t: f64| t / samples.len() as f64;
+        let timing = STAGE_SECONDS.iter().zip(seconds).map(|(tag, t)| (tag.to_string(), vec![per_sample(t)]));
+        let timing: Vec<(String, Vec<f64>)> = timing.collect();
         let results = feats.into_iter().zip(gan.curves).zip(input_curves).enumerate();
         Ok(results
             .map(|(k, ((feat, gan_c), input_c))| {
                 let k = k as i64;
                 // text maps are [1,T] strips: one score per token
                 let strip = |t: Tensor| if text { t.unsqueeze(0) } else { t };
-                let mut maps = vec![feat_maps.get(k), strip(input_masks.get(k))];
+                let curves = feat.curves.into_iter().chain(gan_c).chain(input_c).chain(timing.clone()).collect();
+                let mut a = Attribution::single(FEAT_MASKS, feat_maps.get(k), curves)
+                    .with_map(INPUT_MASKS, strip(input_masks.get(k)));
                 if self.p.save_gan_mask {
-                    maps.push(strip(gan.masks.get(k).mean_dim(if text { -1 } else { 0 }, false, tch::Kind::Float)));
+                    let gan_map = gan.masks.get(k).mean_dim(if text { -1 } else { 0 }, false, tch::Kind::Float);
+                    a = a.with_map(GAN_MASKS, strip(gan_map));
                 }
-                Attribution { maps, curves: feat.curves.into_iter().chain(gan_c).chain(input_c).collect() }
+                a
             })
             .collect())
     }
 }
 
 impl Build<AttributorKind> for InputIba {
-    type Params = InputIbaConfig;
-    fn build(p: InputIbaConfig, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
+    type Params = InputIbaParams;
+    /// The nested stages' tables, each with its own checks, under its key.
+    fn validate(p: &InputIbaParams) -> Checked {
+        p.feat_iba.validate().map_err(|e| e.under("feat_iba"))?;
+        p.gan.validate().map_err(|e| e.under("gan"))?;
+        p.input_iba.validate().map_err(|e| e.under("input_iba"))?;
+        crate::config::validate::at_least("samples_per_batch", p.samples_per_batch as i64, 1)
+    }
+    fn build(p: InputIbaParams, _cx: &BuildCtx) -> Result<Box<dyn Attributor>> {
         Ok(Box::new(InputIba::new(p)))
     }
 }

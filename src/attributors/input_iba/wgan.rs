@@ -6,8 +6,10 @@
 use super::critic::{CriticNet, SequenceCritic};
 use super::Critic;
 use crate::attributors::{Curves, SampleCurves, Streams};
+use crate::config::Checked;
 use crate::error::Error;
 use crate::error::Result;
+use crate::modality::Modality;
 use crate::models::Classifier;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -40,6 +42,23 @@ pub struct WganParams {
     /// Draw the "real" set's noise once per GAN (the original's text GAN) instead of on every
     /// access (its vision GAN).
     pub static_real: bool,
+}
+
+impl WganParams {
+    /// Every value that would make a meaningless GAN is refused; `epochs = 0` is a legitimate
+    /// choice (no GAN training: θ_G stays at the feature map, μ_G = 0, σ_G = 1).
+    pub fn validate(&self) -> Checked {
+        use crate::config::validate::{at_least, non_negative, positive};
+        at_least("dataset_size", self.dataset_size, 1)?;
+        at_least("sub_dataset_size", self.sub_dataset_size, 1)?;
+        at_least("batch_size", self.batch_size, 1)?;
+        at_least("critic_iter", self.critic_iter as i64, 1)?;
+        positive("lr", self.lr)?;
+        positive("lr_mean", self.lr_mean)?;
+        positive("lr_std", self.lr_std)?;
+        positive("lr_mask", self.lr_mask)?;
+        non_negative("weight_clip", self.weight_clip)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -114,6 +133,7 @@ pub struct GanResult {
 /// Trains one GAN per sample, all in one batch; sample k's randomness comes from stream k alone,
 /// so its mask is the one it gets when trained by itself.
 pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanResult> {
+    p.validate().map_err(|e| Error::ConfigMsg(format!("gan.{}: {}", e.field, e.why)))?;
     let n = streams.len() as i64;
     let dev = g.x.device();
     // feature maps [N·B,…] → [N,B,…]
@@ -131,7 +151,7 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     }
     .unsqueeze(1);
     let fshape = clean.size()[2..].to_vec();
-    let critic: Box<dyn CriticNet> = if g.model.sequence_features() {
+    let critic: Box<dyn CriticNet> = if g.model.modality() == Modality::Tokens {
         if n != 1 {
             return Err(Error::ConfigMsg("text: one sentence at a time (samples_per_batch = 1)".into()));
         }
@@ -158,7 +178,7 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     opt_g.set_learning_rate_group(1, p.lr_std)?;
     opt_g.set_learning_rate_group(2, p.lr_mask)?;
     // per sub-dataset noise N(μ_k, s_k²), drawn once per GAN
-    let sub = p.sub_dataset_size.max(1);
+    let sub = p.sub_dataset_size;
     let subsets = (p.dataset_size + sub - 1) / sub;
     let stats: Vec<Vec<(f32, f32)>> = (0..n as usize)
         .map(|k| {
@@ -169,13 +189,13 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
         .collect();
     let mut d_curves = SampleCurves::new(&["gan/critic_loss"], n as usize);
     let mut g_curves = SampleCurves::new(&["gan/generator_loss"], n as usize);
-    let bs = p.batch_size.max(1) as usize;
+    let bs = p.batch_size as usize;
     let ones = vec![1i64; fshape.len()]; // per-item scalars broadcast over a feature map
                                          // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
-    let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size.max(0)][..], &fshape[..]].concat(), dev));
+    let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size][..], &fshape[..]].concat(), dev));
     for epoch in 0..p.epochs {
-        let perms = streams.permutations(p.dataset_size.max(0) as usize);
-        for (i, start) in (0..p.dataset_size.max(0) as usize).step_by(bs).enumerate() {
+        let perms = streams.permutations(p.dataset_size as usize);
+        for (i, start) in (0..p.dataset_size as usize).step_by(bs).enumerate() {
             let end = (start + bs).min(p.dataset_size as usize);
             let b = (end - start) as i64;
             let pick = |f: fn(&(f32, f32)) -> f32| -> Tensor {
@@ -220,7 +240,7 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             d_curves.push(&[&loss_d], g.names, |v| {
                 format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}")
             })?;
-            if i % p.critic_iter.max(1) == 0 {
+            if i % p.critic_iter == 0 {
                 opt_g.zero_grad()?;
                 let loss_g = -critic.score(&features(&gen.images(g.x, &z))?).mean_dim(1, false, Kind::Float);
                 loss_g.sum(Kind::Float).backward();

@@ -1,7 +1,9 @@
 //! The top level of a run config. Component tables (`model`, `data.*`, `attributor`) are checked by
 //! the component that the registry picks; everything else is checked here, so a typo anywhere is
-//! an error that names the key.
+//! an error that names the key. It lives with the run, at the top, because it gathers the tables of
+//! every layer below (data generation, training, output, evaluation).
 use crate::data::synthetic::SyntheticConfig;
+use crate::output::OutputConfig;
 use crate::training::TrainClassifierConfig;
 use figment::value::Dict;
 use serde::{Deserialize, Serialize};
@@ -40,9 +42,9 @@ pub struct RunConfig {
     /// Build the vocabulary of `data.train` and train the DeepLSTM when their files are missing.
     #[serde(default)]
     pub train_text_classifier: Option<crate::text::training::TextTrainConfig>,
-    /// `tools/eval`'s settings and metric tables (`crate::evaluation::EvalConfig`).
+    /// `tools/eval`'s settings and metric tables.
     #[serde(default)]
-    pub eval: Option<crate::evaluation::EvalConfig>,
+    pub eval: Option<super::EvalConfig>,
 }
 
 fn default_device() -> String {
@@ -60,25 +62,6 @@ pub struct DataConfig {
     pub attribution: Option<Dict>,
     pub train: Option<Dict>,
     pub test: Option<Dict>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OutputConfig {
-    /// Write `<name>.png` (8-bit, the original's format).
-    pub png: bool,
-    /// Write `<name>.npy` (float32, the exact map).
-    pub npy: bool,
-    /// Write `<name>_overlay.jpg`, the map over the input image.
-    pub overlay: bool,
-    /// How many samples' overlays go to TensorBoard.
-    pub tensorboard_images: usize,
-    /// Stop at the first failing sample instead of recording it and going on.
-    pub fail_fast: bool,
-}
-
-impl Default for OutputConfig {
-    fn default() -> Self {
-        OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
-    }
+    /// Held-out data for a method trained on `train` (a per-epoch validation figure).
+    pub validation: Option<Dict>,
 }

@@ -1,0 +1,79 @@
+//! What an explanation method hands on, and what the writers and the evaluation read: maps by
+//! output name, the loss curves behind them, and how each map is shown. Shared by producers
+//! (`attributors`) and consumers (`output`, `evaluation`), so neither imports the other.
+use std::collections::BTreeMap;
+use tch::Tensor;
+
+/// How a map becomes 8-bit grey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PngScale {
+    /// ⌊255·m/max(m)⌋: the feature mask in bits (original: `feat_masks/`).
+    MaxNormalised,
+    /// ⌊255·m⌋ for a mask already in [0,1] (original: `input_masks/`).
+    Raw,
+}
+
+/// Where and how one kind of map is written (e.g. `feat_masks/`, max-normalised PNG); `dir` is
+/// also the map's name in [`Attribution::maps`].
+#[derive(Clone, Debug)]
+pub struct MapSpec {
+    pub dir: String,
+    pub scale: PngScale,
+    /// How a [C,H,W] map becomes [H,W] for the PNG and the overlay (the `.npy` keeps all channels).
+    pub reduce: Reduce,
+}
+
+/// Channel reduction of a [C,H,W] attribution for display and evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduce {
+    Sum,
+    #[default]
+    SumAbs,
+    MaxAbs,
+}
+
+impl Reduce {
+    /// [C,H,W] → [H,W]; an [H,W] map is returned as it is.
+    pub fn apply(self, map: &Tensor) -> Tensor {
+        if map.dim() == 2 {
+            return map.shallow_clone();
+        }
+        match self {
+            Reduce::Sum => map.sum_dim_intlist(0, false, tch::Kind::Float),
+            Reduce::SumAbs => map.abs().sum_dim_intlist(0, false, tch::Kind::Float),
+            Reduce::MaxAbs => map.abs().amax([0], false),
+        }
+    }
+}
+
+/// Named series for TensorBoard: (tag, value per optimisation step), e.g. ("feat_iba/loss", [...]).
+pub type Curves = Vec<(String, Vec<f64>)>;
+
+/// One sample's result: its maps keyed by output name (a [`MapSpec::dir`]; [H,W], or [C,H,W] with
+/// the input's H×W; text: [1,T]), and curves (per optimisation step, or single values) for
+/// TensorBoard.
+#[derive(Default)]
+pub struct Attribution {
+    pub maps: BTreeMap<String, Tensor>,
+    pub curves: Curves,
+}
+
+impl Attribution {
+    /// An attribution of one map.
+    pub fn single(name: &str, map: Tensor, curves: Curves) -> Self {
+        Attribution { maps: BTreeMap::from([(name.to_string(), map)]), curves }
+    }
+    /// Adds (or replaces) the map called `name`.
+    pub fn with_map(mut self, name: &str, map: Tensor) -> Self {
+        self.maps.insert(name.to_string(), map);
+        self
+    }
+    /// The map called `name`; the error lists the maps there are.
+    pub fn map(&self, name: &str) -> crate::error::Result<&Tensor> {
+        self.maps.get(name).ok_or_else(|| {
+            let have: Vec<&str> = self.maps.keys().map(String::as_str).collect();
+            crate::error::Error::Model(format!("no map `{name}` in this attribution (it has {have:?})"))
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! The attribution loop: fit the attributor on the splits it declares, then explain every sample
+//! of the attribution split (or one shard of it) in the attributor's batches, skipping samples
+//! whose outputs exist, recording failed ones and going on.
+use super::Run;
+use crate::attributors::AttributionCtx;
+use crate::error::{Error, Result};
+use crate::output::{MapSink, WorkDir};
+
+/// One of `count` disjoint parts of the attribution split (`tools/train --shard index/count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `i/n` with 0 ≤ i < n (Slurm's `$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or("expected i/n, e.g. 0/4")?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|e| e.to_string())?,
+            n.trim().parse::<usize>().map_err(|e| e.to_string())?,
+        );
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 ≤ i < n"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What an attribution run did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub attributed: usize,
+    pub skipped: usize,
+    /// (sample, error) of samples that failed; the run went on without them.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Run {
+    /// Records a failed sample and goes on, or stops with `output.fail_fast`.
+    fn failed(&self, summary: &mut Summary, name: String, e: Error) -> Result<()> {
+        if self.cfg.output.fail_fast {
+            return Err(e);
+        }
+        log::error!("{e}; going on with the next sample");
+        summary.failed.push((name, e.to_string()));
+        Ok(())
+    }
+
+    /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
+    /// whose position k in the attribution split has k mod count = index.
+    pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
+        let mut model = self.model()?;
+        model.freeze();
+        let mut attr = self.attributor()?;
+        attr.check(model.as_ref())?;
+        let splits = self.splits(&attr.splits())?;
+        let data = self.dataset("attribution")?;
+        if data.modality() != model.modality() {
+            return Err(Error::ConfigMsg(format!(
+                "data.attribution holds {} inputs, the model reads {} inputs",
+                data.modality(),
+                model.modality()
+            )));
+        }
+        let cx = AttributionCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
+        attr.fit(model.as_ref(), &splits.view(), &cx)?;
+        let precision = self.cfg.precision;
+        precision.apply()?;
+        let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs(), data.modality())?;
+        let mut summary = Summary::default();
+        let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
+        let pending: Vec<usize> = mine.iter().copied().filter(|&i| !sink.is_done(&data.name(i))).collect();
+        summary.skipped = mine.len() - pending.len();
+        let bar = crate::logging::progress(mine.len() as u64, "attribution");
+        bar.inc(summary.skipped as u64);
+        for chunk in pending.chunks(attr.batch_size().max(1)) {
+            let mut samples = Vec::new();
+            for &i in chunk {
+                match data.get(i) {
+                    Ok(s) => samples.push((i, s)),
+                    Err(e) => self.failed(&mut summary, data.name(i), e)?,
+                }
+            }
+            let batch: Vec<_> = samples.iter().map(|(_, s)| s.clone_shallow()).collect();
+            match precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx)) {
+                Ok(results) => {
+                    for ((i, s), a) in samples.iter().zip(results) {
+                        sink.write(*i, s, &a, data.as_ref())?;
+                        summary.attributed += 1;
+                    }
+                }
+                // one bad sample must not take its batch with it: redo the batch one by one
+                Err(_) if samples.len() > 1 => {
+                    for (i, s) in &samples {
+                        match precision.run(|| attr.attribute(model.as_ref(), s, &cx)) {
+                            Ok(a) => {
+                                sink.write(*i, s, &a, data.as_ref())?;
+                                summary.attributed += 1;
+                            }
+                            Err(e) => self.failed(&mut summary, s.name.clone(), e)?,
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.failed(&mut summary, samples.first().map(|(_, s)| s.name.clone()).unwrap_or_default(), e)?
+                }
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        sink.finish()?;
+        let file = match shard {
+            Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
+            None => "summary.json".into(),
+        };
+        crate::io::atomic::write(&wd.path(&file), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,130 @@
+//! What `tools/train` does, in three phases, one file each: [`Run`] loads and checks a config and
+//! builds its components (here); `prepare` makes what the config asks for and is missing (the
+//! synthetic data, the review corpus, the classifier's weights); `attribute` fits the attributor
+//! and explains every sample of the attribution split, skipping samples whose outputs exist, and
+//! writes maps, TensorBoard events and a summary.
+mod attribute;
+mod config;
+mod eval_config;
+mod prepare;
+
+pub use attribute::{Shard, Summary};
+pub use config::{DataConfig, RunConfig};
+pub use eval_config::{EvalConfig, RoarConfig};
+
+use crate::attributors::Attributor;
+use crate::data::{Dataset, Split, Splits};
+use crate::error::{Error, Result};
+use crate::models::Classifier;
+use crate::registry::{self, AttributorKind, BuildCtx, DatasetKind, ModelKind};
+use figment::Figment;
+use std::path::{Path, PathBuf};
+
+/// The datasets of the splits a method declared ([`crate::attributors::Attributor::splits`]).
+pub struct LoadedSplits(Vec<(Split, Box<dyn Dataset>)>);
+
+impl LoadedSplits {
+    pub fn view(&self) -> Splits<'_> {
+        Splits::new(self.0.iter().map(|(s, d)| (*s, d.as_ref())).collect())
+    }
+}
+
+/// A loaded, validated config and the device it runs on.
+pub struct Run {
+    pub fig: Figment,
+    pub cfg: RunConfig,
+    pub device: tch::Device,
+}
+
+impl Run {
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let fig = crate::config::load(path, overrides)?;
+        let cfg: RunConfig = fig.extract().map_err(|e| Error::config("<root>", e))?;
+        let device = crate::runtime::parse_device(&cfg.device)?;
+        cfg.precision.check(device)?;
+        let run = Run { fig, cfg, device };
+        run.validate()?;
+        Ok(run)
+    }
+
+    /// Checks every component table of the config (types registered, parameters parse) without
+    /// touching data or weights, so a typo fails before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        registry::check::<ModelKind>(&self.fig, "model")?;
+        let d = &self.cfg.data;
+        let roles = [
+            ("estimation", &d.estimation),
+            ("attribution", &d.attribution),
+            ("train", &d.train),
+            ("test", &d.test),
+            ("validation", &d.validation),
+        ];
+        for (role, table) in roles {
+            if table.is_some() {
+                registry::check::<DatasetKind>(&self.fig, &format!("data.{role}"))?;
+            }
+        }
+        if self.cfg.attributor.is_some() {
+            registry::check::<AttributorKind>(&self.fig, "attributor")?;
+        }
+        for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
+            registry::check::<crate::registry::MetricKind>(&self.fig, &format!("eval.metrics.{label}"))?;
+        }
+        Ok(())
+    }
+
+    fn ctx(&self, load_weights: bool) -> BuildCtx {
+        BuildCtx { device: self.device, load_weights }
+    }
+
+    pub fn model(&self) -> Result<Box<dyn Classifier>> {
+        registry::build::<ModelKind>(&self.fig, "model", &self.ctx(true))
+    }
+
+    pub fn dataset(&self, role: &str) -> Result<Box<dyn Dataset>> {
+        registry::build::<DatasetKind>(&self.fig, &format!("data.{role}"), &self.ctx(true))
+    }
+
+    /// `model.weights`, if the model table names a file.
+    pub fn weights_path(&self) -> Option<PathBuf> {
+        self.fig.extract_inner::<String>("model.weights").ok().filter(|s| !s.is_empty()).map(PathBuf::from)
+    }
+    /// The config's `[attributor]`, built.
+    pub fn attributor(&self) -> Result<Box<dyn Attributor>> {
+        registry::build::<AttributorKind>(&self.fig, "attributor", &self.ctx(true))
+    }
+    /// Loads the splits a method asked for; a missing table is an error naming it.
+    pub fn splits(&self, want: &[Split]) -> Result<LoadedSplits> {
+        let mut loaded = Vec::new();
+        for &split in want {
+            if self.fig.find_value(&split.key()).is_err() {
+                return Err(Error::ConfigMsg(format!(
+                    "the attributor needs the split `[{}]`: add that table to the config",
+                    split.key()
+                )));
+            }
+            loaded.push((split, self.dataset(split.name())?));
+        }
+        Ok(LoadedSplits(loaded))
+    }
+    /// The whole config as the run reads it: the top level, and each component table with every
+    /// default of its component filled in (`print_config --defaults`; the shipped-config test).
+    pub fn resolved_values(&self) -> Result<serde_json::Value> {
+        let json = |e: serde_json::Error| Error::ConfigMsg(format!("cannot serialise the config: {e}"));
+        let mut v = serde_json::to_value(&self.cfg).map_err(json)?;
+        v["model"] = registry::resolve::<ModelKind>(&self.fig, "model")?;
+        if self.cfg.attributor.is_some() {
+            v["attributor"] = registry::resolve::<AttributorKind>(&self.fig, "attributor")?;
+        }
+        for role in ["estimation", "attribution", "train", "test", "validation"] {
+            if v["data"][role].is_object() {
+                v["data"][role] = registry::resolve::<DatasetKind>(&self.fig, &format!("data.{role}"))?;
+            }
+        }
+        for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
+            let key = format!("eval.metrics.{label}");
+            v["eval"]["metrics"][label] = registry::resolve::<crate::registry::MetricKind>(&self.fig, &key)?;
+        }
+        Ok(v)
+    }
+}
