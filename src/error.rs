@@ -31,7 +31,7 @@ pub enum Error {
     Attribution { sample: String, why: String },
     #[error("device: {0}")]
     Device(String),
-    #[error(transparent)]
+    #[error("libtorch: {}", libtorch_message(.0))]
     Tch(#[from] tch::TchError),
 }
 
@@ -65,4 +65,12 @@ fn describe_config(key: &str, err: &figment::Error) -> String {
         })
         .collect();
     lines.join("\n")
+}
+
+/// libtorch's message without the C++ stack trace it appends ("Exception raised from … frame #0 …"),
+/// which tells a user nothing; one line is enough to say what went wrong.
+pub fn libtorch_message(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    let cut = ["Exception raised from", "\nframe #"].iter().filter_map(|m| text.find(m)).min().unwrap_or(text.len());
+    text[..cut].trim().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")
 }

@@ -57,12 +57,35 @@ pub type Curves = Vec<(String, Vec<f64>)>;
 pub struct Attribution {
     pub maps: BTreeMap<String, Tensor>,
     pub curves: Curves,
+    /// The class the maps explain (the label, the prediction or a fixed class, as the method's
+    /// `target` says); `None` where a method explains no class.
+    pub target: Option<i64>,
+}
+
+/// What one sample's maps explain, recorded beside them (`explained/<name>.json`) so that the
+/// evaluation scores the class that was explained, not the dataset's label.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Explained {
+    /// The dataset's label.
+    pub label: i64,
+    /// The class the maps explain.
+    pub target: i64,
+    /// The model's top-1 class and its softmax probability, and the target's (none when the
+    /// model has no such class).
+    pub prediction: i64,
+    pub p_prediction: f64,
+    pub p_target: Option<f64>,
 }
 
 impl Attribution {
     /// An attribution of one map.
     pub fn single(name: &str, map: Tensor, curves: Curves) -> Self {
-        Attribution { maps: BTreeMap::from([(name.to_string(), map)]), curves }
+        Attribution { maps: BTreeMap::from([(name.to_string(), map)]), curves, target: None }
+    }
+    /// Records the class the maps explain.
+    pub fn for_target(mut self, target: i64) -> Self {
+        self.target = Some(target);
+        self
     }
     /// Adds (or replaces) the map called `name`.
     pub fn with_map(mut self, name: &str, map: Tensor) -> Self {

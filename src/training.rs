@@ -31,6 +31,21 @@ pub struct TrainClassifierConfig {
     pub background_noise_prob: f64,
 }
 
+impl TrainClassifierConfig {
+    /// `epochs = 0` would save untrained weights as if they were a classifier.
+    pub fn validate(&self) -> crate::config::Checked {
+        use crate::config::validate::{at_least, non_negative, positive, within};
+        at_least("epochs", self.epochs as i64, 1)?;
+        at_least("batch_size", self.batch_size, 1)?;
+        positive("lr", self.lr)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        within("noise_prob", self.noise_prob, 0.0, 1.0)?;
+        within("noise_max_blend", self.noise_max_blend, 0.0, 1.0)?;
+        within("noise_uniform_prob", self.noise_uniform_prob, 0.0, 1.0)?;
+        within("background_noise_prob", self.background_noise_prob, 0.0, 1.0)
+    }
+}
+
 impl Default for TrainClassifierConfig {
     fn default() -> Self {
         TrainClassifierConfig {

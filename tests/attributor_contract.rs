@@ -38,7 +38,7 @@ fn every_attributor_keeps_the_contract() {
     tch::manual_seed(0);
     let images: Vec<Tensor> = (0..16).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
     let data = TensorDataset::new(images, (0..16).map(|i| i % 10).collect());
-    let cx = AttributionCtx { device: Device::Cpu, seed: 5, state_dir: None };
+    let cx = AttributionCtx { device: Device::Cpu, seed: 5, state_dir: None, model_digest: String::new() };
     let samples: Vec<Sample> = (0..3).map(|i| data.get(i).unwrap()).collect();
     for name in names::<AttributorKind>() {
         let fig = Figment::from(Toml::string(&table(name)));
@@ -90,4 +90,22 @@ fn a_method_that_cannot_run_on_a_model_says_so_at_build_time() {
         .to_string();
     assert!(e.contains("abss"), "{e}");
     let _ = model.num_classes();
+}
+
+/// A fixed target class the model does not have is refused when the method meets the model, for
+/// every kind of method, instead of an index out of range inside libtorch.
+#[test]
+fn a_target_class_the_model_lacks_is_refused_at_check() {
+    let model = tiny_vgg(); // 10 classes
+    for text in [
+        "[attributor]\ntype = \"FeatureIba\"\nlayer = \"features.3\"\ntarget = 12\n",
+        "[attributor]\ntype = \"Saliency\"\ntarget = 12\n",
+        "[attributor]\ntype = \"InputIba\"\n[attributor.feat_iba]\nlayer = \"features.3\"\ntarget = 12\n",
+    ] {
+        let fig = Figment::from(Toml::string(text));
+        let attr = build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        let e = attr.check(&model).err().unwrap_or_else(|| panic!("{text}: accepted")).to_string();
+        assert!(e.contains("target = 12") && e.contains("10 classes"), "{e}");
+    }
 }

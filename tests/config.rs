@@ -125,6 +125,7 @@ fn bad_cfg_options_are_errors() {
         ("=3", "dotted"),
         ("a..b=1", "dotted"),
         ("seed=", "empty"),
+        ("seed=99999999999999999999", "not a number TOML can hold"),
     ] {
         let e = config::load(&p, &[item.to_string()]).err().unwrap().to_string();
         assert!(e.contains(item) && e.contains(why), "{item}: {e}");
@@ -258,7 +259,37 @@ fn values_out_of_range_are_refused_at_load_naming_key_and_source() {
         &["attributor.steps=0"],
     );
     assert!(e.contains("`attributor.steps`"), "{e}");
+    // models, datasets and the training tables: values that used to panic mid-run
+    for (text, key) in [
+        ("[model]\ndropout = 1.5\n", "model.dropout"),
+        ("[data.attribution]\ntype = \"ImageFolder\"\nroot = \"x\"\nimg_size = [0, 0]\n", "data.attribution.img_size"),
+        ("[data.attribution]\ntype = \"ImageFolder\"\nroot = \"x\"\nstd = [0.0, 0.0, 0.0]\n", "data.attribution.std"),
+        ("[train_classifier]\nepochs = 0\n", "train_classifier.epochs"),
+        ("[train_classifier]\nbatch_size = 0\n", "train_classifier.batch_size"),
+    ] {
+        let e = run_err(d.path(), &format!("_base_ = [\"m.toml\"]\n{text}"), &[]);
+        assert!(e.contains(&format!("`{key}`")) && e.contains("bad.toml"), "{text}: {e}");
+    }
+    // a method's output folder stays inside the work dir
+    let e = run_err(d.path(), "_base_ = [\"m.toml\"]\n[attributor]\ntype = \"Saliency\"\nout_dir = \"../../x\"\n", &[]);
+    assert!(e.contains("`attributor.out_dir`") && e.contains("inside the work dir"), "{e}");
     // no GAN training is a legitimate choice
     let ok = write(d.path(), "ok.toml", input_iba);
     ibex::Run::load(&ok, &["attributor.gan.epochs=0".into()]).unwrap();
+}
+
+/// A model without weights is an error, not a silently random network; random weights are asked
+/// for by name.
+#[test]
+fn empty_weights_are_refused_and_random_ones_are_asked_for() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "m.toml", MODEL);
+    let run = ibex::Run::load(&p, &[]).unwrap();
+    let Err(e) = run.model() else { panic!("a model without weights was built") };
+    assert!(e.to_string().contains("model.weights is empty") && e.to_string().contains("random"), "{e}");
+    ibex::Run::load(&p, &["model.weights=random".into()]).unwrap().model().unwrap();
+    let Err(e) = ibex::Run::load(&p, &["model.weights=\"nope.safetensors\"".into()]).unwrap().model() else {
+        panic!("a missing weights file was accepted")
+    };
+    assert!(e.to_string().contains("nope.safetensors") && e.to_string().contains("not found"), "{e}");
 }

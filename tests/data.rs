@@ -182,7 +182,7 @@ fn image_folder_orders_classes_by_folder_name() {
     assert_eq!(ds.len(), 3);
     let targets: Vec<i64> = (0..3).map(|i| ds.get(i).unwrap().target).collect();
     assert_eq!(targets, vec![0, 0, 1]);
-    assert_eq!(ds.get(2).unwrap().name, "1");
+    assert_eq!(ds.get(2).unwrap().name, "zebra_1", "the path below the root names a sample");
     let e = ImageFolder::new(&ImageFolderParams { root: d.path().join("none"), ..ImageFolderParams::default() })
         .err()
         .unwrap()
@@ -235,4 +235,53 @@ fn resize_shorter_side_then_centre_crop_moves_the_boxes() {
         ibex::data::ImageTransform { resize_shorter: 256, ..Default::default() }.geometry(375, 500).offset,
         (16, 58)
     );
+}
+
+/// Per-class file names such as `img0.png` repeat across classes: samples are named by their path
+/// below the root, a name two files would share is refused naming both, and a file whose name is
+/// not UTF-8 is kept (lossily named), not dropped.
+#[test]
+fn image_folder_sample_names_are_unique_or_refused() {
+    use ibex::data::{ImageFolder, ImageFolderParams};
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    for c in ["cross", "disk"] {
+        for i in 0..2 {
+            save_rgb(&d.path().join(format!("{c}/img{i}.png")), 6, 4, [10, 10, 10]);
+        }
+    }
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.png");
+    save_rgb(&d.path().join("disk").join(odd), 6, 4, [10, 10, 10]);
+    let open = || ImageFolder::new(&ImageFolderParams { root: d.path().to_path_buf(), ..ImageFolderParams::default() });
+    let ds = open().unwrap();
+    let names: Vec<String> = (0..ds.len()).map(|i| ds.name(i)).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.contains(&"cross_img0".to_string()) && names.contains(&"disk_img0".to_string()), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("disk_caf")), "{names:?}");
+    let unique: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), 5);
+    save_rgb(&d.path().join("cross/img0.jpg"), 6, 4, [10, 10, 10]);
+    let Err(e) = open() else { panic!("two files named cross_img0 were accepted") };
+    let e = e.to_string();
+    assert!(e.contains("img0.jpg") && e.contains("img0.png") && e.contains("cross_img0"), "{e}");
+}
+
+/// A model trained with another class order: `class_index` maps folder names to its indices.
+#[test]
+fn image_folder_takes_a_class_index() {
+    use ibex::data::{ImageFolder, ImageFolderParams};
+    let d = tempfile::tempdir().unwrap();
+    save_rgb(&d.path().join("zebra/1.png"), 6, 4, [10, 10, 10]);
+    save_rgb(&d.path().join("ant/2.png"), 6, 4, [200, 10, 10]);
+    let p = |index: &[(&str, i64)]| ImageFolderParams {
+        root: d.path().to_path_buf(),
+        class_index: index.iter().map(|(c, i)| (c.to_string(), *i)).collect(),
+        ..ImageFolderParams::default()
+    };
+    let ds = ImageFolder::new(&p(&[("zebra", 0), ("ant", 2)])).unwrap();
+    let targets: Vec<i64> = (0..2).map(|i| ds.get(i).unwrap().target).collect();
+    assert_eq!(targets, vec![2, 0], "ant/2.png is class 2, zebra/1.png class 0");
+    assert_eq!(ds.class_names(), ["zebra", "1", "ant"]);
+    let Err(e) = ImageFolder::new(&p(&[("zebra", 0)])) else { panic!("a folder missing from class_index") };
+    assert!(e.to_string().contains("ant") && e.to_string().contains("class_index"), "{e}");
 }

@@ -73,6 +73,15 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         assert_eq!(png.to_luma8().iter().max(), Some(&255), "max-normalised");
     }
     assert_eq!(summary(&wd)["attributed"], 16);
+    // what each sample's maps explain is recorded beside them (tools/eval scores that class)
+    for n in &names {
+        let e: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(wd.join("explained").join(format!("{n}.json"))).unwrap())
+                .unwrap();
+        assert_eq!(e["target"], e["label"], "target = \"label\": {e}");
+        assert!(e["p_target"].as_f64().unwrap() > 0.0 && e["prediction"].is_i64(), "{e}");
+    }
+    assert!(wd.join("state/model_digest.txt").is_file());
     assert!(std::fs::read_to_string(wd.join("log.txt")).unwrap().contains("estimator"));
     let config = std::fs::read_to_string(wd.join("config.toml")).unwrap();
     assert!(config.contains("layer = \"features.16\"") && !config.contains("_base_"));
@@ -199,6 +208,27 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // a map rewritten since: the figures are recomputed, not reported from the cache
+    let first = wd.join("feat_masks").join(format!("{}.png", names[0]));
+    let img = image::open(&first).unwrap().to_luma8();
+    image::GrayImage::from_fn(img.width(), img.height(), |x, y| image::Luma([255 - img.get_pixel(x, y)[0]]))
+        .save(&first)
+        .unwrap();
+    let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).matches("already in").count() == 0,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // maps made by one method are not evaluated under another's config
+    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
+        .current_dir(cwd)
+        .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap(), "--work-dir"])
+        .args(["workdirs/quickstart", "--metric", "pointing_game", "--cfg-options", "attributor.beta=5.0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("another [attributor]") && err.contains("config.toml"), "{err}");
     let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "maps");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_compare"))
@@ -361,7 +391,7 @@ fn missing_weights_and_data_say_what_to_put_where() {
             "--config",
             repo("configs/feature_iba_vgg16_imagenet.toml").to_str().unwrap(),
             "--cfg-options",
-            "model.weights=\"\"",
+            "model.weights=\"random\"",
         ])
         .output()
         .unwrap();
@@ -433,6 +463,7 @@ fn text_quickstart_trains_attributes_and_evaluates() {
         [("ins_auc".to_string(), 0.123), ("del_auc".to_string(), 0.456)].into();
     let partial = ibex::evaluation::MetricReport {
         params: full.params.clone(),
+        source: full.source.clone(),
         evaluated: vec![first.clone()],
         samples: [(first.clone(), marker)].into(),
         ..Default::default()

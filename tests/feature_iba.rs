@@ -45,7 +45,7 @@ fn params() -> FeatureIbaParams {
 }
 
 fn cx() -> AttributionCtx {
-    AttributionCtx { device: Device::Cpu, seed: 7, state_dir: None }
+    AttributionCtx { device: Device::Cpu, seed: 7, state_dir: None, model_digest: String::new() }
 }
 
 #[test]
@@ -197,4 +197,51 @@ fn smoothing_of_lambda_keeps_the_bits_around_the_deciding_feature() {
     // the smoothed mask spreads the information: the neighbours of the feature carry more than
     // the far corner
     assert!(map.double_value(&[2, 2]) > map.double_value(&[0, 0]));
+}
+
+/// The cached estimator is keyed on the model's digest, the estimation split's identity and its
+/// samples: other weights or other data compute a new estimate instead of reusing a stale one; a
+/// cached file of the wrong shape is an error naming it, not a panic.
+#[test]
+fn the_cached_estimator_is_keyed_on_model_and_data() {
+    let _rng = rng_lock();
+    let model = OneFeature;
+    let (data, other) = (toy_data(30), toy_data(20));
+    let state = tempfile::tempdir().unwrap();
+    let files = || {
+        let mut v: Vec<_> = std::fs::read_dir(state.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .collect();
+        v.sort();
+        v
+    };
+    let fit = |digest: &str, data: &TensorDataset, identity: &str| {
+        let cx = AttributionCtx {
+            device: Device::Cpu,
+            seed: 7,
+            state_dir: Some(state.path().to_path_buf()),
+            model_digest: digest.into(),
+        };
+        let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 10, ..params() });
+        iba.fit(&model, &Splits::one(Split::Estimation, data).with_identity(Split::Estimation, identity.into()), &cx)
+    };
+    fit("weights-a", &data, "root-a").unwrap();
+    fit("weights-a", &data, "root-a").unwrap();
+    assert_eq!(files().len(), 1, "the same model and data reuse the estimate");
+    fit("weights-b", &data, "root-a").unwrap();
+    assert_eq!(files().len(), 2, "other weights: a new estimate");
+    fit("weights-a", &data, "root-b").unwrap();
+    assert_eq!(files().len(), 3, "another estimation split: a new estimate");
+    fit("weights-a", &other, "root-a").unwrap();
+    assert_eq!(files().len(), 4, "other samples: a new estimate");
+    // files of the wrong shape where the estimates are expected
+    let mut w = Welford::new();
+    w.update(&Tensor::ones([2, 3], (Kind::Float, Device::Cpu)));
+    for f in files() {
+        w.save(&f).unwrap();
+    }
+    let e = fit("weights-a", &data, "root-a").expect_err("a cached estimate of the wrong shape").to_string();
+    assert!(e.contains("estimator_input_n10") && e.contains("shape"), "{e}");
 }

@@ -353,3 +353,17 @@ fn targets_parse_from_the_config() {
     assert!(p("\"best\"").unwrap_err().contains("predicted"));
     assert!(p("-1").is_err());
 }
+
+/// A file that is not TorchScript is one line naming it, not libtorch's C++ stack trace.
+#[test]
+fn a_file_that_is_not_torchscript_is_a_one_line_error() {
+    use ibex::models::{TorchScript, TorchScriptParams};
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("head.pt");
+    std::fs::write(&bad, b"not a zip archive at all").unwrap();
+    let p = TorchScriptParams { head: bad, tail: fixture("tiny_vgg_tail.ts.pt"), ..Default::default() };
+    let Err(e) = TorchScript::new(&p, Device::Cpu) else { panic!("garbage loaded as TorchScript") };
+    let e = e.to_string();
+    assert!(e.contains("head.pt") && e.contains("not a TorchScript module"), "{e}");
+    assert!(!e.contains("frame #") && e.lines().count() == 1, "{e}");
+}

@@ -124,7 +124,12 @@ fn small_input_iba(
     let mut a =
         ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false })
             .unwrap();
-    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let cx = ibex::attributors::AttributionCtx {
+        device: Device::Cpu,
+        seed: 3,
+        state_dir: None,
+        model_digest: String::new(),
+    };
     a.fit(&model, &Splits::one(Split::Estimation, &data), &cx).unwrap();
     (a, model, data)
 }
@@ -133,7 +138,12 @@ fn small_input_iba(
 fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let cx = ibex::attributors::AttributionCtx {
+        device: Device::Cpu,
+        seed: 3,
+        state_dir: None,
+        model_digest: String::new(),
+    };
     let (mut one, model, data) = small_input_iba(1);
     let (mut three, _, _) = small_input_iba(3);
     assert_eq!(three.batch_size(), 3);
@@ -186,7 +196,12 @@ fn flop_counts_follow_the_specs_accounting() {
 fn the_sanity_check_randomises_only_the_stages_it_names() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, state_dir: None };
+    let cx = ibex::attributors::AttributionCtx {
+        device: Device::Cpu,
+        seed: 3,
+        state_dir: None,
+        model_digest: String::new(),
+    };
     let (mut a, model, data) = small_input_iba(1);
     let s = data.get(0).unwrap();
     let plain = a.attribute(&model, &s, &cx).unwrap();

@@ -1,7 +1,7 @@
 //! Evaluation metrics on constructed models and hand-made maps with known answers.
 mod common;
 use ibex::data::{BBox, Sample};
-use ibex::metrics::{effective_heat_ratio, EvalSample, Metric};
+use ibex::metrics::{effective_heat_ratio, EvalSample, Metric, SampleResult};
 use ibex::models::Classifier;
 use ibex::registry::{self, BuildCtx, MetricKind};
 use tch::{nn, Device, Kind, Tensor};
@@ -262,7 +262,11 @@ impl ibex::metrics::Explain for SaliencyExplain {
         use ibex::attributors::gradient::{Saliency, SaliencyParams};
         use ibex::attributors::{AttributionCtx, Attributor};
         let mut sal = Saliency::from_params(SaliencyParams::default());
-        let a = sal.attribute(model, s, &AttributionCtx { device: Device::Cpu, seed: 0, state_dir: None })?;
+        let a = sal.attribute(
+            model,
+            s,
+            &AttributionCtx { device: Device::Cpu, seed: 0, state_dir: None, model_digest: String::new() },
+        )?;
         let spec = &sal.outputs()[0];
         Ok(ibex::output::maps::to_u8(&spec.reduce.apply(&a.maps[&spec.dir]), spec.scale).to_kind(Kind::Float) / 255.0)
     }
@@ -368,4 +372,34 @@ fn text_insertion_and_deletion_prefer_the_deciding_words() {
     let ((gi, gd), (bi, bd)) = (insertion_deletion_auc(&g), insertion_deletion_auc(&b));
     assert!(gd < 0.01 && bd > 0.49, "deletion {gd} vs {bd}");
     assert!(gi > 0.49 && bi < 0.01, "insertion {gi} vs {bi}");
+}
+
+/// `metrics.json` never holds NaN (JSON has none, and the reader would then refuse the whole file,
+/// losing every cached metric): a value that is not finite is left out with a warning. Evaluating
+/// another map folder keeps the first folder's results.
+#[test]
+fn metrics_files_keep_every_map_folder_and_no_nan() {
+    use ibex::evaluation::{MetricReport, MetricsFile};
+    let mut r = MetricReport::default();
+    r.add("a", SampleResult { values: vec![("x".into(), 1.0)], ..Default::default() });
+    r.add(
+        "b",
+        SampleResult {
+            values: vec![("x".into(), f64::INFINITY)],
+            curves: vec![("c".into(), vec![f64::NAN, 1.0])],
+            ..Default::default()
+        },
+    );
+    r.finish(|_| None);
+    assert_eq!((r.aggregate["x"].n, r.aggregate["x"].mean), (1, 1.0));
+    assert_eq!(r.warnings["b"].len(), 2, "{:?}", r.warnings);
+    let mut f = MetricsFile { maps: "input_masks".into(), ..Default::default() };
+    f.metrics.insert("m".into(), r);
+    let back: MetricsFile = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+    assert_eq!(back.metrics["m"].aggregate["x"].mean, 1.0, "the file reads back");
+    f.switch_to("feat_masks");
+    assert!(f.metrics.is_empty());
+    f.metrics.insert("m2".into(), MetricReport::default());
+    f.switch_to("input_masks");
+    assert!(f.metrics.contains_key("m") && f.other_maps["feat_masks"].contains_key("m2"));
 }

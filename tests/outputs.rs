@@ -108,3 +108,69 @@ fn a_line_plot_draws_its_series_axes_and_labels() {
     p.write(&d.path().join("sub/plot.png")).unwrap();
     assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), 720);
 }
+
+/// Maps read back for evaluation: a truncated `.npy` is refused naming the file (libtorch would
+/// read past its end), and so is a map with an infinite value, as a NaN one is.
+#[test]
+fn truncated_and_non_finite_maps_are_refused() {
+    use ibex::output::MapFormat;
+    let d = tempfile::tempdir().unwrap();
+    let good = d.path().join("good.npy");
+    maps::write_npy(&good, &Tensor::rand([16, 16], (Kind::Float, Device::Cpu))).unwrap();
+    assert_eq!(MapFormat::Npy.load(&good).unwrap().size(), vec![16, 16]);
+    let bytes = std::fs::read(&good).unwrap();
+    for cut in [100usize, bytes.len() - 4] {
+        let short = d.path().join(format!("short{cut}.npy"));
+        std::fs::write(&short, &bytes[..cut]).unwrap();
+        let e = MapFormat::Npy.load(&short).expect_err("a truncated map").to_string();
+        assert!(e.contains(&format!("short{cut}.npy")) && e.contains("bytes"), "{e}");
+    }
+    let inf = d.path().join("inf.npy");
+    let m = Tensor::rand([16, 16], (Kind::Float, Device::Cpu));
+    let _ = m.get(3).get(4).fill_(f64::INFINITY);
+    maps::write_npy(&inf, &m).unwrap();
+    let e = MapFormat::Npy.load(&inf).expect_err("an infinite value").to_string();
+    assert!(e.contains("inf.npy") && e.contains("infinite"), "{e}");
+}
+
+/// A work dir made under another config or other model weights is refused; with the user's
+/// consent (`--overwrite-config`) its old outputs move to `superseded/` instead of mixing with the
+/// new ones.
+#[test]
+fn a_changed_config_or_model_supersedes_the_old_outputs_only_when_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let wd = ibex::output::WorkDir::create(d.path()).unwrap();
+    wd.write_config("seed = 1\n", false).unwrap();
+    wd.write_model_digest("aaa", false).unwrap();
+    std::fs::create_dir_all(wd.path("feat_masks")).unwrap();
+    std::fs::write(wd.path("feat_masks/x.png"), b"old").unwrap();
+    wd.write_config("seed = 1\n", false).unwrap();
+    wd.write_model_digest("aaa", false).unwrap();
+    let e = wd.write_config("seed = 2\n", false).err().unwrap().to_string();
+    assert!(e.contains("config.toml") && e.contains("--overwrite-config"), "{e}");
+    let e = wd.write_model_digest("bbb", false).err().unwrap().to_string();
+    assert!(e.contains("model_digest.txt") && e.contains("other model weights"), "{e}");
+    assert!(wd.path("feat_masks/x.png").is_file(), "a refusal touches nothing");
+    wd.write_model_digest("bbb", true).unwrap();
+    assert!(!wd.path("feat_masks").exists(), "the old maps moved away");
+    let moved: Vec<_> = std::fs::read_dir(wd.path("superseded")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(moved.len(), 1);
+    assert!(moved[0].join("feat_masks/x.png").is_file() && moved[0].join("config.toml").is_file());
+    assert_eq!(std::fs::read_to_string(wd.path("config.toml")).unwrap(), "seed = 1\n", "the config stays");
+}
+
+/// A write killed half-way leaves `.<name>.<pid>.tmp`; the next run removes it unless its process
+/// still lives (a running shard's temp file is left alone).
+#[test]
+fn stale_temp_files_are_removed_at_start() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("maps")).unwrap();
+    let dead = d.path().join("maps/.a.png.4000000000.tmp");
+    let live = d.path().join(format!("maps/.b.png.{}.tmp", std::process::id()));
+    let other = d.path().join("maps/notes.tmp");
+    for f in [&dead, &live, &other] {
+        std::fs::write(f, b"half").unwrap();
+    }
+    ibex::output::WorkDir::create(d.path()).unwrap();
+    assert!(!dead.exists() && live.exists() && other.exists());
+}

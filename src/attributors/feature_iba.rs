@@ -136,16 +136,27 @@ impl FeatureIba {
         self.n_estimated
     }
 
-    /// Runs the estimator over `data` (or reloads it from the run's state folder).
-    pub fn estimate(&mut self, model: &dyn Classifier, data: &dyn Dataset, cx: &AttributionCtx) -> Result<()> {
-        // keyed by what decides the estimate, so a changed config never reuses a stale one
+    /// Runs the estimator over `data` (or reloads it from the run's state folder). `identity` says
+    /// which data `data` is beyond its samples' names (see [`Splits::identity`]).
+    pub fn estimate(
+        &mut self,
+        model: &dyn Classifier,
+        data: &dyn Dataset,
+        identity: &str,
+        cx: &AttributionCtx,
+    ) -> Result<()> {
+        // keyed by everything that decides the estimate (the model's weights, the estimation split
+        // and the samples read from it, the settings), so nothing stale is ever reused
+        let names: Vec<String> = (0..self.samples_read(data)).map(|i| data.name(i)).collect();
+        let source = format!("{}|{identity}|{}|{}", cx.model_digest, data.len(), names.join("/"));
         let key = format!(
-            "estimator_{}_n{}_b{}{}{}.safetensors",
+            "estimator_{}_n{}_b{}{}{}_{}.safetensors",
             self.p.layer,
             self.p.n_samples,
             self.p.estimation_batch_size,
             if self.p.estimation_overshoot { "_overshoot" } else { "" },
-            if self.p.original_nlp_estimator { "_original_nlp" } else { "" }
+            if self.p.original_nlp_estimator { "_original_nlp" } else { "" },
+            crate::io::digest::text(&source)
         );
         let cache = cx.state_dir.as_ref().map(|d| d.join(key));
         // shards of one run share the estimate: one computes it, the others wait and reuse it
@@ -154,7 +165,9 @@ impl FeatureIba {
         let est = match cache.as_ref().filter(|c| c.is_file()) {
             Some(c) => {
                 log::info!("estimator: reusing {}", c.display());
-                Welford::load(c, cx.device)?
+                let est = Welford::load(c, cx.device)?;
+                self.check_shape(model, data, &est, c, cx.device)?;
+                est
             }
             None => {
                 let est = run_estimator(model, data, &self.p, cx.device)?;
@@ -168,6 +181,39 @@ impl FeatureIba {
         let std = est.std()?.clamp_min(self.p.min_std);
         self.prior =
             Some(Prior { mean: est.mean()?, std, active: est.active_neurons(self.p.active_neurons_threshold)? });
+        Ok(())
+    }
+
+    /// The most samples the estimator reads from `data` (the original's break test reads one batch
+    /// more than `n_samples`).
+    fn samples_read(&self, data: &dyn Dataset) -> usize {
+        let p = &self.p;
+        if p.estimation_overshoot { p.n_samples + p.estimation_batch_size } else { p.n_samples }.min(data.len())
+    }
+
+    /// A cached estimate must fit the layer it is used at: one forward of the first sample says
+    /// what the layer gives (text: one value per hidden unit, pooled over the steps).
+    fn check_shape(
+        &self,
+        model: &dyn Classifier,
+        data: &dyn Dataset,
+        est: &Welford,
+        file: &std::path::Path,
+        device: tch::Device,
+    ) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let x = data.get(0)?.input.to_device(device).unsqueeze(0);
+        let f = tch::no_grad(|| model.features(&model.embed(&x)?, &self.p.layer))?.size();
+        let want = if model.modality().is_sequence() { f[f.len() - 1..].to_vec() } else { f[1..].to_vec() };
+        let have = est.mean()?.size();
+        if have != want {
+            return Err(Error::file(
+                file,
+                format!("a cached estimate of shape {have:?}, but `{}` gives {want:?}: delete the file", self.p.layer),
+            ));
+        }
         Ok(())
     }
 
@@ -309,6 +355,7 @@ fn run_estimator(
 impl Attributor for FeatureIba {
     fn check(&self, model: &dyn Classifier) -> Result<()> {
         model.check_layer(&self.p.layer)?;
+        self.p.target.check(model)?;
         let last = model.layer_names().last().cloned().unwrap_or_default();
         if self.p.original_rnn_hook && !(model.modality() == Modality::Tokens && self.p.layer == last) {
             return Err(Error::ConfigMsg(format!("attributor: original_rnn_hook reproduces the original's hook on a text model's last LSTM (`{last}` here); it has no meaning at `{}` on this model", self.p.layer)));
@@ -322,14 +369,14 @@ impl Attributor for FeatureIba {
         vec![Split::Estimation]
     }
     fn fit(&mut self, model: &dyn Classifier, data: &Splits, cx: &AttributionCtx) -> Result<()> {
-        self.estimate(model, data.get(Split::Estimation)?, cx)
+        self.estimate(model, data.get(Split::Estimation)?, data.identity(Split::Estimation), cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
         vec![MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
         let x = model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0);
-        let target = self.p.target.resolve(model, &x, s.target);
+        let target = self.p.target.resolve(model, &x, s.target)?;
         let res = self.optimise(model, &x, target, &s.name, cx.seed)?;
         let map = if model.modality() == Modality::Tokens {
             // text (spec §4.3): capacity [T,H] summed over the hidden units, in nats as the
@@ -339,7 +386,7 @@ impl Attributor for FeatureIba {
             let size = x.size();
             saliency_bits(&res.capacity, self.p.upscale.then(|| [size[1], size[2]]))
         };
-        Ok(Attribution::single(FEAT_MASKS, map, res.curves))
+        Ok(Attribution::single(FEAT_MASKS, map, res.curves).for_target(target))
     }
 }
 

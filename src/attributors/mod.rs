@@ -33,6 +33,9 @@ pub struct AttributionCtx {
     pub seed: u64,
     /// Folder for cached state (e.g. the estimator), so a re-run skips finished work.
     pub state_dir: Option<PathBuf>,
+    /// Digest of the model (its config table and weights file): part of every cache key, so state
+    /// computed with other weights is never reused. Empty where nothing is cached.
+    pub model_digest: String,
 }
 
 pub trait Attributor {
@@ -122,25 +125,49 @@ impl serde::Serialize for Target {
 }
 
 impl Target {
-    /// The class to explain for `image` [C,H,W] whose label is `label`.
-    pub fn resolve(self, model: &dyn Classifier, image: &Tensor, label: i64) -> i64 {
+    /// Fails at config check when a fixed class is not one of the model's.
+    pub fn check(self, model: &dyn Classifier) -> Result<()> {
         match self {
+            Target::Class(c) if c >= model.num_classes() => Err(Error::ConfigMsg(format!(
+                "attributor target = {c}: the model has {} classes (0 … {})",
+                model.num_classes(),
+                model.num_classes() - 1
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The class to explain for `image` [C,H,W] whose label is `label`; a label the model has no
+    /// class for is an error naming it, not an index out of range deep in libtorch.
+    pub fn resolve(self, model: &dyn Classifier, image: &Tensor, label: i64) -> Result<i64> {
+        let c = match self {
             Target::Label => label,
             Target::Class(c) => c,
             Target::Predicted => {
                 tch::no_grad(|| model.forward(&image.unsqueeze(0)).argmax(-1, false).int64_value(&[0]))
             }
-        }
+        };
+        in_range(model, c)
     }
 
     /// Classes for a batch [N,C,H,W] with labels `labels`, as a [N] int64 tensor on the batch's device.
-    pub fn resolve_batch(self, model: &dyn Classifier, x: &Tensor, labels: &[i64]) -> Tensor {
+    pub fn resolve_batch(self, model: &dyn Classifier, x: &Tensor, labels: &[i64]) -> Result<Tensor> {
         let t = match self {
-            Target::Label => Tensor::from_slice(labels),
-            Target::Class(c) => Tensor::from_slice(&vec![c; labels.len()]),
-            Target::Predicted => return tch::no_grad(|| model.forward(x).argmax(-1, false)),
+            Target::Label => {
+                Tensor::from_slice(&labels.iter().map(|&l| in_range(model, l)).collect::<Result<Vec<_>>>()?)
+            }
+            Target::Class(c) => Tensor::from_slice(&vec![in_range(model, c)?; labels.len()]),
+            Target::Predicted => return Ok(tch::no_grad(|| model.forward(x).argmax(-1, false))),
         };
-        t.to_device(x.device())
+        Ok(t.to_device(x.device()))
+    }
+}
+
+fn in_range(model: &dyn Classifier, class: i64) -> Result<i64> {
+    if (0..model.num_classes()).contains(&class) {
+        Ok(class)
+    } else {
+        Err(Error::Model(format!("class {class} to explain, but the model has {} classes", model.num_classes())))
     }
 }
 

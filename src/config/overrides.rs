@@ -50,7 +50,12 @@ fn parse_value(raw: &str) -> std::result::Result<Value, String> {
         }
         Err(e) => {
             let bare = raw.chars().all(|c| c.is_alphanumeric() || "_-:./".contains(c));
-            if bare {
+            // a number TOML cannot hold (e.g. beyond 64-bit integers) is not a word
+            let numeric = raw.trim_start_matches(['-', '+']).chars().next().is_some_and(|c| c.is_ascii_digit())
+                && raw.chars().all(|c| c.is_ascii_digit() || "+-._eE".contains(c));
+            if numeric {
+                Err(format!("not a number TOML can hold: {}", e.message()))
+            } else if bare {
                 Ok(Value::from(raw.to_string()))
             } else {
                 Err(format!("not a TOML value: {}", e.message()))

@@ -80,6 +80,17 @@ pub fn at_least(field: &str, v: i64, lo: i64) -> Checked {
     }
 }
 
+/// A folder inside the work dir: relative, without `..`, not empty.
+pub fn inside(field: &str, path: &str) -> Checked {
+    let p = std::path::Path::new(path);
+    let escapes = p.components().any(|c| !matches!(c, std::path::Component::Normal(_)));
+    if path.is_empty() || escapes {
+        Err(Invalid::new(field, format!("must be a folder inside the work dir (relative, no `..`), got `{path}`")))
+    } else {
+        Ok(())
+    }
+}
+
 /// Adam's β₁, β₂ in [0, 1) and ε > 0.
 pub fn adam(betas_field: &str, betas: [f64; 2], eps_field: &str, eps: f64) -> Checked {
     if !betas.iter().all(|b| b.is_finite() && (0.0..1.0).contains(b)) {

@@ -20,6 +20,10 @@ pub struct ImageFolderParams {
     pub extensions: Vec<String>,
     pub shuffle: bool,
     pub seed: u64,
+    /// Class folder → the model's class index, for a model trained with another class order
+    /// (`class_index = { cat = 3, dog = 5 }`); every folder must be listed. Empty: the folders in
+    /// sorted order are classes 0, 1, …
+    pub class_index: std::collections::BTreeMap<String, i64>,
 }
 
 impl Default for ImageFolderParams {
@@ -35,12 +39,14 @@ impl Default for ImageFolderParams {
             extensions: ["JPEG", "jpeg", "jpg", "png", "bmp"].map(String::from).to_vec(),
             shuffle: false,
             seed: 2021,
+            class_index: Default::default(),
         }
     }
 }
 
 pub struct ImageFolder {
-    items: Vec<(PathBuf, i64)>,
+    /// (file, class, sample name)
+    items: Vec<(PathBuf, i64, String)>,
     classes: Vec<String>,
     transform: ImageTransform,
 }
@@ -55,13 +61,37 @@ impl ImageFolder {
             .filter_map(|e| e.file_name().to_str().map(str::to_owned))
             .collect();
         classes.sort();
+        let index = |k: usize, c: &String| -> Result<i64> {
+            if p.class_index.is_empty() {
+                return Ok(k as i64);
+            }
+            p.class_index.get(c).copied().ok_or_else(|| {
+                Error::file(
+                    p.root.join(c),
+                    format!("class folder `{c}` is not in class_index (it lists {:?})", p.class_index.keys()),
+                )
+            })
+        };
         let mut items = Vec::new();
         for (k, c) in classes.iter().enumerate() {
-            items.extend(find_images(&p.root.join(c), &p.extensions)?.into_iter().map(|f| (f, k as i64)));
+            let target = index(k, c)?;
+            items.extend(find_images(&p.root.join(c), &p.extensions)?.into_iter().map(|f| (f, target)));
+        }
+        if !p.class_index.is_empty() {
+            // class_names()[i] is the name of class i
+            let n = p.class_index.values().max().map_or(0, |m| m + 1) as usize;
+            let mut named = (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+            for (c, &i) in &p.class_index {
+                named[i as usize] = c.clone();
+            }
+            classes = named;
         }
         if items.is_empty() {
             return Err(Error::file(&p.root, format!("no images with extensions {:?} in class folders", p.extensions)));
         }
+        let mut items: Vec<(PathBuf, i64, String)> =
+            items.into_iter().map(|(f, k)| (f.clone(), k, super::name_below(&p.root, &f))).collect();
+        super::check_unique_names(items.iter().map(|(f, _, n)| (n.clone(), f.as_path())))?;
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
@@ -83,13 +113,12 @@ impl Dataset for ImageFolder {
         self.items.len()
     }
     fn get(&self, i: usize) -> Result<Sample> {
-        let (path, target) = &self.items[i];
+        let (path, target, name) = &self.items[i];
         let (image, _) = self.transform.load(path)?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-        Ok(Sample { name, input: image, target: *target, boxes: Vec::new() })
+        Ok(Sample { name: name.clone(), input: image, target: *target, boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
-        self.items[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
+        self.items[i].2.clone()
     }
     fn class_names(&self) -> &[String] {
         &self.classes
@@ -104,6 +133,10 @@ impl Dataset for ImageFolder {
 
 impl Build<DatasetKind> for ImageFolder {
     type Params = ImageFolderParams;
+    fn validate(p: &ImageFolderParams) -> crate::config::Checked {
+        super::transforms::check(p.img_size, p.mean, p.std, p.resize_shorter)?;
+        p.class_index.values().try_for_each(|&i| crate::config::validate::at_least("class_index", i, 0))
+    }
     fn build(p: ImageFolderParams, _cx: &BuildCtx) -> Result<Box<dyn Dataset>> {
         Ok(Box::new(ImageFolder::new(&p)?))
     }

@@ -101,9 +101,8 @@ impl ImageNet {
             let target = *by_wnid.get(wnid).ok_or_else(|| {
                 Error::file(&path, format!("parent folder `{wnid}` is not a wnid of {}", p.ind_to_cls_file.display()))
             })?;
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
             if p.with_bbox {
-                if let Some(a) = annots.get(&stem) {
+                if let Some(a) = annots.get(&stem(&path)) {
                     items.push((path, target, Some(a.clone())));
                 }
             } else {
@@ -114,6 +113,8 @@ impl ImageNet {
             let why = if p.with_bbox { "no image with an annotation (with_bbox = true)" } else { "no images" };
             return Err(Error::file(&p.img_root, format!("{why} with extensions {:?}", p.extensions)));
         }
+        // the original's layout names a sample by its file stem (ImageNet's are unique ids)
+        super::check_unique_names(items.iter().map(|(f, _, _)| (stem(f), f.as_path())))?;
         if p.shuffle {
             shuffle(&mut items, p.seed);
         }
@@ -129,6 +130,11 @@ impl ImageNet {
             },
         })
     }
+}
+
+/// A sample's name: its file's stem (lossy where not UTF-8, never dropped).
+fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Stem → XML path, for flat and per-class annotation folders alike.
@@ -149,11 +155,10 @@ impl Dataset for ImageNet {
             Some(a) => target_boxes(a, &self.wnids[*target as usize], &geo, self.transform.img_size)?,
             None => Vec::new(),
         };
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-        Ok(Sample { name, input: image, target: *target, boxes })
+        Ok(Sample { name: stem(path), input: image, target: *target, boxes })
     }
     fn name(&self, i: usize) -> String {
-        self.items[i].0.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
+        stem(&self.items[i].0)
     }
     fn class_names(&self) -> &[String] {
         &self.names
@@ -179,6 +184,9 @@ fn target_boxes(xml: &Path, wnid: &str, geo: &Geometry, size: [i64; 2]) -> Resul
 
 impl Build<DatasetKind> for ImageNet {
     type Params = ImageNetParams;
+    fn validate(p: &ImageNetParams) -> crate::config::Checked {
+        super::transforms::check(p.img_size, p.mean, p.std, p.resize_shorter)
+    }
     fn build(p: ImageNetParams, _cx: &BuildCtx) -> Result<Box<dyn Dataset>> {
         Ok(Box::new(ImageNet::new(&p)?))
     }

@@ -110,6 +110,33 @@ pub(crate) fn find_images(root: &Path, exts: &[String]) -> Result<Vec<PathBuf>> 
     Ok(out)
 }
 
+/// A sample's name from its file: the path below `root` without the extension, folders joined by
+/// `_` (`cross/img0.png` → `cross_img0`), so per-class names such as `0001.jpg` stay apart. Names
+/// that are not UTF-8 are kept, lossily, rather than dropped.
+pub(crate) fn name_below(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("_")
+}
+
+/// Output files are named after samples, so two samples of one name would overwrite each other's
+/// maps: refused, naming both files.
+pub(crate) fn check_unique_names<'a>(items: impl Iterator<Item = (String, &'a Path)>) -> Result<()> {
+    let mut seen: std::collections::HashMap<String, &Path> = std::collections::HashMap::new();
+    for (name, path) in items {
+        if let Some(first) = seen.insert(name.clone(), path) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "its sample name `{name}` is also the name of {}: outputs would overwrite each other",
+                    first.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Deterministic Fisher–Yates shuffle (splitmix64), independent of libtorch's global generator.
 pub(crate) fn shuffle<T>(v: &mut [T], seed: u64) {
     let mut rng = crate::rng::SplitMix::new(seed);

@@ -31,15 +31,26 @@ impl Split {
 #[derive(Default)]
 pub struct Splits<'a> {
     loaded: Vec<(Split, &'a dyn Dataset)>,
+    identities: Vec<(Split, String)>,
 }
 
 impl<'a> Splits<'a> {
     pub fn new(loaded: Vec<(Split, &'a dyn Dataset)>) -> Self {
-        Splits { loaded }
+        Splits { loaded, identities: Vec::new() }
     }
     /// Just one split (tests, benchmarks).
     pub fn one(split: Split, data: &'a dyn Dataset) -> Self {
-        Splits { loaded: vec![(split, data)] }
+        Splits::new(vec![(split, data)])
+    }
+    /// Records what identifies `split` beyond its samples' names (a digest of its config table:
+    /// root, transform, seed), for the keys of results cached from it.
+    pub fn with_identity(mut self, split: Split, identity: String) -> Self {
+        self.identities.push((split, identity));
+        self
+    }
+    /// The split's identity; empty when none was recorded.
+    pub fn identity(&self, split: Split) -> &str {
+        self.identities.iter().find(|(s, _)| *s == split).map_or("", |(_, i)| i.as_str())
     }
     /// The split, or an error naming the table to add.
     pub fn get(&self, split: Split) -> Result<&'a dyn Dataset> {

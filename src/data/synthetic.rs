@@ -67,6 +67,13 @@ impl SyntheticConfig {
 
 /// Generates the dataset unless `root` already holds one made with the same settings.
 /// Writes into a temporary folder and renames it, so an interrupted run leaves nothing half-made.
+/// Whether `cfg.root` holds the dataset these settings make (its stamp says so): then nothing is
+/// written, and no lock is needed (the folder may be read-only).
+pub fn is_current(cfg: &SyntheticConfig) -> bool {
+    let stamp = serde_json::to_string_pretty(cfg).expect("serialisable");
+    std::fs::read_to_string(cfg.root.join("synthetic.json")).is_ok_and(|s| s == stamp)
+}
+
 pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
     if cfg.classes == 0 || cfg.classes > SHAPES.len() {
         return Err(Error::ConfigMsg(format!("synthetic.classes must be in 1..={}", SHAPES.len())));

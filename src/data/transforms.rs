@@ -116,3 +116,13 @@ impl ImageTransform {
         (x * std + mean).clamp(0., 1.)
     }
 }
+
+/// The ranges of a transform's settings, for every dataset table that has them: a zero size or a
+/// zero std would fail (or divide by zero) on every sample instead of once at load.
+pub fn check(img_size: [i64; 2], mean: [f64; 3], std: [f64; 3], resize_shorter: i64) -> crate::config::Checked {
+    use crate::config::validate::{at_least, finite, positive};
+    img_size.iter().try_for_each(|&v| at_least("img_size", v, 1))?;
+    mean.iter().try_for_each(|&v| finite("mean", v))?;
+    std.iter().try_for_each(|&v| positive("std", v))?;
+    at_least("resize_shorter", resize_shorter, 0)
+}

@@ -39,7 +39,12 @@ impl<'a> RunExplainer<'a> {
             ))
         })?;
         let splits = run.splits(&attr.splits())?;
-        let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: Some(wd.path("state")) };
+        let cx = AttributionCtx {
+            device: run.device,
+            seed: run.cfg.seed,
+            state_dir: Some(wd.path("state")),
+            model_digest: run.model_digest()?,
+        };
         attr.fit(model, &splits.view(), &cx)?;
         Ok(RunExplainer { run, attr: RefCell::new(attr), spec, format, cx })
     }

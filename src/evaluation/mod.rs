@@ -41,11 +41,12 @@ pub fn metric_config(fig: &figment::Figment, label: &str) -> (figment::Figment, 
 /// The names of the samples to evaluate: those with a map, subset and confidence filter applied.
 fn select(
     run: &Run,
+    wd: &WorkDir,
     cfg: &EvalConfig,
-    dir: &std::path::Path,
     model: &dyn crate::models::Classifier,
     data: &dyn crate::data::Dataset,
 ) -> Result<Vec<usize>> {
+    let dir = &wd.path(&cfg.maps);
     let mut with_map: Vec<usize> =
         (0..data.len()).filter(|&i| cfg.map_format.path(dir, &data.name(i)).is_file()).collect();
     if with_map.is_empty() {
@@ -86,7 +87,8 @@ fn select(
                 None => {
                     let s = data.get(i)?;
                     let x = model.embed(&s.input.unsqueeze(0).to_device(run.device))?;
-                    tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, s.target])
+                    let target = explained_target(wd, &s)?;
+                    tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, target])
                 }
             };
             if p >= cfg.min_confidence {
@@ -97,6 +99,20 @@ fn select(
         with_map = keep;
     }
     Ok(with_map)
+}
+
+/// The class sample `s`'s maps explain, as `tools/train` recorded it (`explained/<name>.json`);
+/// the dataset's label for maps made before that record existed.
+fn explained_target(wd: &WorkDir, s: &crate::data::Sample) -> Result<i64> {
+    let path = wd.path(&format!("{}/{}.json", crate::output::sink::EXPLAINED, s.name));
+    match std::fs::read(&path) {
+        Ok(b) => {
+            let e: crate::explanation::Explained =
+                serde_json::from_slice(&b).map_err(|e| Error::file(&path, format!("not a record of a sample: {e}")))?;
+            Ok(e.target)
+        }
+        Err(_) => Ok(s.target),
+    }
 }
 
 /// The original's scores file: sample name → the model's softmax on its target (`pred`).
@@ -119,6 +135,8 @@ struct Evaluation<'a> {
     wd: &'a WorkDir,
     cfg: EvalConfig,
     model: Box<dyn crate::models::Classifier>,
+    /// The model's digest ([`Run::model_digest`]), part of every result's source.
+    model_digest: String,
     data: Box<dyn crate::data::Dataset>,
     chosen: Option<Vec<usize>>,
     explainer: Option<explainer::RunExplainer<'a>>,
@@ -155,16 +173,11 @@ impl<'a> Evaluation<'a> {
         let (fig, key) = metric_config(&self.run.fig, label);
         let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
         if self.chosen.is_none() {
-            self.chosen = Some(select(
-                self.run,
-                &self.cfg,
-                &self.wd.path(&self.cfg.maps),
-                self.model.as_ref(),
-                self.data.as_ref(),
-            )?);
+            self.chosen = Some(select(self.run, self.wd, &self.cfg, self.model.as_ref(), self.data.as_ref())?);
         }
         let names: Vec<String> = self.chosen.iter().flatten().map(|&i| self.data.name(i)).collect();
-        if done.is_some_and(|r| r.params == params && r.evaluated == names) {
+        let source = self.source(&names)?;
+        if done.is_some_and(|r| r.params == params && r.evaluated == names && r.source == source) {
             return Ok(None);
         }
         let mut metric =
@@ -184,7 +197,19 @@ impl<'a> Evaluation<'a> {
         if metric.needs_explainer() {
             self.ensure_explainer()?;
         }
-        self.run_metric(metric.as_mut(), label, params, &names).map(Some)
+        self.run_metric(metric.as_mut(), label, params, source, &names).map(Some)
+    }
+
+    /// What the figures of the maps `names` depend on besides the metric's parameters: the map
+    /// folder and format, every map file's content, and the model.
+    fn source(&self, names: &[String]) -> Result<String> {
+        let dir = self.wd.path(&self.cfg.maps);
+        let maps = names
+            .iter()
+            .map(|n| crate::io::digest::file(&self.cfg.map_format.path(&dir, n)))
+            .collect::<Result<Vec<_>>>()?;
+        let all = format!("{}|{:?}|{}|{}", self.cfg.maps, self.cfg.map_format, self.model_digest, maps.join(","));
+        Ok(crate::io::digest::text(&all))
     }
 
     /// Runs `metric` over the chosen samples (`names`, in order). Progress is kept in `state/` (at
@@ -195,6 +220,7 @@ impl<'a> Evaluation<'a> {
         metric: &mut dyn Metric,
         label: &str,
         params: serde_json::Value,
+        source: String,
         names: &[String],
     ) -> Result<MetricReport> {
         let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
@@ -203,10 +229,12 @@ impl<'a> Evaluation<'a> {
             .wd
             .state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
         // progress counts only for the same metric on the same samples, taken in the same order
-        let same = |r: &MetricReport| r.params == params && names.starts_with(&r.evaluated);
-        let mut report = read_partial(&partial)
-            .filter(same)
-            .unwrap_or(MetricReport { params: params.clone(), ..Default::default() });
+        let same = |r: &MetricReport| r.params == params && r.source == source && names.starts_with(&r.evaluated);
+        let mut report = read_partial(&partial).filter(same).unwrap_or(MetricReport {
+            params: params.clone(),
+            source: source.clone(),
+            ..Default::default()
+        });
         let done: std::collections::HashSet<String> = report.evaluated.iter().cloned().collect();
         if !done.is_empty() {
             log::info!("{label}: resuming after {} samples ({})", done.len(), partial.display());
@@ -220,9 +248,10 @@ impl<'a> Evaluation<'a> {
                 continue;
             }
             let map = self.load_map(metric.modality(), &s)?;
+            let target = explained_target(self.wd, &s)?;
             let r = metric.evaluate(
                 self.model.as_ref(),
-                &EvalSample { sample: &s, map: &map, target: s.target, device: self.run.device, explainer },
+                &EvalSample { sample: &s, map: &map, target, device: self.run.device, explainer },
             )?;
             for w in &r.warnings {
                 log::warn!("{label}, {}: {w}", s.name);
@@ -267,8 +296,39 @@ fn read_partial(path: &std::path::Path) -> Option<MetricReport> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// The maps of a work dir were made by the `[model]` and `[attributor]` of its `config.toml`; an
+/// evaluation with other tables would score one model's maps on another, or explain again
+/// (sanity check, max-sensitivity, ROAR) with another method than the one that made them.
+fn check_made_with(run: &Run, wd: &WorkDir) -> Result<()> {
+    let made = wd.path("config.toml");
+    if !made.is_file() {
+        return Ok(());
+    }
+    let theirs = crate::config::load(&made, &[])?;
+    let tables = |fig: &figment::Figment| -> Result<(serde_json::Value, Option<serde_json::Value>)> {
+        let model = registry::resolve::<crate::registry::ModelKind>(fig, "model")?;
+        let attr = fig.find_value("attributor").is_ok();
+        Ok((model, attr.then(|| registry::resolve::<crate::registry::AttributorKind>(fig, "attributor")).transpose()?))
+    };
+    let (mine, made_with) = (tables(&run.fig)?, tables(&theirs)?);
+    for (key, differs) in [("model", mine.0 != made_with.0), ("attributor", mine.1 != made_with.1)] {
+        if differs {
+            return Err(Error::file(
+                &made,
+                format!(
+                    "the maps here were made with another [{key}] than this config's; evaluate with the \
+                     config that made them (e.g. --config {})",
+                    made.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the metrics `labels` on `wd`; returns the updated `metrics.json` content.
 pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFile> {
+    check_made_with(run, wd)?;
     let cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
     let out = wd.path("metrics.json");
     let mut file: MetricsFile = match std::fs::read(&out) {
@@ -276,13 +336,20 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
             .map_err(|e| Error::file(&out, format!("not a metrics file ({e}); move it away to start afresh")))?,
         Err(_) => MetricsFile::default(),
     };
-    if file.maps != cfg.maps {
-        file = MetricsFile { maps: cfg.maps.clone(), ..Default::default() };
-    }
+    file.switch_to(&cfg.maps);
     let mut model = run.model()?;
     model.freeze();
     let data = run.dataset("attribution")?;
-    let mut ev = Evaluation { run, wd, cfg, model, data, chosen: None, explainer: None };
+    let model_digest = run.model_digest()?;
+    let made_with = wd.state("model_digest.txt");
+    if std::fs::read_to_string(&made_with).is_ok_and(|d| d != model_digest) {
+        log::warn!(
+            "the maps of this work dir were made with another model than this config's ({} differs): \
+             the figures describe this config's model explaining those maps",
+            made_with.display()
+        );
+    }
+    let mut ev = Evaluation { run, wd, cfg, model, model_digest, data, chosen: None, explainer: None };
     let mut tb = crate::output::tensorboard::EventWriter::create(wd.root())?;
     for label in labels {
         let Some(report) = ev.report(label, file.metrics.get(label))? else {

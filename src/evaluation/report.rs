@@ -36,8 +36,12 @@ pub struct CurveMean {
 pub struct MetricReport {
     /// The metric's resolved parameters (its config table).
     pub params: serde_json::Value,
-    /// The samples it ran on (a re-run with the same parameters and samples is skipped).
+    /// The samples it ran on (a re-run with the same parameters, samples and source is skipped).
     pub evaluated: Vec<String>,
+    /// Digest of what the figures were computed from besides the parameters: the map folder and
+    /// format, the maps' contents, the model (its table and weights file). Any change recomputes.
+    #[serde(default)]
+    pub source: String,
     pub aggregate: BTreeMap<String, Stat>,
     pub curves: BTreeMap<String, CurveMean>,
     /// sample → value name → value.
@@ -47,15 +51,22 @@ pub struct MetricReport {
 }
 
 impl MetricReport {
+    /// Adds one sample's result. A value or curve that is not finite is left out with a warning:
+    /// it would make the aggregate NaN and `metrics.json` unreadable (JSON has no NaN).
     pub fn add(&mut self, name: &str, r: SampleResult) {
         self.evaluated.push(name.into());
-        if !r.values.is_empty() {
-            self.samples.insert(name.into(), r.values.into_iter().collect());
+        let mut warnings = r.warnings;
+        let (finite, bad): (Vec<_>, Vec<_>) = r.values.into_iter().partition(|(_, v)| v.is_finite());
+        warnings.extend(bad.iter().map(|(k, v)| format!("{k} = {v} is not a number: left out")));
+        if !finite.is_empty() {
+            self.samples.insert(name.into(), finite.into_iter().collect());
         }
-        if !r.warnings.is_empty() {
-            self.warnings.insert(name.into(), r.warnings);
+        let (curves, bad): (Vec<_>, Vec<_>) = r.curves.into_iter().partition(|(_, c)| c.iter().all(|v| v.is_finite()));
+        warnings.extend(bad.iter().map(|(k, _)| format!("curve {k} has values that are not numbers: left out")));
+        if !warnings.is_empty() {
+            self.warnings.insert(name.into(), warnings);
         }
-        for (k, c) in r.curves {
+        for (k, c) in curves {
             let e = self.curves.entry(k).or_default();
             if e.n == 0 {
                 e.mean = vec![0.0; c.len()];
@@ -86,9 +97,29 @@ impl MetricReport {
     }
 }
 
-/// `metrics.json`: which maps were evaluated, and one report per metric label.
+/// `metrics.json`: which maps were evaluated last, one report per metric label, and the reports of
+/// the work dir's other map folders (an InputIBA work dir has input, feature and GAN masks), so
+/// evaluating one folder never loses another's results.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MetricsFile {
     pub maps: String,
     pub metrics: BTreeMap<String, MetricReport>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_maps: BTreeMap<String, BTreeMap<String, MetricReport>>,
+}
+
+impl MetricsFile {
+    /// Makes `maps` the current folder: the current reports are kept under their folder, and
+    /// `maps`'s earlier reports, if any, come back.
+    pub fn switch_to(&mut self, maps: &str) {
+        if self.maps == maps {
+            return;
+        }
+        let previous = std::mem::take(&mut self.metrics);
+        if !previous.is_empty() {
+            self.other_maps.insert(std::mem::take(&mut self.maps), previous);
+        }
+        self.metrics = self.other_maps.remove(maps).unwrap_or_default();
+        self.maps = maps.to_string();
+    }
 }

@@ -196,16 +196,16 @@ impl TokenEmbedding for DeepLstm {
 
 impl Build<ModelKind> for DeepLstm {
     type Params = DeepLstmParams;
+    fn validate(p: &DeepLstmParams) -> crate::config::Checked {
+        use crate::config::validate::{at_least, within};
+        within("dropout", p.dropout, 0.0, 1.0)?;
+        at_least("vocab_size", p.vocab_size, 1)?;
+        at_least("embedding_dim", p.embedding_dim, 1)?;
+        at_least("hidden_dim", p.hidden_dim, 1)
+    }
     fn build(p: DeepLstmParams, cx: &BuildCtx) -> Result<Box<dyn Classifier>> {
-        let mut p = p;
-        if !cx.load_weights {
-            p.weights.clear();
-        } else if !p.weights.is_empty() && !PathBuf::from(&p.weights).is_file() {
-            return Err(Error::Weights {
-                path: p.weights.clone().into(),
-                why: "file not found. Convert the original checkpoint (README: \"Text\") or train one".into(),
-            });
-        }
+        let hint = "convert the original checkpoint (README: \"Text\") or train one";
+        let p = DeepLstmParams { weights: weights::to_load(&p.weights, cx.load_weights, hint)?, ..p };
         Ok(Box::new(DeepLstm::new(&p, cx.device)?))
     }
 }

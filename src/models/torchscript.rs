@@ -51,7 +51,7 @@ fn load(path: &PathBuf, what: &str, device: tch::Device) -> Result<CModule> {
         ));
     }
     let mut m = CModule::load_on_device(path, device)
-        .map_err(|e| Error::file(path, format!("not a TorchScript module: {e}")))?;
+        .map_err(|e| Error::file(path, format!("not a TorchScript module: {}", crate::error::libtorch_message(&e))))?;
     m.set_eval();
     // the weights are constants for attribution: no gradient is accumulated into them
     for (_, p) in m.named_parameters().map_err(|e| Error::file(path, e.to_string()))? {
@@ -71,7 +71,8 @@ impl TorchScript {
     }
 
     fn run(m: &CModule, x: &Tensor, path: &str) -> Result<Tensor> {
-        m.forward_ts(&[x]).map_err(|e| Error::Model(format!("TorchScript {path}: {e}")))
+        m.forward_ts(&[x])
+            .map_err(|e| Error::Model(format!("TorchScript {path}: {}", crate::error::libtorch_message(&e))))
     }
 }
 

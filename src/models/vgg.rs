@@ -318,18 +318,22 @@ impl Classifier for Vgg {
 
 impl Build<ModelKind> for Vgg {
     type Params = VggParams;
+    fn validate(p: &VggParams) -> crate::config::Checked {
+        use crate::config::validate::{at_least, within};
+        within("dropout", p.dropout, 0.0, 1.0)?;
+        at_least("num_classes", p.num_classes, 1)?;
+        at_least("in_channels", p.in_channels, 1)?;
+        p.avgpool.iter().try_for_each(|&v| at_least("avgpool", v, 1))?;
+        p.classifier.iter().try_for_each(|&v| at_least("classifier", v, 1))?;
+        p.cfg.iter().try_for_each(|c| match c {
+            CfgItem::Conv(w) => at_least("cfg", *w, 1),
+            CfgItem::Pool(_) => Ok(()),
+        })
+    }
     fn build(p: VggParams, cx: &BuildCtx) -> Result<Box<dyn Classifier>> {
-        let mut p = p;
-        if !cx.load_weights {
-            p.weights.clear();
-        } else if !p.weights.is_empty() && !PathBuf::from(&p.weights).is_file() {
-            return Err(Error::Weights {
-                path: p.weights.clone().into(),
-                why: "file not found. Put the converted weights there (README: \"Pretrained weights\"), \
-                      or train them with tools/train_classifier for a config that has [train_classifier]"
-                    .into(),
-            });
-        }
+        let hint = "put the converted weights there (README: \"Pretrained weights\"), or train them with \
+                    tools/train_classifier for a config that has [train_classifier]";
+        let p = VggParams { weights: weights::to_load(&p.weights, cx.load_weights, hint)?, ..p };
         Ok(Box::new(Vgg::new(&p, cx.device)?))
     }
 }

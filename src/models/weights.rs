@@ -2,7 +2,7 @@
 //! tensor: a file converted from the wrong architecture must fail loudly, not half-load.
 use crate::error::{Error, Result};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Tensor};
 
 /// Keys that PyTorch state dicts carry but that hold no learned value for inference.
@@ -54,4 +54,27 @@ fn sorted_keys(m: &HashMap<String, Tensor>) -> Vec<&str> {
     let mut k: Vec<&str> = m.keys().map(String::as_str).collect();
     k.sort_unstable();
     k
+}
+
+/// What `weights = "random"` says: random initial weights, on purpose (benchmarks, sanity checks).
+pub const RANDOM: &str = "random";
+
+/// The weights file a model built now loads: empty for random weights (while training from
+/// scratch, or `weights = "random"`). An empty name is refused, since silently random weights
+/// would explain a network that was never trained; so is a file that is not there (`hint` says
+/// where to get one).
+pub fn to_load(weights: &str, load: bool, hint: &str) -> Result<String> {
+    if !load || weights == RANDOM {
+        return Ok(String::new());
+    }
+    if weights.is_empty() {
+        return Err(Error::Weights {
+            path: PathBuf::new(),
+            why: format!("model.weights is empty: name the weights file ({hint}), or write weights = \"random\" for random weights"),
+        });
+    }
+    if !std::path::Path::new(weights).is_file() {
+        return Err(Error::Weights { path: weights.into(), why: format!("file not found. {hint}") });
+    }
+    Ok(weights.to_string())
 }

@@ -36,8 +36,11 @@ impl MapFormat {
                 Tensor::from_slice(img.as_raw()).view([h as i64, w as i64]).to_kind(Kind::Float) / 255.0
             }
             MapFormat::Npy => {
+                crate::io::npy::check(path)?;
                 let t = Tensor::read_npy(path)
-                    .map_err(|e| Error::file(path, format!("not a readable .npy map: {e}")))?
+                    .map_err(|e| {
+                        Error::file(path, format!("not a readable .npy map: {}", crate::error::libtorch_message(&e)))
+                    })?
                     .to_kind(Kind::Float);
                 match t.dim() {
                     1 => t.unsqueeze(0), // text: one score per word
@@ -52,8 +55,8 @@ impl MapFormat {
                 }
             }
         };
-        if map.isnan().any().int64_value(&[]) != 0 {
-            return Err(Error::file(path, "the map contains NaN"));
+        if map.isfinite().logical_not().any().int64_value(&[]) != 0 {
+            return Err(Error::file(path, "the map contains NaN or infinite values"));
         }
         Ok(map)
     }

@@ -5,7 +5,7 @@ use super::maps::{self, PngScale};
 use super::{EventWriter, WorkDir};
 use crate::data::{Dataset, Sample};
 use crate::error::Result;
-use crate::explanation::{Attribution, MapSpec};
+use crate::explanation::{Attribution, Explained, MapSpec};
 use crate::modality::Modality;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -31,6 +31,9 @@ impl Default for OutputConfig {
         OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
     }
 }
+
+/// The folder of the per-sample records of what the maps explain ([`Explained`]).
+pub const EXPLAINED: &str = "explained";
 
 pub struct MapSink<'a> {
     wd: &'a WorkDir,
@@ -69,9 +72,18 @@ impl<'a> MapSink<'a> {
         self.specs.iter().all(|s| self.files(s, name).iter().all(|f| f.is_file()))
     }
 
-    /// Writes sample number `index`'s maps and loss curves.
-    pub fn write(&mut self, index: usize, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
+    /// Writes sample number `index`'s maps, loss curves and what they explain.
+    pub fn write(
+        &mut self,
+        index: usize,
+        s: &Sample,
+        a: &Attribution,
+        explained: &Explained,
+        data: &dyn Dataset,
+    ) -> Result<()> {
         let step = index as i64;
+        let json = serde_json::to_string_pretty(explained).expect("json");
+        crate::io::atomic::write(&self.wd.path(&format!("{EXPLAINED}/{}.json", s.name)), json.as_bytes())?;
         for (tag, curve) in &a.curves {
             if let Some(last) = curve.last() {
                 self.tb.scalar(&format!("{tag}_final"), step, *last)?;

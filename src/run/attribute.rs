@@ -52,6 +52,15 @@ impl Run {
     /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
     /// whose position k in the attribution split has k mod count = index.
     pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
+        // two unsharded runs in one work dir would attribute the same samples at once; the second
+        // waits and then finds them done (shards split the samples and need no such lock)
+        let _whole = match shard {
+            None => Some(crate::io::lock::FileLock::acquire_or_say(
+                &wd.state("attribution.lock"),
+                "another run is attributing in this work dir",
+            )?),
+            Some(_) => None,
+        };
         let mut model = self.model()?;
         model.freeze();
         let mut attr = self.attributor()?;
@@ -65,7 +74,12 @@ impl Run {
                 model.modality()
             )));
         }
-        let cx = AttributionCtx { device: self.device, seed: self.cfg.seed, state_dir: Some(wd.path("state")) };
+        let cx = AttributionCtx {
+            device: self.device,
+            seed: self.cfg.seed,
+            state_dir: Some(wd.path("state")),
+            model_digest: self.model_digest()?,
+        };
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
         let precision = self.cfg.precision;
         precision.apply()?;
@@ -88,7 +102,7 @@ impl Run {
             match precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx)) {
                 Ok(results) => {
                     for ((i, s), a) in samples.iter().zip(results) {
-                        sink.write(*i, s, &a, data.as_ref())?;
+                        sink.write(*i, s, &a, &explained(model.as_ref(), s, &a, self.device)?, data.as_ref())?;
                         summary.attributed += 1;
                     }
                 }
@@ -97,7 +111,8 @@ impl Run {
                     for (i, s) in &samples {
                         match precision.run(|| attr.attribute(model.as_ref(), s, &cx)) {
                             Ok(a) => {
-                                sink.write(*i, s, &a, data.as_ref())?;
+                                let e = explained(model.as_ref(), s, &a, self.device)?;
+                                sink.write(*i, s, &a, &e, data.as_ref())?;
                                 summary.attributed += 1;
                             }
                             Err(e) => self.failed(&mut summary, s.name.clone(), e)?,
@@ -119,4 +134,26 @@ impl Run {
         crate::io::atomic::write(&wd.path(&file), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
         Ok(summary)
     }
+}
+
+/// What `a` explains for `s`: its target (the label where the method names none), and the model's
+/// prediction and probabilities, from one forward pass.
+fn explained(
+    model: &dyn crate::models::Classifier,
+    s: &crate::data::Sample,
+    a: &crate::explanation::Attribution,
+    device: tch::Device,
+) -> Result<crate::explanation::Explained> {
+    let x = model.embed(&s.input.to_device(device).unsqueeze(0))?;
+    let p = tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Double)).to_device(tch::Device::Cpu).view(-1);
+    let target = a.target.unwrap_or(s.target);
+    let prediction = p.argmax(0, false).int64_value(&[]);
+    let prob = |c: i64| (0..p.size()[0]).contains(&c).then(|| p.double_value(&[c]));
+    Ok(crate::explanation::Explained {
+        label: s.target,
+        target,
+        prediction,
+        p_prediction: p.double_value(&[prediction]),
+        p_target: prob(target),
+    })
 }

@@ -21,11 +21,12 @@ use figment::Figment;
 use std::path::{Path, PathBuf};
 
 /// The datasets of the splits a method declared ([`crate::attributors::Attributor::splits`]).
-pub struct LoadedSplits(Vec<(Split, Box<dyn Dataset>)>);
+pub struct LoadedSplits(Vec<(Split, Box<dyn Dataset>, String)>);
 
 impl LoadedSplits {
     pub fn view(&self) -> Splits<'_> {
-        Splits::new(self.0.iter().map(|(s, d)| (*s, d.as_ref())).collect())
+        let splits = Splits::new(self.0.iter().map(|(s, d, _)| (*s, d.as_ref())).collect());
+        self.0.iter().fold(splits, |v, (s, _, id)| v.with_identity(*s, id.clone()))
     }
 }
 
@@ -67,6 +68,13 @@ impl Run {
         if self.cfg.attributor.is_some() {
             registry::check::<AttributorKind>(&self.fig, "attributor")?;
         }
+        let at = |key: &'static str| move |e: crate::config::Invalid| e.at(&self.fig.focus(key), key);
+        if let Some(t) = &self.cfg.train_classifier {
+            t.validate().map_err(at("train_classifier"))?;
+        }
+        if let Some(t) = &self.cfg.train_text_classifier {
+            t.validate().map_err(at("train_text_classifier"))?;
+        }
         for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
             registry::check::<crate::registry::MetricKind>(&self.fig, &format!("eval.metrics.{label}"))?;
         }
@@ -87,7 +95,21 @@ impl Run {
 
     /// `model.weights`, if the model table names a file.
     pub fn weights_path(&self) -> Option<PathBuf> {
-        self.fig.extract_inner::<String>("model.weights").ok().filter(|s| !s.is_empty()).map(PathBuf::from)
+        self.fig
+            .extract_inner::<String>("model.weights")
+            .ok()
+            .filter(|s| !s.is_empty() && s != crate::models::weights::RANDOM)
+            .map(PathBuf::from)
+    }
+    /// Checks that the attributor can run on the model (layers, capabilities, target classes)
+    /// before any file is written: with the model's random initial weights, so nothing but the
+    /// config (and a TorchScript model's files) is read.
+    pub fn check_attributor(&self) -> Result<()> {
+        if self.cfg.attributor.is_none() {
+            return Ok(());
+        }
+        let model = registry::build::<ModelKind>(&self.fig, "model", &self.ctx(false))?;
+        self.attributor()?.check(model.as_ref())
     }
     /// The config's `[attributor]`, built.
     pub fn attributor(&self) -> Result<Box<dyn Attributor>> {
@@ -103,9 +125,20 @@ impl Run {
                     split.key()
                 )));
             }
-            loaded.push((split, self.dataset(split.name())?));
+            let table = registry::resolve::<DatasetKind>(&self.fig, &split.key())?;
+            loaded.push((split, self.dataset(split.name())?, crate::io::digest::text(&table.to_string())));
         }
         Ok(LoadedSplits(loaded))
+    }
+    /// What identifies the model for cached state: its config table with every default, and the
+    /// content of its weights file (so a file replaced in place is another model).
+    pub fn model_digest(&self) -> Result<String> {
+        let table = registry::resolve::<ModelKind>(&self.fig, "model")?.to_string();
+        let weights = match self.weights_path().filter(|w| w.is_file()) {
+            Some(w) => crate::io::digest::file(&w)?,
+            None => "no-weights-file".into(),
+        };
+        Ok(format!("{}-{weights}", crate::io::digest::text(&table)))
     }
     /// The whole config as the run reads it: the top level, and each component table with every
     /// default of its component filled in (`print_config --defaults`; the shipped-config test).

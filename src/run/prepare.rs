@@ -12,27 +12,33 @@ impl Run {
     /// they do not exist yet.
     pub fn prepare(&self) -> Result<()> {
         // several processes (shards) may start at once: one makes the data and weights, the
-        // others wait for it and then find them there
-        if let Some(s) = &self.cfg.synthetic {
+        // others wait for it and then find them there. What is there already is not locked, so
+        // data and weights may sit in read-only folders.
+        if let Some(s) = self.cfg.synthetic.as_ref().filter(|s| !synthetic::is_current(s)) {
             let _lock = FileLock::acquire(&s.root.with_extension("lock"))?;
             if synthetic::ensure(s)? {
                 log::info!("generated the synthetic dataset in {}", s.root.display());
             }
         }
-        if let Some(r) = &self.cfg.reviews {
+        if let Some(r) = self.cfg.reviews.as_ref().filter(|r| !crate::text::reviews::is_current(r)) {
             let _lock = FileLock::acquire(&r.root.with_extension("lock"))?;
             if crate::text::reviews::ensure(r)? {
                 log::info!("generated the review corpus in {}", r.root.display());
             }
         }
-        if let (Some(t), Some(w)) = (&self.cfg.train_text_classifier, self.weights_path()) {
+        let missing = self.weights_path().filter(|w| !w.is_file());
+        if let (Some(t), Some(w)) = (&self.cfg.train_text_classifier, &missing) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             crate::text::prepare::ensure(&self.fig, t, self.cfg.seed, self.device)?;
         }
-        if let (Some(_), Some(w)) = (&self.cfg.train_classifier, self.weights_path()) {
+        if let (Some(_), Some(w)) = (&self.cfg.train_classifier, &missing) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             if !w.is_file() {
-                log::info!("no weights at {}: training the classifier ([train_classifier])", w.display());
+                log::warn!(
+                    "model.weights = {}: no such file, so a new classifier is trained and saved there \
+                     ([train_classifier]); if you meant an existing file, stop and correct the path",
+                    w.display()
+                );
                 self.train_classifier()?;
             }
         }

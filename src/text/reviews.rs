@@ -134,6 +134,13 @@ fn review(rng: &mut SplitMix, c: &ReviewsConfig, pos: bool) -> String {
 }
 
 /// Writes the corpus unless `root` already holds it (a `done` marker); returns whether it wrote.
+/// Whether `c.root` holds the corpus these settings make: then nothing is written and no lock is
+/// needed (the folder may be read-only).
+pub fn is_current(c: &ReviewsConfig) -> bool {
+    let me = serde_json::to_string_pretty(c).expect("json");
+    std::fs::read_to_string(c.root.join("done.json")).is_ok_and(|s| s == me)
+}
+
 pub fn ensure(c: &ReviewsConfig) -> Result<bool> {
     let marker = c.root.join("done.json");
     let me = serde_json::to_string_pretty(c).expect("json");

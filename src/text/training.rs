@@ -16,6 +16,15 @@ pub struct TextTrainConfig {
     pub lr: f64,
 }
 
+impl TextTrainConfig {
+    pub fn validate(&self) -> crate::config::Checked {
+        use crate::config::validate::{at_least, positive};
+        at_least("epochs", self.epochs as i64, 1)?;
+        at_least("batch_size", self.batch_size as i64, 1)?;
+        positive("lr", self.lr)
+    }
+}
+
 impl Default for TextTrainConfig {
     fn default() -> Self {
         TextTrainConfig { epochs: 5, batch_size: 32, lr: 2e-3 }

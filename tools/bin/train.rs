@@ -16,7 +16,8 @@ struct Args {
     /// Override config values: a.b.c=value (TOML literals), e.g. attributor.beta=10 device=cuda
     #[arg(long, num_args = 1..)]
     cfg_options: Vec<String>,
-    /// Resume into a work dir even though its config.toml differs from this config
+    /// Start over in a work dir made with another config or other model weights: its old outputs
+    /// are moved to <work-dir>/superseded/<time>/ (without this, such a work dir is refused)
     #[arg(long)]
     overwrite_config: bool,
     /// Attribute only part i of n of the attribution split (0 ≤ i < n); n processes with one work
@@ -30,10 +31,13 @@ fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
     let wd = ibex::output::WorkDir::create(&ibex::cli::work_dir(a.work_dir.as_deref(), &a.config))?;
-    ibex::logging::attach_file(&wd.log_file()).context("opening log.txt")?;
+    ibex::logging::attach_file(&wd.log_file()).with_context(|| format!("opening {}", wd.log_file().display()))?;
+    // a config that cannot run must not claim the work dir (its config.toml would refuse the fix)
+    run.check_attributor().context("checking the attributor against the model")?;
     wd.write_config(&ibex::config::resolved_toml(&run.fig)?, a.overwrite_config)?;
     log::info!("work dir {}, device {:?}", wd.root().display(), run.device);
     run.prepare().context("preparing data and model")?;
+    wd.write_model_digest(&run.model_digest()?, a.overwrite_config)?;
     let s = run.attribute(&wd, a.shard).context("attribution")?;
     log::info!("done: {} attributed, {} already there, {} failed", s.attributed, s.skipped, s.failed.len());
     for (name, why) in &s.failed {

@@ -142,6 +142,7 @@ macro_rules! grad_method {
             type Params = $params;
             fn validate(p: &$params) -> $crate::config::Checked {
                 $crate::config::validate::at_least("batch_size", p.batch_size as i64, 1)?;
+                $crate::config::validate::inside("out_dir", &p.out_dir)?;
                 $( let check: fn(&$params) -> $crate::config::Checked = $check;
                    check(p)?; )?
                 Ok(())

@@ -68,6 +68,7 @@ impl<M: GradMethod> Attributor for M {
         if !self.modalities().contains(&model.modality()) {
             return Err(Error::ConfigMsg(format!("attributor: this method does not read {} inputs; on a text model use Saliency, InputXGradient, IntegratedGradients (baseline zeros or uniform) or a NoiseTunnel around one of them", model.modality())));
         }
+        self.common().target.check(model)?;
         self.check_model(model)
     }
     fn outputs(&self) -> Vec<MapSpec> {
@@ -96,7 +97,7 @@ impl<M: GradMethod> Attributor for M {
         let images: Vec<Tensor> = samples.iter().map(|s| s.input.shallow_clone()).collect();
         let x = Tensor::stack(&images, 0).to_device(cx.device);
         let labels: Vec<i64> = samples.iter().map(|s| s.target).collect();
-        let targets = self.common().target.resolve_batch(model, &x, &labels);
+        let targets = self.common().target.resolve_batch(model, &x, &labels)?;
         let seeds: Vec<i64> = samples.iter().map(|s| sample_seed(cx.seed, &s.name)).collect();
         let out = self.compute(model, &x, &targets, &seeds)?;
         let names = || samples.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -107,7 +108,7 @@ impl<M: GradMethod> Attributor for M {
         Ok((0..samples.len() as i64)
             .map(|i| {
                 let curves = out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[i])])).collect();
-                Attribution::single(&self.common().out_dir, maps.get(i), curves)
+                Attribution::single(&self.common().out_dir, maps.get(i), curves).for_target(targets.int64_value(&[i]))
             })
             .collect())
     }
@@ -122,7 +123,7 @@ fn attribute_text<M: GradMethod + ?Sized>(
     cx: &AttributionCtx,
 ) -> Result<Attribution> {
     let x = model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.detach();
-    let targets = m.common().target.resolve_batch(model, &x, &[s.target]);
+    let targets = m.common().target.resolve_batch(model, &x, &[s.target])?;
     let out = m.compute(model, &x, &targets, &[sample_seed(cx.seed, &s.name)])?;
     if !bool::try_from(out.maps.isfinite().all()).unwrap_or(false) {
         return Err(Error::Attribution { sample: s.name.clone(), why: "the attribution has NaN or Inf values".into() });
@@ -130,7 +131,7 @@ fn attribute_text<M: GradMethod + ?Sized>(
     // [1,T,E] → [E,1,T], reduced over E
     let map = m.common().reduce.apply(&out.maps.permute([2, 0, 1])).to_device(tch::Device::Cpu);
     let curves = out.scalars.iter().map(|(tag, v)| (tag.clone(), vec![v.double_value(&[0])])).collect();
-    Ok(Attribution::single(&m.common().out_dir, map, curves))
+    Ok(Attribution::single(&m.common().out_dir, map, curves).for_target(targets.int64_value(&[0])))
 }
 
 /// Every dimension but the batch's, for per-sample sums and ranges of any input shape.

@@ -134,6 +134,7 @@ impl Build<AttributorKind> for NoiseTunnel {
     fn validate(p: &NoiseTunnelParams) -> crate::config::Checked {
         use crate::config::validate::{at_least, non_negative};
         at_least("batch_size", p.batch_size as i64, 1)?;
+        crate::config::validate::inside("out_dir", &p.out_dir)?;
         at_least("samples", p.samples as i64, 1)?;
         non_negative("noise_level", p.noise_level)
     }

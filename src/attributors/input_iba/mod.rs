@@ -162,8 +162,11 @@ impl InputIba {
             .iter()
             .map(|s| Ok(model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0).detach()))
             .collect::<Result<_>>()?;
-        let targets: Vec<i64> =
-            xs.iter().zip(samples).map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target)).collect();
+        let targets: Vec<i64> = xs
+            .iter()
+            .zip(samples)
+            .map(|(x, s)| self.p.feat_iba.target.resolve(model, x, s.target))
+            .collect::<Result<_>>()?;
         let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
         let x = Tensor::stack(&xs, 0);
         let size = x.size();
@@ -212,7 +215,8 @@ impl InputIba {
                 let strip = |t: Tensor| if text { t.unsqueeze(0) } else { t };
                 let curves = feat.curves.into_iter().chain(gan_c).chain(input_c).chain(timing.clone()).collect();
                 let mut a = Attribution::single(FEAT_MASKS, feat_maps.get(k), curves)
-                    .with_map(INPUT_MASKS, strip(input_masks.get(k)));
+                    .with_map(INPUT_MASKS, strip(input_masks.get(k)))
+                    .for_target(targets[k as usize]);
                 if self.p.save_gan_mask {
                     let gan_map = gan.masks.get(k).mean_dim(if text { -1 } else { 0 }, false, tch::Kind::Float);
                     a = a.with_map(GAN_MASKS, strip(gan_map));
