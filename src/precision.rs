@@ -2,7 +2,9 @@
 //! use TF32 tensor cores for float32 matmuls and convolutions (10-bit mantissa products, float32
 //! accumulation); `bf16` and `fp16` run the attribution under CUDA autocast, which computes convs
 //! and matmuls (the classifier's passes, and the WGAN critic's) in that type and keeps losses,
-//! softmax and the optimisers in float32. Default `fp32`: the maps are the original's.
+//! softmax and the optimisers in float32. Default `fp32`: strict float32 everywhere (TF32 off in
+//! cuBLAS and cuDNN). `original`: PyTorch's defaults, under which the original ran: TF32 allowed in
+//! cuDNN convolutions, not in cuBLAS matmuls (on the CPU the same as fp32).
 //!
 //! tch exposes autocast but neither its dtype nor the TF32 switches, so the few libtorch entry
 //! points are looked up in the process (libtorch_cpu.so is linked) and called directly.
@@ -15,6 +17,7 @@ use std::ffi::c_void;
 pub enum Precision {
     #[default]
     Fp32,
+    Original,
     Tf32,
     Bf16,
     Fp16,
@@ -40,12 +43,25 @@ fn global_context() -> Result<*mut c_void> {
 
 /// Sets libtorch's `allow_tf32` for cuBLAS and cuDNN (torch.backends.*.allow_tf32).
 pub fn set_allow_tf32(on: bool) -> Result<()> {
+    set_allow_tf32_each(on, on)
+}
+
+/// Sets cuBLAS's (matmuls) and cuDNN's (convolutions) TF32 switches separately.
+pub fn set_allow_tf32_each(cublas_on: bool, cudnn_on: bool) -> Result<()> {
     let ctx = global_context()?;
     let cublas: extern "C" fn(*mut c_void, bool) = symbol(b"_ZN2at7Context18setAllowTF32CuBLASEb\0")?;
     let cudnn: extern "C" fn(*mut c_void, bool) = symbol(b"_ZN2at7Context17setAllowTF32CuDNNEb\0")?;
-    cublas(ctx, on);
-    cudnn(ctx, on);
+    cublas(ctx, cublas_on);
+    cudnn(ctx, cudnn_on);
     Ok(())
+}
+
+/// libtorch's current cuDNN TF32 switch. Its argument is a `std::optional<Float32Op>`, trivially
+/// copyable and so passed in one register; 0 is `nullopt` (the switch for every cuDNN op).
+pub fn allow_tf32_cudnn() -> Result<bool> {
+    let f: extern "C" fn(*const c_void, u64) -> bool =
+        symbol(b"_ZNK2at7Context14allowTF32CuDNNESt8optionalINS_9Float32OpEE\0")?;
+    Ok(f(global_context()?, 0))
 }
 
 /// libtorch's current cuBLAS TF32 switch.
@@ -68,9 +84,9 @@ pub fn set_cuda_autocast_dtype(dtype: i8) -> Result<()> {
 }
 
 impl Precision {
-    /// Anything but fp32 needs a CUDA device.
+    /// Reduced precision needs a CUDA device (`original` is fp32 on the CPU).
     pub fn check(self, device: tch::Device) -> Result<()> {
-        if self != Precision::Fp32 && !device.is_cuda() {
+        if !matches!(self, Precision::Fp32 | Precision::Original) && !device.is_cuda() {
             return Err(Error::ConfigMsg(format!(
                 "`precision = \"{}\"` needs `device = \"cuda\"` (it is CUDA-only); use \"fp32\" on the CPU",
                 self.name()
@@ -82,15 +98,20 @@ impl Precision {
     pub fn name(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
+            Precision::Original => "original",
             Precision::Tf32 => "tf32",
             Precision::Bf16 => "bf16",
             Precision::Fp16 => "fp16",
         }
     }
 
-    /// Sets the process-wide switches for this precision (TF32 on for tf32, off otherwise).
+    /// Sets the process-wide switches for this precision (TF32 on for tf32; for original, in
+    /// cuDNN only, as PyTorch's defaults; off otherwise).
     pub fn apply(self) -> Result<()> {
-        set_allow_tf32(self == Precision::Tf32)?;
+        match self {
+            Precision::Original => set_allow_tf32_each(false, true)?,
+            other => set_allow_tf32(other == Precision::Tf32)?,
+        }
         match self {
             Precision::Bf16 => set_cuda_autocast_dtype(BFLOAT16),
             Precision::Fp16 => set_cuda_autocast_dtype(HALF),

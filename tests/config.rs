@@ -293,3 +293,85 @@ fn empty_weights_are_refused_and_random_ones_are_asked_for() {
     };
     assert!(e.to_string().contains("nope.safetensors") && e.to_string().contains("not found"), "{e}");
 }
+
+/// What is there already is not locked: existing weights need no `.lock` beside them, so data and
+/// weights may sit in read-only folders.
+#[test]
+fn existing_weights_are_used_without_a_lock() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "m.toml", MODEL);
+    let weights = write(d.path(), "w/model.safetensors", "stands for trained weights");
+    let c = write(
+        d.path(),
+        "c.toml",
+        &format!(
+            "_base_ = [\"m.toml\"]\n[model]\nweights = \"{}\"\n[train_classifier]\nepochs = 1\n",
+            weights.display()
+        ),
+    );
+    ibex::Run::load(&c, &[]).unwrap().prepare().unwrap();
+    let entries: Vec<_> = std::fs::read_dir(d.path().join("w")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("model.safetensors")], "nothing but the weights");
+}
+
+/// The text configs carry the original's values (configs/deep_lstm.py merged with _base_/imdb.py,
+/// spec §3.6), including those the original leaves to code defaults.
+#[test]
+fn the_text_config_carries_the_originals_values() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = ibex::Run::load(&root.join("configs/deep_lstm.toml"), &[]).unwrap();
+    let v = run.resolved_values().unwrap();
+    let a = &v["attributor"];
+    let pins: [(&serde_json::Value, &[(&str, f64)]); 3] = [
+        (
+            &a["feat_iba"],
+            &[
+                ("beta", 15.0),
+                ("opt_steps", 10.0),
+                ("lr", 1.0),
+                ("batch_size", 10.0),
+                ("min_std", 0.01),
+                ("initial_alpha", 5.0),
+                ("active_neurons_threshold", 0.01),
+                ("n_samples", 1000.0),
+                ("estimation_batch_size", 8.0),
+            ],
+        ),
+        (
+            &a["input_iba"],
+            &[
+                ("beta", 30.0),
+                ("opt_steps", 30.0),
+                ("lr", 0.5),
+                ("batch_size", 10.0),
+                ("initial_alpha", 5.0),
+                ("sigma", 0.0),
+            ],
+        ),
+        (
+            &a["gan"],
+            &[
+                ("dataset_size", 200.0),
+                ("sub_dataset_size", 20.0),
+                ("lr", 5e-5),
+                ("lr_mean", 0.1),
+                ("lr_std", 0.05),
+                ("lr_mask", 0.03),
+                ("batch_size", 32.0),
+                ("weight_clip", 0.01),
+                ("epochs", 20.0),
+                ("critic_iter", 5.0),
+            ],
+        ),
+    ];
+    for (table, values) in pins {
+        for (k, want) in values {
+            assert_eq!(table[*k].as_f64(), Some(*want), "{k} in {table}");
+        }
+    }
+    assert_eq!(a["feat_iba"]["layer"], "rnn_4");
+    for split in ["estimation", "attribution"] {
+        let d = &v["data"][split];
+        assert_eq!((d["split"].as_str(), d["select_cls"].as_str()), (Some("train"), Some("pos")), "{split}: {d}");
+    }
+}

@@ -73,4 +73,9 @@ fn precision_switches_reach_libtorch() {
     assert_eq!(cuda_autocast_dtype().unwrap(), 5, "half");
     Precision::Fp32.apply().unwrap();
     assert!(!allow_tf32().unwrap());
+    // "original": PyTorch's defaults, TF32 in cuDNN convolutions only
+    Precision::Original.apply().unwrap();
+    assert!(!allow_tf32().unwrap() && ibex::precision::allow_tf32_cudnn().unwrap());
+    Precision::Fp32.apply().unwrap();
+    assert!(!ibex::precision::allow_tf32_cudnn().unwrap(), "fp32 is strict");
 }

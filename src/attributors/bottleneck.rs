@@ -18,8 +18,9 @@ pub fn noisy_features(r: &Tensor, lambda: &Tensor, n: &Tensor, mean: &Tensor, st
     lambda * r + (lambda.ones_like() - lambda) * eps
 }
 
-/// Depthwise Gaussian blur of λ (IBA's `_SpatialGaussianKernel`): kernel size 2·round(2σ)+1,
-/// reflection padding, weights normalised to sum 1.
+/// Depthwise Gaussian blur of λ (IBA's `_SpatialGaussianKernel`): kernel size 2·round(2σ)+1 with
+/// Python's `round` (halves to even: σ = 1.25 gives 5, not 7), reflection padding, weights
+/// normalised to sum 1.
 pub struct GaussianSmoothing {
     kernel: Tensor,
     pad: i64,
@@ -27,7 +28,7 @@ pub struct GaussianSmoothing {
 
 impl GaussianSmoothing {
     pub fn new(sigma: f64, channels: i64, device: tch::Device) -> Self {
-        let size = 2 * (2.0 * sigma).round() as i64 + 1;
+        let size = 2 * (2.0 * sigma).round_ties_even() as i64 + 1;
         let c = (size - 1) as f64 / 2.0;
         let mut w = Vec::with_capacity((size * size) as usize);
         for i in 0..size {
@@ -50,8 +51,8 @@ impl GaussianSmoothing {
 }
 
 /// Capacity [C,h,w] in nats → saliency [H,W] in bits per pixel (spec §1.7): nansum over channels,
-/// ÷ ln 2, then, when `out` is given, × (h·w)/(H·W) and a bilinear resize (half-pixel centres), so
-/// the total number of bits is kept.
+/// ÷ ln 2, then, when `out` is given, × (h·w)/(H·W) and the original's bilinear resize
+/// ([`resize_mirror`]), so the total number of bits is kept (up to the mirrored border).
 pub fn saliency_bits(capacity: &Tensor, out: Option<[i64; 2]>) -> Tensor {
     let bits = capacity.nansum(&[0i64][..], false, Kind::Float) / std::f64::consts::LN_2;
     match out {
@@ -59,9 +60,44 @@ pub fn saliency_bits(capacity: &Tensor, out: Option<[i64; 2]>) -> Tensor {
         Some([h, w]) => {
             let s = bits.size();
             let scale = (s[0] * s[1]) as f64 / (h * w) as f64;
-            (bits * scale).view([1, 1, s[0], s[1]]).upsample_bilinear2d([h, w], false, None, None).view([h, w])
+            resize_mirror(&(bits * scale), [h, w])
         }
     }
+}
+
+/// Bilinear resize of an [h,w] map to [H,W] as scikit-image's `resize(order=1, mode='reflect')`
+/// (scipy's `zoom(order=1, mode='mirror', grid_mode=True)`): pixel-centre sampling, input
+/// coordinate u = (o + ½)·h/H − ½, and beyond the outermost centres the map mirrored about the
+/// edge pixel (x₋₁ = x₁). PyTorch's `align_corners=False` resize holds the edge value there instead,
+/// which changes the outermost H/(2h) rows and columns (4 pixels a side at 28 → 224).
+pub fn resize_mirror(map: &Tensor, [h_out, w_out]: [i64; 2]) -> Tensor {
+    let (h, w) = (map.size()[0], map.size()[1]);
+    let (ry, rx) = (mirror_weights(h, h_out, map.device()), mirror_weights(w, w_out, map.device()));
+    ry.matmul(&map.to_kind(Kind::Float)).matmul(&rx.tr())
+}
+
+/// [out, n] linear-interpolation weights along one axis (see [`resize_mirror`]).
+fn mirror_weights(n: i64, out: i64, device: tch::Device) -> Tensor {
+    let mirror = |i: i64| -> i64 {
+        if n == 1 {
+            return 0;
+        }
+        let period = 2 * (n - 1);
+        let k = i.rem_euclid(period);
+        if k < n {
+            k
+        } else {
+            period - k
+        }
+    };
+    let mut w = vec![0f32; (out * n) as usize];
+    for o in 0..out {
+        let u = (o as f64 + 0.5) * n as f64 / out as f64 - 0.5;
+        let (i0, f) = (u.floor() as i64, u - u.floor());
+        w[(o * n + mirror(i0)) as usize] += (1.0 - f) as f32;
+        w[(o * n + mirror(i0 + 1)) as usize] += f as f32;
+    }
+    Tensor::from_slice(&w).view([out, n]).to_device(device)
 }
 
 /// The batch a per-sample bottleneck optimises over: N samples × B noisy copies of a per-sample

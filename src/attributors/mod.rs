@@ -10,7 +10,7 @@ mod streams;
 pub mod welford;
 pub mod welford_nlp;
 
-pub use bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing};
+pub use bottleneck::{capacity, noisy_features, resize_mirror, saliency_bits, GaussianSmoothing};
 pub use feature_iba::{FeatureIba, FeatureIbaParams};
 pub use sample_curves::SampleCurves;
 pub use streams::Streams;

@@ -31,6 +31,9 @@ pub struct DeepLstmParams {
     /// backprop", spec §10 item 8), so its dropout is active in estimation, feature IBA, GAN and
     /// input IBA, and in any metric run with this model. True restores that: dropout acts in
     /// every forward. False (default): dropout only while the classifier is trained.
+    /// Not reproduced even then: feature IBA computes the bottleneck layer's output R once per
+    /// sample (one dropout draw up to the layer), where the original reruns the model at every
+    /// step, with fresh dropout for each noisy copy and step.
     pub original_train_mode: bool,
     /// `.safetensors` with the original's keys; empty = random init.
     pub weights: String,
