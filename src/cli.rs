@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 pub fn start() {
     let cuda = crate::runtime::load_cuda_backend();
     crate::logging::init();
+    crate::panics::install_hook();
     if cuda {
         log::debug!("libtorch_cuda loaded; {} CUDA device(s)", tch::Cuda::device_count());
     }

@@ -10,7 +10,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | `error`, `io`, `rng`, `logging`, `runtime`, `precision` | errors, atomic files and locks, seeds, logging, the device |
+//! | 0 | `error`, `panics`, `io`, `rng`, `logging`, `runtime`, `precision` | errors, panics as errors, atomic files and locks, seeds, logging, the device |
 //! | 1 | `config`, `modality`, `explanation`, `registry` | loading and validating configs; the shared vocabulary |
 //! | 2 | `data` | datasets, transforms, splits, the synthetic generator |
 //! | 3 | `models` | classifiers and the capabilities they offer |
@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod modality;
 pub mod models;
 pub mod output;
+pub mod panics;
 pub mod precision;
 pub mod registry;
 pub mod rng;

@@ -367,3 +367,25 @@ fn a_file_that_is_not_torchscript_is_a_one_line_error() {
     assert!(e.contains("head.pt") && e.contains("not a TorchScript module"), "{e}");
     assert!(!e.contains("frame #") && e.lines().count() == 1, "{e}");
 }
+
+/// A libtorch failure deep inside a model (a TorchScript model fed the wrong shape) is an error for
+/// the sample at hand, one line long, not a panic that ends the run.
+#[test]
+fn a_libtorch_panic_is_an_error_for_the_sample() {
+    use ibex::models::{TorchScript, TorchScriptParams};
+    let ts = TorchScript::new(
+        &TorchScriptParams {
+            head: fixture("tiny_vgg_head.ts.pt"),
+            tail: fixture("tiny_vgg_tail.ts.pt"),
+            layer: "features.8".into(),
+            num_classes: 10,
+            ..Default::default()
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let wrong = Tensor::zeros([1, 5, 7], (Kind::Float, Device::Cpu));
+    let e = ibex::panics::guard("img7", || Ok(ts.forward(&wrong))).expect_err("a wrong shape").to_string();
+    assert!(e.contains("img7") && !e.contains("frame #") && e.lines().count() == 1, "{e}");
+    assert_eq!(ibex::panics::guard("ok", || Ok(3)).unwrap(), 3);
+}

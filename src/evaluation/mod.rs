@@ -249,10 +249,12 @@ impl<'a> Evaluation<'a> {
             }
             let map = self.load_map(metric.modality(), &s)?;
             let target = explained_target(self.wd, &s)?;
-            let r = metric.evaluate(
-                self.model.as_ref(),
-                &EvalSample { sample: &s, map: &map, target, device: self.run.device, explainer },
-            )?;
+            let r = crate::panics::guard(&s.name, || {
+                metric.evaluate(
+                    self.model.as_ref(),
+                    &EvalSample { sample: &s, map: &map, target, device: self.run.device, explainer },
+                )
+            })?;
             for w in &r.warnings {
                 log::warn!("{label}, {}: {w}", s.name);
             }

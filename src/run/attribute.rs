@@ -99,7 +99,8 @@ impl Run {
                 }
             }
             let batch: Vec<_> = samples.iter().map(|(_, s)| s.clone_shallow()).collect();
-            match precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx)) {
+            let names = batch.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+            match crate::panics::guard(&names, || precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx))) {
                 Ok(results) => {
                     for ((i, s), a) in samples.iter().zip(results) {
                         sink.write(*i, s, &a, &explained(model.as_ref(), s, &a, self.device)?, data.as_ref())?;
@@ -109,7 +110,8 @@ impl Run {
                 // one bad sample must not take its batch with it: redo the batch one by one
                 Err(_) if samples.len() > 1 => {
                     for (i, s) in &samples {
-                        match precision.run(|| attr.attribute(model.as_ref(), s, &cx)) {
+                        match crate::panics::guard(&s.name, || precision.run(|| attr.attribute(model.as_ref(), s, &cx)))
+                        {
                             Ok(a) => {
                                 let e = explained(model.as_ref(), s, &a, self.device)?;
                                 sink.write(*i, s, &a, &e, data.as_ref())?;
