@@ -174,3 +174,23 @@ fn stale_temp_files_are_removed_at_start() {
     ibex::output::WorkDir::create(d.path()).unwrap();
     assert!(!dead.exists() && live.exists() && other.exists());
 }
+
+/// Two unsharded runs in one work dir: the second waits for the first's lock (and then finds the
+/// samples done) instead of attributing the same samples at once.
+#[test]
+fn a_second_run_waits_for_the_work_dir_lock() {
+    use ibex::io::lock::FileLock;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("state/attribution.lock");
+    let first = FileLock::acquire_or_say(&path, "another run").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.clone();
+    let second = std::thread::spawn(move || {
+        let _lock = FileLock::acquire_or_say(&p, "another run").unwrap();
+        tx.send(()).unwrap();
+    });
+    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err(), "the second got the lock too");
+    drop(first);
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the second gets the lock once the first lets go");
+    second.join().unwrap();
+}
