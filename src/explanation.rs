@@ -75,6 +75,30 @@ pub struct Explained {
     pub prediction: i64,
     pub p_prediction: f64,
     pub p_target: Option<f64>,
+    /// Why the result says nothing (see [`degenerate`]); empty for a usable one.
+    #[serde(default)]
+    pub degenerate: Vec<String>,
+}
+
+/// A result that looks like an explanation but says nothing, each with its reason: an
+/// optimisation whose class loss ends at chance level (≥ 90% of ln K for K classes: the masks keep
+/// no class evidence, their images look black), or a map that is constant. Such maps count in no
+/// figure without the user being told.
+pub fn degenerate(a: &Attribution, classes: i64) -> Vec<String> {
+    let chance = (classes.max(2) as f64).ln();
+    let mut why = Vec::new();
+    for (tag, curve) in a.curves.iter().filter(|(t, _)| t.ends_with("/cls_loss")) {
+        if let Some(&last) = curve.last().filter(|&&v| v >= 0.9 * chance) {
+            why.push(format!("{tag} ends at {last:.3}, chance level is ln {classes} = {chance:.3}"));
+        }
+    }
+    for (name, map) in &a.maps {
+        let (lo, hi) = (map.min().double_value(&[]), map.max().double_value(&[]));
+        if hi - lo <= 1e-6 * hi.abs().max(1.0) {
+            why.push(format!("{name} is constant ({hi:.3e})"));
+        }
+    }
+    why
 }
 
 impl Attribution {

@@ -79,6 +79,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
             serde_json::from_str(&std::fs::read_to_string(wd.join("explained").join(format!("{n}.json"))).unwrap())
                 .unwrap();
         assert_eq!(e["target"], e["label"], "target = \"label\": {e}");
+        assert!(e["degenerate"].is_array(), "{e}");
         assert!(e["p_target"].as_f64().unwrap() > 0.0 && e["prediction"].is_i64(), "{e}");
     }
     assert!(wd.join("state/model_digest.txt").is_file());
@@ -114,7 +115,8 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
             .count()
     };
     assert_eq!(count(&|p| matches!(p, Payload::Image(_))), 8);
-    assert_eq!(count(&|p| matches!(p, Payload::SimpleValue(_))), 16 * 3 * 11);
+    // per sample: 3 loss curves of 10 steps and their final values, and the degenerate flag
+    assert_eq!(count(&|p| matches!(p, Payload::SimpleValue(_))), 16 * 3 * 11 + 16);
     if let Some(py) = std::env::var("IBEX_TB_PYTHON").ok().filter(|p| !p.is_empty()) {
         let check = Command::new(py).arg(repo("tests/tensorboard_check.py")).arg(&wd).output().unwrap();
         assert!(

@@ -194,3 +194,24 @@ fn a_second_run_waits_for_the_work_dir_lock() {
     rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the second gets the lock once the first lets go");
     second.join().unwrap();
 }
+
+/// A result that says nothing is named with its reasons: a class loss that ends at chance level
+/// (the quickstart's collapsed input masks end at ≈ ln 4) or a constant map.
+#[test]
+fn degenerate_results_are_named() {
+    use ibex::explanation::{degenerate, Attribution};
+    let collapsed = Attribution::single(
+        "input_masks",
+        Tensor::full([4, 4], 0.02, (Kind::Float, Device::Cpu)),
+        vec![("input_iba/cls_loss".into(), vec![0.9, 1.38]), ("input_iba/info_loss".into(), vec![5.0, 4.0])],
+    );
+    let why = degenerate(&collapsed, 4);
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert!(why[0].contains("input_iba/cls_loss") && why[1].contains("input_masks is constant"), "{why:?}");
+    let fine = Attribution::single(
+        "input_masks",
+        Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
+        vec![("input_iba/cls_loss".into(), vec![1.3, 0.05])],
+    );
+    assert!(degenerate(&fine, 4).is_empty());
+}

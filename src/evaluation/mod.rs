@@ -101,18 +101,21 @@ fn select(
     Ok(with_map)
 }
 
-/// The class sample `s`'s maps explain, as `tools/train` recorded it (`explained/<name>.json`);
-/// the dataset's label for maps made before that record existed.
-fn explained_target(wd: &WorkDir, s: &crate::data::Sample) -> Result<i64> {
-    let path = wd.path(&format!("{}/{}.json", crate::output::sink::EXPLAINED, s.name));
+/// What `tools/train` recorded of sample `name` (`explained/<name>.json`); `None` for maps made
+/// before that record existed.
+fn explained(wd: &WorkDir, name: &str) -> Result<Option<crate::explanation::Explained>> {
+    let path = wd.path(&format!("{}/{name}.json", crate::output::sink::EXPLAINED));
     match std::fs::read(&path) {
-        Ok(b) => {
-            let e: crate::explanation::Explained =
-                serde_json::from_slice(&b).map_err(|e| Error::file(&path, format!("not a record of a sample: {e}")))?;
-            Ok(e.target)
-        }
-        Err(_) => Ok(s.target),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| Error::file(&path, format!("not a record of a sample: {e}"))),
+        Err(_) => Ok(None),
     }
+}
+
+/// The class sample `s`'s maps explain; the dataset's label for maps made before that was recorded.
+fn explained_target(wd: &WorkDir, s: &crate::data::Sample) -> Result<i64> {
+    Ok(explained(wd, &s.name)?.map_or(s.target, |e| e.target))
 }
 
 /// The original's scores file: sample name → the model's softmax on its target (`pred`).
@@ -177,6 +180,18 @@ impl<'a> Evaluation<'a> {
         }
         let names: Vec<String> = self.chosen.iter().flatten().map(|&i| self.data.name(i)).collect();
         let source = self.source(&names)?;
+        let degenerate = names
+            .iter()
+            .filter_map(|n| explained(self.wd, n).transpose())
+            .filter(|e| e.as_ref().is_ok_and(|e| !e.degenerate.is_empty()));
+        let degenerate = degenerate.count();
+        if degenerate > 0 {
+            log::warn!(
+                "{label}: {degenerate} of the {} samples evaluated have results that say nothing \
+                 (explained/<name>.json: chance-level class loss or a constant map); they count in the figures",
+                names.len()
+            );
+        }
         if done.is_some_and(|r| r.params == params && r.evaluated == names && r.source == source) {
             return Ok(None);
         }

@@ -84,6 +84,8 @@ impl<'a> MapSink<'a> {
         let step = index as i64;
         let json = serde_json::to_string_pretty(explained).expect("json");
         crate::io::atomic::write(&self.wd.path(&format!("{EXPLAINED}/{}.json", s.name)), json.as_bytes())?;
+        // 1 where the result says nothing, one point per sample
+        self.tb.scalar("quality/degenerate", step, if explained.degenerate.is_empty() { 0.0 } else { 1.0 })?;
         for (tag, curve) in &a.curves {
             if let Some(last) = curve.last() {
                 self.tb.scalar(&format!("{tag}_final"), step, *last)?;

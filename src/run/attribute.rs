@@ -36,6 +36,17 @@ pub struct Summary {
     pub skipped: usize,
     /// (sample, error) of samples that failed; the run went on without them.
     pub failed: Vec<(String, String)>,
+    /// (sample, reasons) of results that say nothing (chance-level class loss, constant maps).
+    pub degenerate: Vec<(String, Vec<String>)>,
+}
+
+impl Summary {
+    fn record(&mut self, s: &crate::data::Sample, e: crate::explanation::Explained) {
+        self.attributed += 1;
+        if !e.degenerate.is_empty() {
+            self.degenerate.push((s.name.clone(), e.degenerate));
+        }
+    }
 }
 
 impl Run {
@@ -103,8 +114,9 @@ impl Run {
             match crate::panics::guard(&names, || precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx))) {
                 Ok(results) => {
                     for ((i, s), a) in samples.iter().zip(results) {
-                        sink.write(*i, s, &a, &explained(model.as_ref(), s, &a, self.device)?, data.as_ref())?;
-                        summary.attributed += 1;
+                        let e = explained(model.as_ref(), s, &a, self.device)?;
+                        sink.write(*i, s, &a, &e, data.as_ref())?;
+                        summary.record(s, e);
                     }
                 }
                 // one bad sample must not take its batch with it: redo the batch one by one
@@ -115,7 +127,7 @@ impl Run {
                             Ok(a) => {
                                 let e = explained(model.as_ref(), s, &a, self.device)?;
                                 sink.write(*i, s, &a, &e, data.as_ref())?;
-                                summary.attributed += 1;
+                                summary.record(s, e);
                             }
                             Err(e) => self.failed(&mut summary, s.name.clone(), e)?,
                         }
@@ -151,11 +163,16 @@ fn explained(
     let target = a.target.unwrap_or(s.target);
     let prediction = p.argmax(0, false).int64_value(&[]);
     let prob = |c: i64| (0..p.size()[0]).contains(&c).then(|| p.double_value(&[c]));
+    let degenerate = crate::explanation::degenerate(a, model.num_classes());
+    if !degenerate.is_empty() {
+        log::warn!("{}: the result says nothing: {}", s.name, degenerate.join("; "));
+    }
     Ok(crate::explanation::Explained {
         label: s.target,
         target,
         prediction,
         p_prediction: p.double_value(&[prediction]),
         p_target: prob(target),
+        degenerate,
     })
 }

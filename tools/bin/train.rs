@@ -40,6 +40,14 @@ fn main() -> anyhow::Result<()> {
     wd.write_model_digest(&run.model_digest()?, a.overwrite_config)?;
     let s = run.attribute(&wd, a.shard).context("attribution")?;
     log::info!("done: {} attributed, {} already there, {} failed", s.attributed, s.skipped, s.failed.len());
+    if !s.degenerate.is_empty() {
+        log::warn!(
+            "{} of {} results say nothing (chance-level class loss or a constant map; listed in summary*.json \
+             and explained/<name>.json)",
+            s.degenerate.len(),
+            s.attributed
+        );
+    }
     for (name, why) in &s.failed {
         log::warn!("failed: {name}: {why}");
     }
