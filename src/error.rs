@@ -70,7 +70,11 @@ fn describe_config(key: &str, err: &figment::Error) -> String {
 /// libtorch's message without the C++ stack trace it appends ("Exception raised from … frame #0 …"),
 /// which tells a user nothing; one line is enough to say what went wrong.
 pub fn libtorch_message(e: &tch::TchError) -> String {
-    let text = e.to_string();
+    one_line(&e.to_string())
+}
+
+/// `text` up to libtorch's "Exception raised from … frame #…", on one line.
+pub fn one_line(text: &str) -> String {
     let cut = ["Exception raised from", "\nframe #"].iter().filter_map(|m| text.find(m)).min().unwrap_or(text.len());
-    text[..cut].trim().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")
+    text[..cut].split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -18,8 +18,7 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "an unknown failure".into());
-    let cut = ["Exception raised from", "\nframe #"].iter().filter_map(|m| text.find(m)).min().unwrap_or(text.len());
-    text[..cut].split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::error::one_line(&text)
 }
 
 /// Runs `f`; a panic inside becomes `Error::Attribution` for `sample`.

@@ -281,20 +281,21 @@ fn noise_tunnel(kind: TunnelKind, noise_level: f64, samples: usize, base: BaseMe
     NoiseTunnel::from_params(NoiseTunnelParams { kind, noise_level, samples, base, ..Default::default() })
 }
 
+/// The tiny VGG as TorchScript halves cut at `features.8`.
+fn tiny_torchscript() -> ibex::models::TorchScript {
+    let p = ibex::models::TorchScriptParams {
+        head: fixture("tiny_vgg_head.ts.pt"),
+        tail: fixture("tiny_vgg_tail.ts.pt"),
+        layer: "features.8".into(),
+        num_classes: 10,
+        ..Default::default()
+    };
+    ibex::models::TorchScript::new(&p, Device::Cpu).unwrap()
+}
+
 #[test]
 fn gradient_methods_run_on_torchscript_halves() {
-    use ibex::models::{TorchScript, TorchScriptParams};
-    let ts = TorchScript::new(
-        &TorchScriptParams {
-            head: fixture("tiny_vgg_head.ts.pt"),
-            tail: fixture("tiny_vgg_tail.ts.pt"),
-            layer: "features.8".into(),
-            num_classes: 10,
-            ..Default::default()
-        },
-        Device::Cpu,
-    )
-    .unwrap();
+    let ts = tiny_torchscript();
     let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
     let logits = tch::no_grad(|| ts.forward(&x));
     assert!(max_abs_diff(&logits, &Tensor::read_npy(fixture("tiny_vgg_logits.npy")).unwrap()) < 1e-5);
@@ -372,18 +373,7 @@ fn a_file_that_is_not_torchscript_is_a_one_line_error() {
 /// the sample at hand, one line long, not a panic that ends the run.
 #[test]
 fn a_libtorch_panic_is_an_error_for_the_sample() {
-    use ibex::models::{TorchScript, TorchScriptParams};
-    let ts = TorchScript::new(
-        &TorchScriptParams {
-            head: fixture("tiny_vgg_head.ts.pt"),
-            tail: fixture("tiny_vgg_tail.ts.pt"),
-            layer: "features.8".into(),
-            num_classes: 10,
-            ..Default::default()
-        },
-        Device::Cpu,
-    )
-    .unwrap();
+    let ts = tiny_torchscript();
     let wrong = Tensor::zeros([1, 5, 7], (Kind::Float, Device::Cpu));
     let e = ibex::panics::guard("img7", || Ok(ts.forward(&wrong))).expect_err("a wrong shape").to_string();
     assert!(e.contains("img7") && !e.contains("frame #") && e.lines().count() == 1, "{e}");

@@ -215,3 +215,16 @@ fn degenerate_results_are_named() {
     );
     assert!(degenerate(&fine, 4).is_empty());
 }
+
+/// The feature stage's class loss is no criterion: its noisy copies often end above chance while
+/// the capacity map still locates the object.
+#[test]
+fn a_feature_map_is_not_degenerate_for_its_class_loss() {
+    use ibex::explanation::{degenerate, Attribution};
+    let feat = Attribution::single(
+        "feat_masks",
+        Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
+        vec![("feat_iba/cls_loss".into(), vec![0.5, 3.0])],
+    );
+    assert!(degenerate(&feat, 4).is_empty());
+}

@@ -78,13 +78,11 @@ pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
     if cfg.classes == 0 || cfg.classes > SHAPES.len() {
         return Err(Error::ConfigMsg(format!("synthetic.classes must be in 1..={}", SHAPES.len())));
     }
+    if is_current(cfg) {
+        return Ok(false);
+    }
     let stamp_text = serde_json::to_string_pretty(cfg).expect("serialisable");
-    let stamp = cfg.root.join("synthetic.json");
-    if stamp.is_file() {
-        let old = std::fs::read_to_string(&stamp).map_err(|e| Error::io(&stamp, e))?;
-        if old == stamp_text {
-            return Ok(false);
-        }
+    if cfg.root.join("synthetic.json").is_file() {
         return Err(Error::file(
             &cfg.root,
             "holds a synthetic dataset made with other settings; delete it or set synthetic.root elsewhere",

@@ -141,8 +141,18 @@ struct Evaluation<'a> {
     /// The model's digest ([`Run::model_digest`]), part of every result's source.
     model_digest: String,
     data: Box<dyn crate::data::Dataset>,
-    chosen: Option<Vec<usize>>,
+    chosen: Option<Chosen>,
     explainer: Option<explainer::RunExplainer<'a>>,
+}
+
+/// The samples every metric of one call evaluates, and what is read once for all of them.
+struct Chosen {
+    indices: Vec<usize>,
+    names: Vec<String>,
+    /// What the figures depend on besides a metric's parameters (see [`Evaluation::source`]).
+    source: String,
+    /// `tools/train`'s record of each sample (`explained/<name>.json`), where there is one.
+    records: std::collections::HashMap<String, crate::explanation::Explained>,
 }
 
 impl<'a> Evaluation<'a> {
@@ -175,24 +185,8 @@ impl<'a> Evaluation<'a> {
         }
         let (fig, key) = metric_config(&self.run.fig, label);
         let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
-        if self.chosen.is_none() {
-            self.chosen = Some(select(self.run, self.wd, &self.cfg, self.model.as_ref(), self.data.as_ref())?);
-        }
-        let names: Vec<String> = self.chosen.iter().flatten().map(|&i| self.data.name(i)).collect();
-        let source = self.source(&names)?;
-        let degenerate = names
-            .iter()
-            .filter_map(|n| explained(self.wd, n).transpose())
-            .filter(|e| e.as_ref().is_ok_and(|e| !e.degenerate.is_empty()));
-        let degenerate = degenerate.count();
-        if degenerate > 0 {
-            log::warn!(
-                "{label}: {degenerate} of the {} samples evaluated have results that say nothing \
-                 (explained/<name>.json: chance-level class loss or a constant map); they count in the figures",
-                names.len()
-            );
-        }
-        if done.is_some_and(|r| r.params == params && r.evaluated == names && r.source == source) {
+        let chosen = self.chosen()?;
+        if done.is_some_and(|r| r.params == params && r.evaluated == chosen.names && r.source == chosen.source) {
             return Ok(None);
         }
         let mut metric =
@@ -212,7 +206,32 @@ impl<'a> Evaluation<'a> {
         if metric.needs_explainer() {
             self.ensure_explainer()?;
         }
-        self.run_metric(metric.as_mut(), label, params, source, &names).map(Some)
+        self.run_metric(metric.as_mut(), label, params).map(Some)
+    }
+
+    /// The samples to evaluate, chosen, digested and their records read on first use.
+    fn chosen(&mut self) -> Result<&Chosen> {
+        if self.chosen.is_none() {
+            let indices = select(self.run, self.wd, &self.cfg, self.model.as_ref(), self.data.as_ref())?;
+            let names: Vec<String> = indices.iter().map(|&i| self.data.name(i)).collect();
+            let source = self.source(&names)?;
+            let mut records = std::collections::HashMap::new();
+            for n in &names {
+                if let Some(e) = explained(self.wd, n)? {
+                    records.insert(n.clone(), e);
+                }
+            }
+            let degenerate = records.values().filter(|e| !e.degenerate.is_empty()).count();
+            if degenerate > 0 {
+                log::warn!(
+                    "{degenerate} of the {} samples evaluated have results that say nothing \
+                     (explained/<name>.json: chance-level class loss or a constant map); they count in the figures",
+                    names.len()
+                );
+            }
+            self.chosen = Some(Chosen { indices, names, source, records });
+        }
+        Ok(self.chosen.as_ref().expect("chosen just now"))
     }
 
     /// What the figures of the maps `names` depend on besides the metric's parameters: the map
@@ -227,24 +246,18 @@ impl<'a> Evaluation<'a> {
         Ok(crate::io::digest::text(&all))
     }
 
-    /// Runs `metric` over the chosen samples (`names`, in order). Progress is kept in `state/` (at
+    /// Runs `metric` over the chosen samples, in order. Progress is kept in `state/` (at
     /// most every few seconds, atomically), so an interrupted metric resumes at its first
     /// unfinished sample.
-    fn run_metric(
-        &self,
-        metric: &mut dyn Metric,
-        label: &str,
-        params: serde_json::Value,
-        source: String,
-        names: &[String],
-    ) -> Result<MetricReport> {
+    fn run_metric(&self, metric: &mut dyn Metric, label: &str, params: serde_json::Value) -> Result<MetricReport> {
         let explainer = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
-        let chosen = self.chosen.as_deref().unwrap_or_default();
+        let chosen = self.chosen.as_ref().expect("samples chosen before a metric runs");
+        let (names, source) = (&chosen.names, &chosen.source);
         let partial = self
             .wd
             .state(&format!("eval_{}_{:?}_{label}.partial.json", self.cfg.maps, self.cfg.map_format).to_lowercase());
         // progress counts only for the same metric on the same samples, taken in the same order
-        let same = |r: &MetricReport| r.params == params && r.source == source && names.starts_with(&r.evaluated);
+        let same = |r: &MetricReport| r.params == params && &r.source == source && names.starts_with(&r.evaluated);
         let mut report = read_partial(&partial).filter(same).unwrap_or(MetricReport {
             params: params.clone(),
             source: source.clone(),
@@ -254,16 +267,16 @@ impl<'a> Evaluation<'a> {
         if !done.is_empty() {
             log::info!("{label}: resuming after {} samples ({})", done.len(), partial.display());
         }
-        let bar = crate::logging::progress(chosen.len() as u64, label);
+        let bar = crate::logging::progress(chosen.indices.len() as u64, label);
         let mut saved = std::time::Instant::now();
-        for &i in chosen {
+        for &i in &chosen.indices {
             bar.inc(1);
             let s = self.data.get(i)?;
             if done.contains(&s.name) {
                 continue;
             }
             let map = self.load_map(metric.modality(), &s)?;
-            let target = explained_target(self.wd, &s)?;
+            let target = chosen.records.get(&s.name).map_or(s.target, |e| e.target);
             let r = crate::panics::guard(&s.name, || {
                 metric.evaluate(
                     self.model.as_ref(),

@@ -113,8 +113,9 @@ impl Run {
             let names = batch.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
             match crate::panics::guard(&names, || precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx))) {
                 Ok(results) => {
-                    for ((i, s), a) in samples.iter().zip(results) {
-                        let e = explained(model.as_ref(), s, &a, self.device)?;
+                    let probs = probabilities(model.as_ref(), &batch, self.device)?;
+                    for (((i, s), a), p) in samples.iter().zip(results).zip(&probs) {
+                        let e = explained(s, &a, p, model.num_classes());
                         sink.write(*i, s, &a, &e, data.as_ref())?;
                         summary.record(s, e);
                     }
@@ -125,7 +126,8 @@ impl Run {
                         match crate::panics::guard(&s.name, || precision.run(|| attr.attribute(model.as_ref(), s, &cx)))
                         {
                             Ok(a) => {
-                                let e = explained(model.as_ref(), s, &a, self.device)?;
+                                let p = probabilities(model.as_ref(), std::slice::from_ref(s), self.device)?;
+                                let e = explained(s, &a, &p[0], model.num_classes());
                                 sink.write(*i, s, &a, &e, data.as_ref())?;
                                 summary.record(s, e);
                             }
@@ -150,29 +152,47 @@ impl Run {
     }
 }
 
-/// What `a` explains for `s`: its target (the label where the method names none), and the model's
-/// prediction and probabilities, from one forward pass.
-fn explained(
+/// Each sample's softmax [classes] on the CPU: one forward for a batch of same-shaped inputs
+/// (images), one per sample otherwise (sentences differ in length).
+fn probabilities(
     model: &dyn crate::models::Classifier,
+    samples: &[crate::data::Sample],
+    device: tch::Device,
+) -> Result<Vec<tch::Tensor>> {
+    let forward = |x: tch::Tensor| -> Result<tch::Tensor> {
+        let x = model.embed(&x.to_device(device))?;
+        Ok(tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Double)).to_device(tch::Device::Cpu))
+    };
+    if !samples.is_empty() && samples.windows(2).all(|w| w[0].input.size() == w[1].input.size()) {
+        let inputs: Vec<tch::Tensor> = samples.iter().map(|s| s.input.shallow_clone()).collect();
+        let p = forward(tch::Tensor::stack(&inputs, 0))?;
+        Ok((0..samples.len() as i64).map(|i| p.get(i)).collect())
+    } else {
+        samples.iter().map(|s| forward(s.input.unsqueeze(0)).map(|p| p.get(0))).collect()
+    }
+}
+
+/// What `a` explains for `s`: its target (the label where the method names none), and the model's
+/// prediction and probabilities `p`; whether the result says nothing.
+fn explained(
     s: &crate::data::Sample,
     a: &crate::explanation::Attribution,
-    device: tch::Device,
-) -> Result<crate::explanation::Explained> {
-    let x = model.embed(&s.input.to_device(device).unsqueeze(0))?;
-    let p = tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Double)).to_device(tch::Device::Cpu).view(-1);
+    p: &tch::Tensor,
+    classes: i64,
+) -> crate::explanation::Explained {
     let target = a.target.unwrap_or(s.target);
     let prediction = p.argmax(0, false).int64_value(&[]);
     let prob = |c: i64| (0..p.size()[0]).contains(&c).then(|| p.double_value(&[c]));
-    let degenerate = crate::explanation::degenerate(a, model.num_classes());
+    let degenerate = crate::explanation::degenerate(a, classes);
     if !degenerate.is_empty() {
         log::warn!("{}: the result says nothing: {}", s.name, degenerate.join("; "));
     }
-    Ok(crate::explanation::Explained {
+    crate::explanation::Explained {
         label: s.target,
         target,
         prediction,
         p_prediction: p.double_value(&[prediction]),
         p_target: prob(target),
         degenerate,
-    })
+    }
 }

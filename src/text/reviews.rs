@@ -142,11 +142,10 @@ pub fn is_current(c: &ReviewsConfig) -> bool {
 }
 
 pub fn ensure(c: &ReviewsConfig) -> Result<bool> {
-    let marker = c.root.join("done.json");
-    let me = serde_json::to_string_pretty(c).expect("json");
-    if std::fs::read_to_string(&marker).is_ok_and(|s| s == me) {
+    if is_current(c) {
         return Ok(false);
     }
+    let (marker, me) = (c.root.join("done.json"), serde_json::to_string_pretty(c).expect("json"));
     let mut rng = SplitMix::new(c.seed);
     let mut id = 0usize;
     for (split, n) in [("train", c.train_per_class), ("test", c.test_per_class)] {

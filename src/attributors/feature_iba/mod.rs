@@ -3,13 +3,12 @@
 //! `VisionFeatureIBA`: estimate μ_R, σ_R over a dataset, then per sample optimise the logits α of
 //! λ = σ(α) with Adam so that the noisy features z = λR + (1−λ)ε keep the class while the KL
 //! capacity (β-weighted) is small. The map is the capacity in bits per pixel.
+mod estimation;
+
 use super::bottleneck::{capacity, noisy_features, saliency_bits, GaussianSmoothing, NoisyCopies};
 use super::sample_curves::SampleCurves;
 use super::streams::Streams;
-use super::{
-    sample_seed, Attribution, AttributionCtx, Attributor, Curves, MapSpec, OriginalNlpWelford, Reduce, Split, Splits,
-    Target, Welford,
-};
+use super::{sample_seed, Attribution, AttributionCtx, Attributor, Curves, MapSpec, Reduce, Split, Splits, Target};
 use crate::config::Checked;
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
@@ -145,75 +144,11 @@ impl FeatureIba {
         identity: &str,
         cx: &AttributionCtx,
     ) -> Result<()> {
-        // keyed by everything that decides the estimate (the model's weights, the estimation split
-        // and the samples read from it, the settings), so nothing stale is ever reused
-        let names: Vec<String> = (0..self.samples_read(data)).map(|i| data.name(i)).collect();
-        let source = format!("{}|{identity}|{}|{}", cx.model_digest, data.len(), names.join("/"));
-        let key = format!(
-            "estimator_{}_n{}_b{}{}{}_{}.safetensors",
-            self.p.layer,
-            self.p.n_samples,
-            self.p.estimation_batch_size,
-            if self.p.estimation_overshoot { "_overshoot" } else { "" },
-            if self.p.original_nlp_estimator { "_original_nlp" } else { "" },
-            crate::io::digest::text(&source)
-        );
-        let cache = cx.state_dir.as_ref().map(|d| d.join(key));
-        // shards of one run share the estimate: one computes it, the others wait and reuse it
-        let _lock =
-            cache.as_ref().map(|c| crate::io::lock::FileLock::acquire(&c.with_extension("lock"))).transpose()?;
-        let est = match cache.as_ref().filter(|c| c.is_file()) {
-            Some(c) => {
-                log::info!("estimator: reusing {}", c.display());
-                let est = Welford::load(c, cx.device)?;
-                self.check_shape(model, data, &est, c, cx.device)?;
-                est
-            }
-            None => {
-                let est = run_estimator(model, data, &self.p, cx.device)?;
-                if let Some(c) = &cache {
-                    est.save(c)?;
-                }
-                est
-            }
-        };
+        let est = estimation::cached_or_run(model, data, identity, &self.p, cx)?;
         self.n_estimated = est.n_samples();
         let std = est.std()?.clamp_min(self.p.min_std);
         self.prior =
             Some(Prior { mean: est.mean()?, std, active: est.active_neurons(self.p.active_neurons_threshold)? });
-        Ok(())
-    }
-
-    /// The most samples the estimator reads from `data` (the original's break test reads one batch
-    /// more than `n_samples`).
-    fn samples_read(&self, data: &dyn Dataset) -> usize {
-        let p = &self.p;
-        if p.estimation_overshoot { p.n_samples + p.estimation_batch_size } else { p.n_samples }.min(data.len())
-    }
-
-    /// A cached estimate must fit the layer it is used at: one forward of the first sample says
-    /// what the layer gives (text: one value per hidden unit, pooled over the steps).
-    fn check_shape(
-        &self,
-        model: &dyn Classifier,
-        data: &dyn Dataset,
-        est: &Welford,
-        file: &std::path::Path,
-        device: tch::Device,
-    ) -> Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        let x = data.get(0)?.input.to_device(device).unsqueeze(0);
-        let f = tch::no_grad(|| model.features(&model.embed(&x)?, &self.p.layer))?.size();
-        let want = if model.modality().is_sequence() { f[f.len() - 1..].to_vec() } else { f[1..].to_vec() };
-        let have = est.mean()?.size();
-        if have != want {
-            return Err(Error::file(
-                file,
-                format!("a cached estimate of shape {have:?}, but `{}` gives {want:?}: delete the file", self.p.layer),
-            ));
-        }
         Ok(())
     }
 
@@ -294,62 +229,6 @@ impl FeatureIba {
             .map(|(k, curves)| FeatureResult { capacity: capacity.get(k as i64), lambda: lambda.get(k as i64), curves })
             .collect())
     }
-}
-
-/// Welford over the layer's output for the first `n_samples` of `data` (spec §3.1).
-fn run_estimator(
-    model: &dyn Classifier,
-    data: &dyn Dataset,
-    p: &FeatureIbaParams,
-    device: tch::Device,
-) -> Result<Welford> {
-    let mut est = Welford::new();
-    let mut original = p.original_nlp_estimator.then(OriginalNlpWelford::new);
-    let bs = p.estimation_batch_size.max(1);
-    let want = if p.estimation_overshoot { p.n_samples + bs } else { p.n_samples }.min(data.len());
-    let bar = crate::logging::progress(want as u64, "estimation");
-    let mut i = 0;
-    // samples (images or sentences) seen; for text the estimator itself counts tokens
-    let mut done = 0usize;
-    while i < data.len() {
-        if (p.estimation_overshoot && done > p.n_samples) || (!p.estimation_overshoot && done >= p.n_samples) {
-            break;
-        }
-        let end = if p.estimation_overshoot {
-            (i + bs).min(data.len())
-        } else {
-            (i + bs).min(data.len()).min(i + p.n_samples - done)
-        };
-        let imgs = (i..end).map(|k| data.get(k).map(|s| s.input.to_device(device))).collect::<Result<Vec<_>>>()?;
-        let features = |x: &Tensor| tch::no_grad(|| model.features(&model.embed(x)?, &p.layer));
-        if let Some(original) = original.as_mut() {
-            original.update(
-                &imgs
-                    .iter()
-                    .map(|im| features(&im.unsqueeze(0)).map(|f| f.squeeze_dim(0)))
-                    .collect::<Result<Vec<_>>>()?,
-            )?;
-        } else if model.modality() == Modality::Tokens {
-            // sentences differ in length: per sentence, every step one observation of [H]
-            for im in &imgs {
-                est.update(&features(&im.unsqueeze(0))?.flatten(0, 1));
-            }
-        } else {
-            est.update(&features(&Tensor::stack(&imgs, 0))?);
-        }
-        bar.inc((end - i) as u64);
-        done += end - i;
-        i = end;
-    }
-    bar.finish_and_clear();
-    if let Some(original) = original {
-        est = original.into_welford(device);
-    }
-    if done < p.n_samples {
-        log::warn!("estimation used {done} samples, fewer than n_samples = {} (the dataset is smaller)", p.n_samples);
-    }
-    log::info!("estimator: {done} samples ({} observations) at {}", est.n_samples(), p.layer);
-    Ok(est)
 }
 
 impl Attributor for FeatureIba {
