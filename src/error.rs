@@ -29,6 +29,8 @@ pub enum Error {
     Data(String),
     #[error("attribution of `{sample}`: {why}")]
     Attribution { sample: String, why: String },
+    #[error("training: {0}")]
+    Fit(String),
     #[error("device: {0}")]
     Device(String),
     #[error("libtorch: {}", libtorch_message(.0))]

@@ -14,7 +14,7 @@
 //! | 1 | `config`, `modality`, `explanation`, `registry` | loading and validating configs; the shared vocabulary |
 //! | 2 | `data` | datasets, transforms, splits, the synthetic generator |
 //! | 3 | `models` | classifiers and the capabilities they offer |
-//! | 4 | `attributors`, `metrics`, `training`, `text` | methods, metrics, classifier training, the text modality |
+//! | 4 | `attributors`, `fitting`, `metrics`, `training`, `text` | methods, training explainers on a dataset, metrics, classifier training, the text modality |
 //! | 5 | `output` | the work dir, map files, TensorBoard events, plots |
 //! | 6 | `run` | `tools/train`: load, prepare, attribute |
 //! | 7 | `evaluation`, `bench`, `cli` | `tools/eval`, `tools/bench`, the tools' start-up |
@@ -26,6 +26,7 @@ pub mod data;
 pub mod error;
 pub mod evaluation;
 pub mod explanation;
+pub mod fitting;
 pub mod io;
 pub mod logging;
 pub mod metrics;

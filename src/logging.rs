@@ -70,3 +70,10 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
         None => bar,
     }
 }
+
+/// Where a method's training curves go, by tag and global step: the work dir's TensorBoard run
+/// `fit/` in `tools/train`, nowhere in tests. A trait here so that methods (below the output layer)
+/// can report what they train.
+pub trait ScalarLog: Send {
+    fn scalar(&mut self, tag: &str, step: i64, value: f64) -> crate::error::Result<()>;
+}

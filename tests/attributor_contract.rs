@@ -16,6 +16,7 @@ fn table(name: &str) -> String {
     let extra = match name {
         "FeatureIba" => "layer = \"features.8\"\nn_samples = 12",
         "InputIba" => "[attributor.feat_iba]\nlayer = \"features.8\"\nn_samples = 12\n[attributor.gan]\ndataset_size = 16\nbatch_size = 8\nepochs = 1\n[attributor.input_iba]\nopt_steps = 3",
+        "ReadoutBottleneck" => "layer = \"features.3\"\nreadouts = [\"features.3\", \"features.6\", \"logits\"]\nn_samples = 12\n[attributor.fit]\nepochs = 1\nbatch_size = 8",
         "GradCam" | "GuidedGradCam" => "layer = \"features.9\"",
         "IntegratedGradients" => "steps = 8\ninternal_batch_size = 8",
         "NoiseTunnel" => "samples = 3",
@@ -38,7 +39,7 @@ fn every_attributor_keeps_the_contract() {
     tch::manual_seed(0);
     let images: Vec<Tensor> = (0..16).map(|_| Tensor::randn([3, 32, 32], (Kind::Float, Device::Cpu))).collect();
     let data = TensorDataset::new(images, (0..16).map(|i| i % 10).collect());
-    let cx = AttributionCtx { device: Device::Cpu, seed: 5, state_dir: None, model_digest: String::new() };
+    let cx = AttributionCtx { device: Device::Cpu, seed: 5, ..Default::default() };
     let samples: Vec<Sample> = (0..3).map(|i| data.get(i).unwrap()).collect();
     for name in names::<AttributorKind>() {
         let fig = Figment::from(Toml::string(&table(name)));
@@ -46,7 +47,7 @@ fn every_attributor_keeps_the_contract() {
             build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false })
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         attr.check(&model).unwrap_or_else(|e| panic!("{name}: {e}"));
-        attr.fit(&model, &Splits::one(Split::Estimation, &data), &cx).unwrap();
+        attr.fit(&model, &Splits::new(vec![(Split::Estimation, &data), (Split::Train, &data)]), &cx).unwrap();
         let specs = attr.outputs();
         let batch = attr.attribute_batch(&model, &samples, &cx).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(batch.len(), 3, "{name}");

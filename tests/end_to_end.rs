@@ -30,6 +30,18 @@ fn train(cwd: &Path, config: &Path, wd: &str) -> std::process::Output {
     out
 }
 
+/// The tag of every summary in an event file, in order.
+fn scalar_tags(events: &Path) -> Vec<String> {
+    read_events(events)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.what {
+            Some(What::Summary(s)) => Some(s.value[0].tag.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn summary(wd: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(wd.join("summary.json")).unwrap()).unwrap()
 }
@@ -159,15 +171,10 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out"))
         .unwrap();
-    let tags: Vec<String> = read_events(&ev)
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.what {
-            Some(What::Summary(s)) => Some(s.value[0].tag.clone()),
-            _ => None,
-        })
-        .collect();
+    let tags = scalar_tags(&ev);
     assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
+
+    readout_killed_and_resumed_equals_uninterrupted(cwd);
 
     // tools/eval on both work dirs, then tools/compare: metrics.json per work dir, a re-run skips
     // what is done, one table across the methods
@@ -549,4 +556,53 @@ fn text_quickstart_trains_attributes_and_evaluates() {
         ibex::evaluation::read_metrics(&wd).unwrap().metrics["text_insertion_deletion"].evaluated,
         [full.evaluated[1].clone()]
     );
+}
+
+/// The Readout Bottleneck on the quickstart's data and net (3 short epochs): a run killed with
+/// SIGKILL once its first checkpoint exists, then started again, resumes and ends with the weights
+/// of an uninterrupted run, bit for bit; its maps and its training curves are there.
+fn readout_killed_and_resumed_equals_uninterrupted(cwd: &Path) {
+    let args = |wd: &str| {
+        let config = repo("configs/quickstart_readout.toml");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
+        c.current_dir(cwd)
+            .args(["--config", config.to_str().unwrap(), "--work-dir", wd, "--cfg-options"])
+            .args(["attributor.fit.epochs=3", "attributor.n_samples=100", "attributor.fit.keep_checkpoints=3"])
+            .env("RUST_LOG", "info");
+        c
+    };
+    let out = args("workdirs/readout_whole").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let whole = cwd.join("workdirs/readout_whole");
+    assert_eq!(summary(&whole)["attributed"], 16);
+    assert!(whole.join("readout_masks/attribution_0_00000.npy").is_file());
+    let fit_events = std::fs::read_dir(whole.join("fit")).unwrap().next().unwrap().unwrap().path();
+    let tags = scalar_tags(&fit_events);
+    // 25 steps an epoch (800 images, batch 32), validation once an epoch
+    assert_eq!(tags.iter().filter(|t| *t == "fit/loss").count(), 75);
+    assert_eq!(tags.iter().filter(|t| *t == "fit/val_cls_loss").count(), 3);
+
+    let killed = cwd.join("workdirs/readout_killed");
+    let mut child = args("workdirs/readout_killed").output_async();
+    let first = killed.join("checkpoints/epoch_0001.safetensors");
+    let t = std::time::Instant::now();
+    while !first.is_file() && t.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join("checkpoints/epoch_0003.safetensors").exists(), "killed before the end");
+    let out = args("workdirs/readout_killed").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("training: resuming after epoch"));
+    let read = |wd: &Path| {
+        ibex::fitting::Loaded::read(&wd.join("checkpoints/epoch_0003.safetensors"), tch::Device::Cpu).unwrap()
+    };
+    let (a, b) = (read(&whole), read(&killed));
+    for name in a.names("param/") {
+        let (x, y) = (a.get(&format!("param/{name}")).unwrap(), b.get(&format!("param/{name}")).unwrap());
+        assert!(x.equal(&y), "{name} differs between the resumed and the uninterrupted run");
+    }
+    let map = |wd: &Path| tch::Tensor::read_npy(wd.join("readout_masks/attribution_1_00002.npy")).unwrap();
+    assert!(map(&whole).equal(&map(&killed)));
 }

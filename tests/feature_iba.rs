@@ -45,7 +45,7 @@ fn params() -> FeatureIbaParams {
 }
 
 fn cx() -> AttributionCtx {
-    AttributionCtx { device: Device::Cpu, seed: 7, state_dir: None, model_digest: String::new() }
+    AttributionCtx { device: Device::Cpu, seed: 7, ..Default::default() }
 }
 
 #[test]
@@ -223,6 +223,7 @@ fn the_cached_estimator_is_keyed_on_model_and_data() {
             seed: 7,
             state_dir: Some(state.path().to_path_buf()),
             model_digest: digest.into(),
+            ..Default::default()
         };
         let mut iba = FeatureIba::new(FeatureIbaParams { n_samples: 10, ..params() });
         iba.fit(&model, &Splits::one(Split::Estimation, data).with_identity(Split::Estimation, identity.into()), &cx)

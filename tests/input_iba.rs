@@ -124,12 +124,7 @@ fn small_input_iba(
     let mut a =
         ibex::attributors::input_iba::InputIba::build(p, &BuildCtx { device: Device::Cpu, load_weights: false })
             .unwrap();
-    let cx = ibex::attributors::AttributionCtx {
-        device: Device::Cpu,
-        seed: 3,
-        state_dir: None,
-        model_digest: String::new(),
-    };
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, ..Default::default() };
     a.fit(&model, &Splits::one(Split::Estimation, &data), &cx).unwrap();
     (a, model, data)
 }
@@ -138,12 +133,7 @@ fn small_input_iba(
 fn a_batch_of_samples_gives_each_sample_its_own_maps() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::AttributionCtx {
-        device: Device::Cpu,
-        seed: 3,
-        state_dir: None,
-        model_digest: String::new(),
-    };
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, ..Default::default() };
     let (mut one, model, data) = small_input_iba(1);
     let (mut three, _, _) = small_input_iba(3);
     assert_eq!(three.batch_size(), 3);
@@ -196,12 +186,7 @@ fn flop_counts_follow_the_specs_accounting() {
 fn the_sanity_check_randomises_only_the_stages_it_names() {
     use ibex::data::Dataset;
     let _rng = rng_lock();
-    let cx = ibex::attributors::AttributionCtx {
-        device: Device::Cpu,
-        seed: 3,
-        state_dir: None,
-        model_digest: String::new(),
-    };
+    let cx = ibex::attributors::AttributionCtx { device: Device::Cpu, seed: 3, ..Default::default() };
     let (mut a, model, data) = small_input_iba(1);
     let s = data.get(0).unwrap();
     let plain = a.attribute(&model, &s, &cx).unwrap();

@@ -262,11 +262,7 @@ impl ibex::metrics::Explain for SaliencyExplain {
         use ibex::attributors::gradient::{Saliency, SaliencyParams};
         use ibex::attributors::{AttributionCtx, Attributor};
         let mut sal = Saliency::from_params(SaliencyParams::default());
-        let a = sal.attribute(
-            model,
-            s,
-            &AttributionCtx { device: Device::Cpu, seed: 0, state_dir: None, model_digest: String::new() },
-        )?;
+        let a = sal.attribute(model, s, &AttributionCtx { device: Device::Cpu, seed: 0, ..Default::default() })?;
         let spec = &sal.outputs()[0];
         Ok(ibex::output::maps::to_u8(&spec.reduce.apply(&a.maps[&spec.dir]), spec.scale).to_kind(Kind::Float) / 255.0)
     }

@@ -38,6 +38,7 @@ fn registry_holds_every_expected_name() {
             "NoiseTunnel",
             "Occlusion",
             "RandomMap",
+            "ReadoutBottleneck",
             "Saliency"
         ]
     );

@@ -5,6 +5,7 @@ pub(crate) mod bottleneck;
 pub(crate) mod feature_iba;
 pub mod gradient;
 pub mod input_iba;
+pub mod readout;
 mod sample_curves;
 mod streams;
 pub mod welford;
@@ -12,6 +13,7 @@ pub mod welford_nlp;
 
 pub use bottleneck::{capacity, noisy_features, resize_mirror, saliency_bits, GaussianSmoothing};
 pub use feature_iba::{FeatureIba, FeatureIbaParams};
+pub use readout::{ReadoutBottleneck, ReadoutParams};
 pub use sample_curves::SampleCurves;
 pub use streams::Streams;
 pub use welford::Welford;
@@ -36,6 +38,25 @@ pub struct AttributionCtx {
     /// Digest of the model (its config table and weights file): part of every cache key, so state
     /// computed with other weights is never reused. Empty where nothing is cached.
     pub model_digest: String,
+    /// Folder for a trained explainer's checkpoints (`<work-dir>/checkpoints/`); `None`: trained
+    /// without checkpoints (tests, benchmarks).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Where training curves go (`tools/train`: the work dir's TensorBoard run `fit/`).
+    pub scalars: Option<std::sync::Arc<std::sync::Mutex<dyn crate::logging::ScalarLog>>>,
+}
+
+impl Default for AttributionCtx {
+    /// CPU, seed 0, nothing cached, no checkpoints, no curves.
+    fn default() -> Self {
+        AttributionCtx {
+            device: tch::Device::Cpu,
+            seed: 0,
+            state_dir: None,
+            model_digest: String::new(),
+            checkpoint_dir: None,
+            scalars: None,
+        }
+    }
 }
 
 pub trait Attributor {
@@ -44,6 +65,11 @@ pub trait Attributor {
     /// The splits [`Attributor::fit`] reads (the estimation split for IBA's estimator; train and
     /// validation for a method trained on a dataset); only these are loaded. Default: none.
     fn splits(&self) -> Vec<Split> {
+        Vec::new()
+    }
+    /// Splits [`Attributor::fit`] reads when the config has them (a trained explainer's
+    /// validation split); loaded where present, skipped where not. Default: none.
+    fn optional_splits(&self) -> Vec<Split> {
         Vec::new()
     }
     /// Per-dataset state (the estimator's mean/std, trained weights) from the declared splits.

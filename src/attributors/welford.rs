@@ -89,6 +89,23 @@ impl Welford {
         Ok((nz.to_kind(Kind::Double) / self.n as f64).gt(threshold).to_kind(Kind::Float))
     }
 
+    /// The state as named tensors (`m`, `s`, `neuron_nonzero`, `n_samples`), for a checkpoint;
+    /// [`Welford::from_named`] reads it back.
+    pub fn named(&self) -> Result<Vec<(&'static str, Tensor)>> {
+        let (m, s, nz) = self.need()?;
+        Ok(vec![
+            ("m", m.shallow_clone()),
+            ("s", s.shallow_clone()),
+            ("neuron_nonzero", nz.shallow_clone()),
+            ("n_samples", Tensor::from_slice(&[self.n])),
+        ])
+    }
+
+    /// The estimate [`Welford::named`] gave; `get` looks a tensor up by its name.
+    pub fn from_named(get: impl Fn(&str) -> Result<Tensor>) -> Result<Self> {
+        Ok(Welford::from_parts(get("m")?, get("s")?, get("neuron_nonzero")?, get("n_samples")?.int64_value(&[0])))
+    }
+
     /// Saves {m, s, n_samples, neuron_nonzero} (the original's state keys).
     pub fn save(&self, path: &Path) -> Result<()> {
         let (m, s, nz) = self.need()?;

@@ -38,12 +38,15 @@ impl<'a> RunExplainer<'a> {
                 outputs.iter().map(|o| o.dir.as_str()).collect::<Vec<_>>()
             ))
         })?;
-        let splits = run.splits(&attr.splits())?;
+        let splits = run.splits(attr.as_ref())?;
         let cx = AttributionCtx {
             device: run.device,
             seed: run.cfg.seed,
             state_dir: Some(wd.path("state")),
             model_digest: run.model_digest()?,
+            // a trained explainer attributes with the weights `tools/train` trained
+            checkpoint_dir: Some(wd.path(crate::run::CHECKPOINTS)),
+            ..Default::default()
         };
         attr.fit(model, &splits.view(), &cx)?;
         Ok(RunExplainer { run, attr: RefCell::new(attr), spec, format, cx })

@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 use crate::modality::Modality;
 use tch::{nn, Tensor};
 
+/// The readout name of a model's output: the logits [N,classes], which [`Classifier::features_many`]
+/// gives beside named layers (the Readout Bottleneck reads them, IBA's `classifier` readout).
+pub const LOGITS: &str = "logits";
+
 /// One step of a model seen as a chain, for methods that change the backward rule of ReLUs
 /// (guided backprop, DeconvNet): tch has no backward hooks, so they walk the chain themselves.
 pub enum Stage<'a> {
@@ -52,10 +56,24 @@ pub trait Classifier: Send {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.forward_t(x, false)
     }
-    /// The outputs of several layers for one input (eval mode), in the order asked. Models that
-    /// can do it in one pass override this; the default runs the model up to each layer.
+    /// The outputs of several layers for one input (eval mode), in the order asked; [`LOGITS`]
+    /// names the model's output. Models that can do it in one pass override this; the default runs
+    /// the model up to each layer.
     fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
-        layers.iter().map(|l| self.features(x, l)).collect()
+        layers.iter().map(|&l| if l == LOGITS { Ok(self.forward(x)) } else { self.features(x, l) }).collect()
+    }
+    /// What [`Classifier::features_many`] can give: every layer and [`LOGITS`].
+    fn readout_names(&self) -> Vec<String> {
+        self.layer_names().into_iter().chain([LOGITS.to_string()]).collect()
+    }
+    /// Fails at config check when `layer` is no readout the model can give, listing those it can.
+    fn check_readout(&self, layer: &str) -> Result<()> {
+        let names = self.readout_names();
+        if names.iter().any(|n| n == layer) {
+            Ok(())
+        } else {
+            Err(Error::Model(format!("no readout layer `{layer}`; this model gives: {}", names.join(", "))))
+        }
     }
     /// Fails at build time, not mid-run, when `layer` does not exist.
     fn check_layer(&self, layer: &str) -> Result<()> {

@@ -22,6 +22,11 @@ pub struct TorchScriptParams {
     /// The name of the cut, as attributors refer to it (e.g. `features.17`).
     pub layer: String,
     pub num_classes: i64,
+    /// Optional TorchScript file: input → a tuple of several layers' outputs, one pass for the
+    /// Readout Bottleneck (README, "Your own model"); empty = none.
+    pub readouts: PathBuf,
+    /// The names of the tuple's elements, in order (`logits` for the model's output).
+    pub readout_layers: Vec<String>,
 }
 
 impl Default for TorchScriptParams {
@@ -32,6 +37,8 @@ impl Default for TorchScriptParams {
             tail: PathBuf::new(),
             layer: "features.17".into(),
             num_classes: 1000,
+            readouts: PathBuf::new(),
+            readout_layers: Vec::new(),
         }
     }
 }
@@ -41,6 +48,7 @@ pub struct TorchScript {
     tail: CModule,
     layer: String,
     num_classes: i64,
+    readouts: Option<(CModule, Vec<String>)>,
 }
 
 fn load(path: &PathBuf, what: &str, device: tch::Device) -> Result<CModule> {
@@ -67,7 +75,35 @@ impl TorchScript {
             tail: load(&p.tail, "tail", device)?,
             layer: p.layer.clone(),
             num_classes: p.num_classes,
+            readouts: match p.readouts.as_os_str().is_empty() {
+                true => None,
+                false => Some((load(&p.readouts, "readouts", device)?, p.readout_layers.clone())),
+            },
         })
+    }
+
+    /// The readouts module's tuple, checked against `readout_layers`.
+    fn run_readouts(m: &CModule, names: &[String], x: &Tensor) -> Result<Vec<Tensor>> {
+        let bad = |why: String| Error::Model(format!("TorchScript readouts: {why}"));
+        let out = m
+            .forward_is(&[tch::IValue::Tensor(x.shallow_clone())])
+            .map_err(|e| bad(crate::error::libtorch_message(&e)))?;
+        let items = match out {
+            tch::IValue::Tuple(items) | tch::IValue::GenericList(items) => items,
+            tch::IValue::Tensor(t) => vec![tch::IValue::Tensor(t)],
+            other => return Err(bad(format!("returned {other:?}, not a tuple of tensors"))),
+        };
+        if items.len() != names.len() {
+            return Err(bad(format!("returned {} tensors, but readout_layers names {}", items.len(), names.len())));
+        }
+        items
+            .into_iter()
+            .zip(names)
+            .map(|(v, n)| match v {
+                tch::IValue::Tensor(t) => Ok(t),
+                _ => Err(bad(format!("the element for `{n}` is not a tensor"))),
+            })
+            .collect()
     }
 
     fn run(m: &CModule, x: &Tensor, path: &str) -> Result<Tensor> {
@@ -100,6 +136,24 @@ impl Classifier for TorchScript {
     }
     fn num_classes(&self) -> i64 {
         self.num_classes
+    }
+    fn readout_names(&self) -> Vec<String> {
+        let extra = self.readouts.iter().flat_map(|(_, names)| names.iter().cloned());
+        [self.layer.clone(), super::LOGITS.to_string()].into_iter().chain(extra).collect()
+    }
+    /// One call of the readouts module when it gives every asked layer; else the cut layer and the
+    /// logits from the two halves.
+    fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
+        if let Some((m, names)) =
+            self.readouts.as_ref().filter(|(_, n)| layers.iter().all(|l| n.iter().any(|k| k == l)))
+        {
+            let all = Self::run_readouts(m, names, x)?;
+            return Ok(layers
+                .iter()
+                .map(|l| all[names.iter().position(|k| k == l).expect("checked above")].shallow_clone())
+                .collect());
+        }
+        layers.iter().map(|&l| if l == super::LOGITS { Ok(self.forward(x)) } else { self.features(x, l) }).collect()
     }
 }
 

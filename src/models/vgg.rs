@@ -279,12 +279,17 @@ impl Classifier for Vgg {
     }
     /// One pass through the features, keeping each asked layer's output.
     fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
-        let idx = layers.iter().map(|l| self.layer_index(l)).collect::<Result<Vec<_>>>()?;
+        // the logits sit one past the last feature layer
+        let logits = self.features.len();
+        let idx = layers
+            .iter()
+            .map(|&l| if l == super::LOGITS { Ok(logits) } else { self.layer_index(l) })
+            .collect::<Result<Vec<_>>>()?;
         let last = idx.iter().copied().max().map_or(0, |k| k + 1);
         let mut outs: Vec<Option<Tensor>> = (0..idx.len()).map(|_| None).collect();
         let mut h = x.shallow_clone();
         for k in 0..last {
-            h = self.run_features(&h, k, k + 1, false);
+            h = if k == logits { self.run_head(&h, false) } else { self.run_features(&h, k, k + 1, false) };
             for (o, _) in outs.iter_mut().zip(&idx).filter(|(_, &i)| i == k) {
                 *o = Some(h.shallow_clone());
             }

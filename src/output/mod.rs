@@ -12,5 +12,5 @@ pub mod workdir;
 
 pub use map_format::MapFormat;
 pub use sink::{MapSink, OutputConfig};
-pub use tensorboard::EventWriter;
+pub use tensorboard::{EventWriter, LazyEventWriter};
 pub use workdir::WorkDir;

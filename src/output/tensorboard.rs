@@ -119,6 +119,29 @@ impl EventWriter {
     }
 }
 
+/// An event file made on the first scalar, so a run whose method trains nothing leaves no empty
+/// TensorBoard run behind (the work dir's `fit/`).
+pub struct LazyEventWriter {
+    dir: PathBuf,
+    writer: Option<EventWriter>,
+}
+
+impl LazyEventWriter {
+    pub fn new(dir: &Path) -> Self {
+        LazyEventWriter { dir: dir.to_path_buf(), writer: None }
+    }
+}
+
+impl crate::logging::ScalarLog for LazyEventWriter {
+    fn scalar(&mut self, tag: &str, step: i64, value: f64) -> Result<()> {
+        let w = match self.writer.as_mut() {
+            Some(w) => w,
+            None => self.writer.insert(EventWriter::create(&self.dir)?),
+        };
+        w.scalar(tag, step, value)
+    }
+}
+
 fn wall_time() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.)
 }

@@ -6,6 +6,11 @@ use crate::attributors::AttributionCtx;
 use crate::error::{Error, Result};
 use crate::output::{MapSink, WorkDir};
 
+/// The work dir's folder of a trained explainer's checkpoints.
+pub const CHECKPOINTS: &str = "checkpoints";
+/// The work dir's TensorBoard run of a trained explainer's training curves.
+pub const FIT_EVENTS: &str = "fit";
+
 /// One of `count` disjoint parts of the attribution split (`tools/train --shard index/count`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -76,7 +81,7 @@ impl Run {
         model.freeze();
         let mut attr = self.attributor()?;
         attr.check(model.as_ref())?;
-        let splits = self.splits(&attr.splits())?;
+        let splits = self.splits(attr.as_ref())?;
         let data = self.dataset("attribution")?;
         if data.modality() != model.modality() {
             return Err(Error::ConfigMsg(format!(
@@ -90,6 +95,10 @@ impl Run {
             seed: self.cfg.seed,
             state_dir: Some(wd.path("state")),
             model_digest: self.model_digest()?,
+            checkpoint_dir: Some(wd.path(CHECKPOINTS)),
+            scalars: Some(std::sync::Arc::new(std::sync::Mutex::new(crate::output::LazyEventWriter::new(
+                &wd.path(FIT_EVENTS),
+            )))),
         };
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
         let precision = self.cfg.precision;

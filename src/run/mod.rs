@@ -8,7 +8,7 @@ mod config;
 mod eval_config;
 mod prepare;
 
-pub use attribute::{Shard, Summary};
+pub use attribute::{Shard, Summary, CHECKPOINTS, FIT_EVENTS};
 pub use config::{DataConfig, RunConfig};
 pub use eval_config::{EvalConfig, RoarConfig};
 
@@ -115,10 +115,12 @@ impl Run {
     pub fn attributor(&self) -> Result<Box<dyn Attributor>> {
         registry::build::<AttributorKind>(&self.fig, "attributor", &self.ctx(true))
     }
-    /// Loads the splits a method asked for; a missing table is an error naming it.
-    pub fn splits(&self, want: &[Split]) -> Result<LoadedSplits> {
+    /// Loads the splits a method asks for (a missing table is an error naming it) and those it
+    /// can use (`[Attributor::optional_splits]`) where the config has them.
+    pub fn splits(&self, attr: &dyn Attributor) -> Result<LoadedSplits> {
+        let optional = attr.optional_splits().into_iter().filter(|s| self.fig.find_value(&s.key()).is_ok());
         let mut loaded = Vec::new();
-        for &split in want {
+        for split in attr.splits().into_iter().chain(optional) {
             if self.fig.find_value(&split.key()).is_err() {
                 return Err(Error::ConfigMsg(format!(
                     "the attributor needs the split `[{}]`: add that table to the config",
@@ -126,7 +128,16 @@ impl Run {
                 )));
             }
             let table = registry::resolve::<DatasetKind>(&self.fig, &split.key())?;
-            loaded.push((split, self.dataset(split.name())?, crate::io::digest::text(&table.to_string())));
+            let data = self.dataset(split.name()).map_err(|e| match e {
+                Error::File { path, why } => {
+                    Error::File { path, why: format!("{why} (the split `[{}]`)", split.key()) }
+                }
+                Error::Io { path, source } => {
+                    Error::File { path, why: format!("{source} (the split `[{}]`)", split.key()) }
+                }
+                other => other,
+            })?;
+            loaded.push((split, data, crate::io::digest::text(&table.to_string())));
         }
         Ok(LoadedSplits(loaded))
     }

@@ -10,6 +10,9 @@ use crate::run::Run;
 use std::time::Instant;
 use tch::Tensor;
 
+mod readout;
+pub use readout::{run_readout, ReadoutReport};
+
 #[derive(Debug, serde::Serialize)]
 pub struct BenchReport {
     pub device: String,
@@ -48,7 +51,7 @@ pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize) -> Result<Benc
     let data = run.dataset("attribution")?;
     let n_est = n_est.min(est_data.len());
     let mut iba = estimating_attributor(run, "attributor", n_est, model.as_ref())?;
-    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None, model_digest: String::new() };
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
     let t = Instant::now();
     iba.fit(model.as_ref(), &Splits::one(Split::Estimation, est_data.as_ref()), &cx)?;
     let estimation = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
@@ -91,7 +94,7 @@ pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     attr.check(model.as_ref())?;
     let data = run.dataset("attribution")?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
-    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None, model_digest: String::new() };
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
     attr.attribute(model.as_ref(), &samples[0], &cx)?;
     let sync = || {
         if let tch::Device::Cuda(i) = run.device {
@@ -173,7 +176,7 @@ impl Dataset for RandomInputs {
 
 /// `n` random inputs for `model`: images [3, side, side], or, for a text model, sentences of
 /// `side` tokens below the config's `model.vocab_size`.
-fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, side: i64) -> Box<dyn Dataset> {
+pub(crate) fn random_inputs(run: &Run, model: &dyn crate::models::Classifier, n: usize, side: i64) -> Box<dyn Dataset> {
     let kind = if model.modality() == Modality::Tokens {
         RandomKind::Sentences { len: side, vocab: run.fig.extract_inner::<i64>("model.vocab_size").unwrap_or(100) }
     } else {
@@ -239,7 +242,7 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     };
     let n_est = n_est.min(est_data.len());
     let mut attr = estimating_attributor(run, "attributor.feat_iba", n_est, model.as_ref())?;
-    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, state_dir: None, model_digest: String::new() };
+    let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
     let t = Instant::now();
     attr.fit(model.as_ref(), &Splits::one(Split::Estimation, est_data.as_ref()), &cx)?;
     let est_s = t.elapsed().as_secs_f64() / n_est.max(1) as f64;
