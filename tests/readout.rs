@@ -378,3 +378,32 @@ root = "nowhere/attribution"
     let e = run("[data.train]\ntype = \"ImageFolder\"\nroot = \"/no/such/train\"\n");
     assert!(e.contains("/no/such/train") && e.contains("data.train"), "{e}");
 }
+
+/// The fast α (each readout through its block of the first convolution at its own resolution,
+/// then resized) equals the network applied to the concatenated, resized readouts of spec §2.1.
+#[test]
+fn the_fast_alpha_equals_the_network_on_the_concatenated_readouts() {
+    use ibex::attributors::readout::{normalised, readout_input, Normalise, ReadoutStats};
+    let _rng = rng_lock();
+    let model = tiny_vgg();
+    let data = random_images(24, 9);
+    let p = params();
+    // train a little so the first convolution's weights are no longer the initial ones
+    let cx = AttributionCtx::default();
+    let mut r = ReadoutBottleneck::new(ReadoutParams { fit: FitConfig { epochs: 1, ..p.fit.clone() }, ..p.clone() });
+    r.fit(&model, &Splits::one(Split::Train, &data), &cx).unwrap();
+    let net = &r.readout().unwrap().net;
+    let x = Tensor::stack(&[data.get(0).unwrap().input, data.get(5).unwrap().input], 0);
+    let outs = model.features_many(&x, &["features.3", "features.6", "logits"]).unwrap();
+    let ests = estimators(&model, &data, &p);
+    let stats: Vec<ReadoutStats> = ests[..3]
+        .iter()
+        .map(|e| ReadoutStats { mean: e.mean().unwrap(), std: e.std().unwrap().clamp_min(0.01) })
+        .collect();
+    for norm in [Normalise::MeanStd, Normalise::Std] {
+        let spec = net.alpha_of_input(&readout_input(&outs, &stats, [16, 16], norm));
+        let fast = net.alpha(&normalised(&outs, &stats, norm), [16, 16]);
+        assert_eq!(fast.size(), vec![2, 16, 16, 16]);
+        assert!(common::max_abs_diff(&spec, &fast) < 1e-4, "{}", common::max_abs_diff(&spec, &fast));
+    }
+}

@@ -43,12 +43,17 @@ fn estimating_attributor(
     Ok(attr)
 }
 
-/// Runs the estimator over `n_est` images, then feature IBA on `n_attr` images, `repeat` times.
-pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize) -> Result<BenchReport> {
+/// Runs the estimator over `n_est` images, then feature IBA on `n_attr` images, `repeat` times
+/// (random images of side `random` for both when given).
+pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize, random: Option<i64>) -> Result<BenchReport> {
     let mut model = run.model()?;
     model.freeze();
-    let est_data = run.dataset("estimation")?;
-    let data = run.dataset("attribution")?;
+    let (est_data, data) = match random {
+        Some(side) => {
+            (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_attr, side))
+        }
+        None => (run.dataset("estimation")?, run.dataset("attribution")?),
+    };
     let n_est = n_est.min(est_data.len());
     let mut iba = estimating_attributor(run, "attributor", n_est, model.as_ref())?;
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };

@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         let r = ibex::bench::run_metric(&run, m, a.images, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if kind == "FeatureIba" {
-        let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat)?;
+        let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if kind == "ReadoutBottleneck" {
         let r = ibex::bench::run_readout(&run, a.estimation_images, a.images, a.random_images)?;

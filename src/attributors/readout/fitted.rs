@@ -1,7 +1,7 @@
 //! The Readout Bottleneck's maths once its estimators have run (spec §2.1): α from the readouts,
 //! then the Per-Sample Bottleneck's formula on the bottleneck layer (sigmoid, smoothing, noise, KL),
 //! the training loss and the capacity a map is made of.
-use super::network::{readout_input, ReadoutNet, ReadoutStats};
+use super::network::{normalised, ReadoutNet, ReadoutStats};
 use super::ReadoutParams;
 use crate::attributors::bottleneck::{capacity, noisy_features, GaussianSmoothing};
 use crate::attributors::Welford;
@@ -103,7 +103,7 @@ impl Readout {
         }
         let r = outs[self.at].shallow_clone();
         let size = [r.size()[2], r.size()[3]];
-        let alpha = self.net.alpha(&readout_input(&outs[..self.stats.len()], &self.stats, size, self.p.normalise));
+        let alpha = self.net.alpha(&normalised(&outs[..self.stats.len()], &self.stats, self.p.normalise), size);
         let lambda = alpha.sigmoid();
         let lambda = match &self.smooth {
             Some(s) => s.apply(&lambda),

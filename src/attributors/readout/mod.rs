@@ -9,7 +9,7 @@ mod fitted;
 mod network;
 
 pub use fitted::{layers, Readout};
-pub use network::{readout_input, ReadoutNet, ReadoutStats};
+pub use network::{normalised, readout_input, ReadoutNet, ReadoutStats};
 
 use super::{
     saliency_bits, Attribution, AttributionCtx, Attributor, MapSpec, PngScale, Reduce, Split, Splits, Welford,

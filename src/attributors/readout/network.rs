@@ -51,27 +51,82 @@ impl ReadoutNet {
         v
     }
 
-    /// Concatenated normalised readouts [B,F_in,h,w] → α [B,F_out,h,w], clamped to ±clamp.
-    pub fn alpha(&self, input: &Tensor) -> Tensor {
-        let h = self.convs[0].forward(input).relu();
-        let h = self.convs[1].forward(&h).relu();
+    /// Concatenated normalised readouts [B,F_in,h,w] ([`readout_input`]) → α [B,F_out,h,w],
+    /// clamped to ±clamp: the network as the spec writes it.
+    pub fn alpha_of_input(&self, input: &Tensor) -> Tensor {
+        self.rest(&self.convs[0].forward(input))
+    }
+
+    /// The same α from the normalised readouts without building the concatenated input. The first
+    /// convolution is linear, and so are the broadcast of a logits vector and the bilinear resize
+    /// (its weights sum to 1), so conv₁(resize(r)) = resize(W·r) + b: each readout is multiplied by
+    /// its block of conv₁'s weights at its own resolution (a logits vector once per image, not at
+    /// every position; VGG16's features.28 at 14×14, not 56×56), then resized and summed. For
+    /// VGG16 at 224² that is 2.7 instead of 10 GMACs an image, and no [B, 2536, 56, 56] tensor.
+    pub fn alpha(&self, normalised: &[Tensor], size: [i64; 2]) -> Tensor {
+        let w = &self.convs[0].ws; // [F1, F_in, 1, 1]
+        let f1 = w.size()[0];
+        let mut offset = 0;
+        let mut sum: Option<Tensor> = None;
+        for r in normalised {
+            let c = r.size()[1];
+            let wk = w.narrow(1, offset, c);
+            offset += c;
+            let y = if r.dim() == 2 {
+                r.matmul(&wk.view([f1, c]).tr()).view([r.size()[0], f1, 1, 1])
+            } else {
+                let y = r.conv2d(&wk, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+                if y.size()[2..] == size {
+                    y
+                } else {
+                    y.upsample_bilinear2d(size, true, None, None)
+                }
+            };
+            sum = Some(match sum {
+                Some(s) => s + y,
+                None => y,
+            });
+        }
+        let b = self.convs[0].bs.as_ref().map(|b| b.view([1, f1, 1, 1]));
+        let h = sum.expect("at least one readout");
+        let h = match b {
+            Some(b) => h + b,
+            None => h,
+        };
+        // a spatial readout may be absent (only logits): the sum is then [B,F1,1,1]
+        let h = h.expand([h.size()[0], f1, size[0], size[1]], false);
+        self.rest(&h)
+    }
+
+    /// ReLU, conv₂, ReLU, conv₃, clamp.
+    fn rest(&self, conv1_out: &Tensor) -> Tensor {
+        let h = self.convs[1].forward(&conv1_out.relu()).relu();
         self.convs[2].forward(&h).clamp(-self.clamp, self.clamp)
     }
+}
+
+/// Each readout normalised by its statistics (spec §2.1): (r − mean)/std or r/std.
+pub fn normalised(readouts: &[Tensor], stats: &[ReadoutStats], normalise: Normalise) -> Vec<Tensor> {
+    readouts
+        .iter()
+        .zip(stats)
+        .map(|(r, s)| {
+            let r = r.to_kind(Kind::Float);
+            match normalise {
+                Normalise::MeanStd => (&r - &s.mean) / &s.std,
+                Normalise::Std => &r / &s.std,
+            }
+        })
+        .collect()
 }
 
 /// The network's input (spec §2.1): each readout normalised, a [B,D] readout broadcast to
 /// [B,D,h,w], all resized bilinearly (align_corners = true) to the bottleneck's [h,w], concatenated
 /// over channels.
 pub fn readout_input(readouts: &[Tensor], stats: &[ReadoutStats], size: [i64; 2], normalise: Normalise) -> Tensor {
-    let parts: Vec<Tensor> = readouts
-        .iter()
-        .zip(stats)
-        .map(|(r, s)| {
-            let r = r.to_kind(Kind::Float);
-            let n = match normalise {
-                Normalise::MeanStd => (&r - &s.mean) / &s.std,
-                Normalise::Std => &r / &s.std,
-            };
+    let parts: Vec<Tensor> = normalised(readouts, stats, normalise)
+        .into_iter()
+        .map(|n| {
             let n = if n.dim() == 2 {
                 let d = n.size();
                 n.view([d[0], d[1], 1, 1]).expand([d[0], d[1], size[0], size[1]], false)
