@@ -98,3 +98,12 @@ pub fn adam(betas_field: &str, betas: [f64; 2], eps_field: &str, eps: f64) -> Ch
     }
     positive(eps_field, eps)
 }
+
+/// One of the named choices (a split, a mode).
+pub fn one_of(field: &str, v: &str, choices: &[&str]) -> Checked {
+    if choices.contains(&v) {
+        Ok(())
+    } else {
+        Err(Invalid::new(field, format!("`{v}`: expected one of {choices:?}")))
+    }
+}

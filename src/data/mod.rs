@@ -1,14 +1,19 @@
 //! Datasets of labelled images, read from disk in the layouts users have (ImageNet subsets as the
 //! InputIBA original expects them, generic ImageFolder), plus the synthetic ground-truth generator.
+mod cifar;
+pub mod digits;
 mod image_folder;
 mod imagenet;
+pub mod mnist;
 mod splits;
 pub mod synthetic;
 pub mod transforms;
 pub mod voc;
 
+pub use cifar::{read_batch, write_batch, Cifar10, CifarParams};
 pub use image_folder::{ImageFolder, ImageFolderParams};
 pub use imagenet::{ImageNet, ImageNetParams};
+pub use mnist::{Mnist, MnistParams};
 pub use splits::{Split, Splits};
 pub use transforms::ImageTransform;
 

@@ -36,6 +36,9 @@ pub struct RunConfig {
     pub train_classifier: Option<TrainClassifierConfig>,
     #[serde(default)]
     pub output: OutputConfig,
+    /// Generate handwriting-like digits in MNIST's IDX files first, when they are not there yet.
+    #[serde(default)]
+    pub digits: Option<crate::data::digits::DigitsConfig>,
     /// Write the generated review corpus first (the text quickstart).
     #[serde(default)]
     pub reviews: Option<crate::text::reviews::ReviewsConfig>,

@@ -20,6 +20,12 @@ impl Run {
                 log::info!("generated the synthetic dataset in {}", s.root.display());
             }
         }
+        if let Some(d) = self.cfg.digits.as_ref().filter(|d| !crate::data::digits::is_current(d)) {
+            let _lock = FileLock::acquire(&d.root.with_extension("lock"))?;
+            if crate::data::digits::ensure(d)? {
+                log::info!("generated the digits in {}", d.root.display());
+            }
+        }
         if let Some(r) = self.cfg.reviews.as_ref().filter(|r| !crate::text::reviews::is_current(r)) {
             let _lock = FileLock::acquire(&r.root.with_extension("lock"))?;
             if crate::text::reviews::ensure(r)? {

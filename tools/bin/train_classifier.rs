@@ -20,6 +20,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(s) = &run.cfg.synthetic {
         ibex::data::synthetic::ensure(s)?;
     }
+    if let Some(d) = &run.cfg.digits {
+        ibex::data::digits::ensure(d)?;
+    }
     let acc = run.train_classifier()?;
     println!("test accuracy {acc:.4}");
     Ok(())
