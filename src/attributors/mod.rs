@@ -5,6 +5,7 @@ pub(crate) mod bottleneck;
 pub(crate) mod feature_iba;
 pub mod gradient;
 pub mod input_iba;
+pub mod khot;
 pub mod readout;
 mod sample_curves;
 mod streams;

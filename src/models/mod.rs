@@ -4,11 +4,13 @@
 pub mod deep_lstm;
 mod torchscript;
 mod vgg;
+pub mod vibi_nets;
 pub mod weights;
 
 pub use deep_lstm::{DeepLstm, DeepLstmParams};
 pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
+pub use vibi_nets::{VibiResNet, VibiResNetParams};
 
 use crate::error::{Error, Result};
 use crate::modality::Modality;
