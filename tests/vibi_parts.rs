@@ -119,3 +119,54 @@ fn the_black_box_cuts_at_every_block() {
     }
     assert!(m.features(&x, "blocks.9").unwrap_err().to_string().contains("blocks.3"));
 }
+
+fn digits_data(n: usize, seed: i64) -> common::TensorDataset {
+    tch::manual_seed(seed);
+    let images = (0..n).map(|_| Tensor::randn([1, 28, 28], (Kind::Float, Device::Cpu))).collect();
+    common::TensorDataset::new(images, (0..n as i64).map(|i| i % 10).collect())
+}
+
+fn small_vibi(epochs: usize) -> ibex::attributors::vibi::VibiParams {
+    use ibex::attributors::vibi::VibiParams;
+    VibiParams {
+        explainer_widths: vec![8, 16, 32], // 28 → 14 → 7: 4×4-pixel chunks
+        approximator_widths: vec![8, 16],
+        k: 4,
+        warmup: 3,
+        fit: ibex::fitting::FitConfig { epochs, batch_size: 8, lr: 0.005, keep_checkpoints: 5, ..Default::default() },
+        ..VibiParams::default()
+    }
+}
+
+/// VIBI through the training foundation: maps of the chunk distribution (sums to 1 over the
+/// chunks' pixels ÷ chunk area) and a top-k mask of exactly k chunks; a run resumed after its first
+/// epoch ends with the weights of an uninterrupted one.
+#[test]
+fn vibi_trains_resumes_and_maps_k_chunks() {
+    use ibex::attributors::vibi::Vibi;
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::Dataset;
+    let _rng = rng_lock();
+    tch::manual_seed(3);
+    let bb =
+        VibiResNet::new(&VibiResNetParams { widths: vec![8, 16], ..VibiResNetParams::default() }, Device::Cpu).unwrap();
+    let data = digits_data(24, 4);
+    let (whole, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cx = |d: &tempfile::TempDir| AttributionCtx { checkpoint_dir: Some(d.path().into()), ..Default::default() };
+    let mut v = Vibi::new(small_vibi(2));
+    v.fit(&bb, &Splits::one(Split::Train, &data), &cx(&whole)).unwrap();
+    let a = v.attribute(&bb, &data.get(1).unwrap(), &cx(&whole)).unwrap();
+    let (pi, top) = (&a.maps["vibi_distribution"], &a.maps["vibi_topk"]);
+    assert_eq!((pi.size(), top.size()), (vec![28, 28], vec![28, 28]));
+    assert!((pi.sum(Kind::Double).double_value(&[]) / 16.0 - 1.0).abs() < 1e-4, "π sums to 1 over 4×4 chunks");
+    assert_eq!(top.sum(Kind::Double).double_value(&[]), 4.0 * 16.0, "k = 4 chunks of 16 pixels");
+    std::fs::copy(whole.path().join("epoch_0001.safetensors"), resumed.path().join("epoch_0001.safetensors")).unwrap();
+    Vibi::new(small_vibi(2)).fit(&bb, &Splits::one(Split::Train, &data), &cx(&resumed)).unwrap();
+    let read = |d: &tempfile::TempDir| {
+        ibex::fitting::Loaded::read(&d.path().join("epoch_0002.safetensors"), Device::Cpu).unwrap()
+    };
+    let (x, y) = (read(&whole), read(&resumed));
+    for name in x.names("param/") {
+        assert!(x.get(&format!("param/{name}")).unwrap().equal(&y.get(&format!("param/{name}")).unwrap()), "{name}");
+    }
+}

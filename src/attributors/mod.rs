@@ -9,6 +9,7 @@ pub mod khot;
 pub mod readout;
 mod sample_curves;
 mod streams;
+pub mod vibi;
 pub mod welford;
 pub mod welford_nlp;
 
