@@ -145,7 +145,10 @@ fn a_zero_variance_readout_channel_gives_finite_alpha_and_loss() {
     let x = Tensor::stack(&[data.get(0).unwrap().input, data.get(1).unwrap().input], 0);
     let (_, lambda) = readout.lambda(&Identity, &x).unwrap();
     assert!(bool::try_from(lambda.isfinite().all()).unwrap());
-    for (name, l) in readout.losses(&Identity, &x, &Tensor::from_slice(&[0i64, 1])).unwrap() {
+    for (name, l) in readout
+        .losses(&Identity, &x, &Tensor::from_slice(&[0i64, 1]), ibex::fitting::Step { step: 0, train: true })
+        .unwrap()
+    {
         assert!(l.double_value(&[]).is_finite(), "{name} = {l}");
     }
 }

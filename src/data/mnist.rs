@@ -22,6 +22,8 @@ pub struct MnistParams {
     pub split: String,
     pub mean: f64,
     pub std: f64,
+    /// The first this many images only (a quick attribution split); 0: all.
+    pub max_samples: usize,
 }
 
 impl Default for MnistParams {
@@ -32,6 +34,7 @@ impl Default for MnistParams {
             split: "train".into(),
             mean: 0.1307,
             std: 0.3080,
+            max_samples: 0,
         }
     }
 }
@@ -129,11 +132,17 @@ impl Mnist {
                 format!("{} labels for the {} images of {}", lshape[0], shape[0], ipath.display()),
             ));
         }
-        let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+        let keep = if p.max_samples == 0 { shape[0] } else { p.max_samples.min(shape[0]) };
+        let labels: Vec<i64> = labels[..keep].iter().map(|&l| l as i64).collect();
         if let Some(bad) = labels.iter().find(|&&l| l > 9) {
             return Err(Error::file(&lpath, format!("label {bad}: MNIST's classes are 0 … 9")));
         }
-        let images = Tensor::from_slice(&pixels).view([shape[0] as i64, 1, shape[1] as i64, shape[2] as i64]);
+        let images = Tensor::from_slice(&pixels[..keep * shape[1] * shape[2]]).view([
+            keep as i64,
+            1,
+            shape[1] as i64,
+            shape[2] as i64,
+        ]);
         let transform = ImageTransform {
             img_size: [shape[1] as i64, shape[2] as i64],
             mean: [p.mean; 3],

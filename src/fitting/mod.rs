@@ -64,13 +64,33 @@ impl FitConfig {
     }
 }
 
+/// Where training stands when a batch's losses are asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Optimiser steps taken before this one (schedules such as a warm-up read it).
+    pub step: i64,
+    /// A training step (batch norm on batch statistics, dropout on); false for validation.
+    pub train: bool,
+}
+
 /// What a fitted explainer trains.
 pub trait Trainable {
     /// The trained parameters by name, in a fixed order.
     fn parameters(&self) -> Vec<(String, Tensor)>;
     /// One batch's losses, each a scalar tensor: the total (what is minimised) first, then its
     /// parts. `x`: the batch's inputs, `y`: its labels [B], both on the device.
-    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor) -> Result<Vec<(&'static str, Tensor)>>;
+    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor, at: Step) -> Result<Vec<(&'static str, Tensor)>>;
+    /// One validation batch's figures, the first the one to minimise (the best checkpoint's);
+    /// default: the losses.
+    fn validation(
+        &self,
+        model: &dyn Classifier,
+        x: &Tensor,
+        y: &Tensor,
+        at: Step,
+    ) -> Result<Vec<(&'static str, Tensor)>> {
+        self.losses(model, x, y, at)
+    }
     /// What else a checkpoint must hold so that it alone explains (e.g. estimator statistics).
     fn extra_state(&self) -> Result<Vec<(String, Tensor)>>;
 }
@@ -224,7 +244,7 @@ impl Fit<'_> {
         for batch in shuffled(train.len(), self.seed, epoch).chunks(self.cfg.batch_size) {
             tch::manual_seed(step_seed(self.seed, *step));
             let (x, y) = load_batch(train, batch, self.device)?;
-            let losses = net.losses(model, &x, &y)?;
+            let losses = net.losses(model, &x, &y, Step { step: *step, train: true })?;
             let total = finite(&losses, epoch, *step)?;
             losses[0].1.backward();
             adam.step(params);
@@ -256,7 +276,7 @@ impl Fit<'_> {
         let order: Vec<usize> = (0..data.len()).collect();
         for batch in order.chunks(self.cfg.batch_size) {
             let (x, y) = load_batch(data, batch, self.device)?;
-            means.add(&tch::no_grad(|| net.losses(model, &x, &y))?, batch.len());
+            means.add(&tch::no_grad(|| net.validation(model, &x, &y, Step { step, train: false }))?, batch.len());
         }
         if let Some(log) = &self.scalars {
             let mut log = log.lock().map_err(|_| Error::Fit("the curve writer failed earlier".into()))?;

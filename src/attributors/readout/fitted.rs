@@ -6,7 +6,7 @@ use super::ReadoutParams;
 use crate::attributors::bottleneck::{capacity, noisy_features, GaussianSmoothing};
 use crate::attributors::Welford;
 use crate::error::{Error, Result};
-use crate::fitting::Trainable;
+use crate::fitting::{Step, Trainable};
 use crate::models::Classifier;
 use tch::{Kind, Tensor};
 
@@ -130,7 +130,7 @@ impl Trainable for Readout {
     }
 
     /// CE of the labels through the noised bottleneck + β · mean capacity (spec §2.1).
-    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
+    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor, _at: Step) -> Result<Vec<(&'static str, Tensor)>> {
         let x = model.embed(x)?;
         let (r, lambda) = self.lambda(model, &x)?;
         let mut z =
