@@ -36,6 +36,10 @@ fn generated_digits_are_mnist_files_the_loader_reads() {
         seen[train.get(i).unwrap().target as usize] += 1;
     }
     assert!(seen.iter().all(|&n| n >= 4), "every class present: {seen:?}");
+    // the first N only
+    let first = Mnist::new(&MnistParams { root: cfg.root.clone(), max_samples: 10, ..MnistParams::default() }).unwrap();
+    assert_eq!(first.len(), 10);
+    assert!(first.get(7).unwrap().input.equal(&s.input));
     // the same seed makes the same bytes
     let again = DigitsConfig { root: tmp.path().join("again"), ..cfg.clone() };
     ensure(&again).unwrap();
