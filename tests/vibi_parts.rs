@@ -84,6 +84,7 @@ fn the_temperature_falls_as_ten_over_t_after_the_warm_up() {
 /// downsamples) and V2 fixed (ResNet_8x exists).
 #[test]
 fn the_explainers_give_the_seed_grids() {
+    let _rng = rng_lock(); // the initial weights and inputs draw from libtorch's generator
     let vs = nn::VarStore::new(Device::Cpu);
     let grid = |in_ch: i64, side: i64, widths: Vec<i64>| {
         let body = ResNetBody::new(&vs.root(), in_ch, &widths);
