@@ -108,28 +108,21 @@ impl Welford {
 
     /// Saves {m, s, n_samples, neuron_nonzero} (the original's state keys).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let (m, s, nz) = self.need()?;
-        let n = Tensor::from_slice(&[self.n]);
+        let named = self.named()?;
+        let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (*n, t)).collect();
         crate::io::atomic::with_temp(path, |tmp| {
-            Tensor::write_safetensors(&[("m", m), ("s", s), ("n_samples", &n), ("neuron_nonzero", nz)], tmp)
-                .map_err(|e| Error::file(path, e.to_string()))
+            Tensor::write_safetensors(&refs, tmp).map_err(|e| Error::file(path, e.to_string()))
         })
     }
 
     pub fn load(path: &Path, device: tch::Device) -> Result<Self> {
         let named = Tensor::read_safetensors(path).map_err(|e| Error::file(path, e.to_string()))?;
-        let get = |k: &str| {
+        Welford::from_named(|k| {
             named
                 .iter()
                 .find(|(n, _)| n == k)
                 .map(|(_, t)| t.to_device(device))
                 .ok_or_else(|| Error::file(path, format!("no tensor `{k}`")))
-        };
-        Ok(Welford {
-            m: Some(get("m")?),
-            s: Some(get("s")?),
-            nonzero: Some(get("neuron_nonzero")?),
-            n: get("n_samples")?.int64_value(&[0]),
         })
     }
 }

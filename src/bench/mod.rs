@@ -43,17 +43,27 @@ fn estimating_attributor(
     Ok(attr)
 }
 
+/// The estimation and attribution splits of the config, or `n_est` and `n_images` random inputs
+/// of side `random` when given (for models whose data is not here).
+fn estimation_and_attribution(
+    run: &Run,
+    model: &dyn crate::models::Classifier,
+    n_est: usize,
+    n_images: usize,
+    random: Option<i64>,
+) -> Result<(Box<dyn Dataset>, Box<dyn Dataset>)> {
+    Ok(match random {
+        Some(side) => (random_inputs(run, model, n_est, side), random_inputs(run, model, n_images, side)),
+        None => (run.dataset("estimation")?, run.dataset("attribution")?),
+    })
+}
+
 /// Runs the estimator over `n_est` images, then feature IBA on `n_attr` images, `repeat` times
 /// (random images of side `random` for both when given).
 pub fn run(run: &Run, n_est: usize, n_attr: usize, repeat: usize, random: Option<i64>) -> Result<BenchReport> {
     let mut model = run.model()?;
     model.freeze();
-    let (est_data, data) = match random {
-        Some(side) => {
-            (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_attr, side))
-        }
-        None => (run.dataset("estimation")?, run.dataset("attribution")?),
-    };
+    let (est_data, data) = estimation_and_attribution(run, model.as_ref(), n_est, n_attr, random)?;
     let n_est = n_est.min(est_data.len());
     let mut iba = estimating_attributor(run, "attributor", n_est, model.as_ref())?;
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
@@ -239,12 +249,7 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
     model.freeze();
     // the FLOP count reads the stages' settings; the attribution itself is built by the registry
     let cfg: InputIbaParams = run.fig.extract_inner("attributor").map_err(|e| Error::config("attributor", e))?;
-    let (est_data, data): (Box<dyn Dataset>, Box<dyn Dataset>) = match random {
-        Some(side) => {
-            (random_inputs(run, model.as_ref(), n_est, side), random_inputs(run, model.as_ref(), n_images, side))
-        }
-        None => (run.dataset("estimation")?, run.dataset("attribution")?),
-    };
+    let (est_data, data) = estimation_and_attribution(run, model.as_ref(), n_est, n_images, random)?;
     let n_est = n_est.min(est_data.len());
     let mut attr = estimating_attributor(run, "attributor.feat_iba", n_est, model.as_ref())?;
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };

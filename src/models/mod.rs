@@ -62,7 +62,7 @@ pub trait Classifier: Send {
     /// names the model's output. Models that can do it in one pass override this; the default runs
     /// the model up to each layer.
     fn features_many(&self, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
-        layers.iter().map(|&l| if l == LOGITS { Ok(self.forward(x)) } else { self.features(x, l) }).collect()
+        one_by_one(self, x, layers)
     }
     /// What [`Classifier::features_many`] can give: every layer and [`LOGITS`].
     fn readout_names(&self) -> Vec<String> {
@@ -145,6 +145,12 @@ pub trait Randomise {
 /// Token ids [N,T] → word embeddings [N,T,E], the input space of a text model.
 pub trait TokenEmbedding {
     fn embed(&self, ids: &Tensor) -> Result<Tensor>;
+}
+
+/// Each asked layer's output from its own pass up to it, the logits from a full forward: what
+/// [`Classifier::features_many`] does for a model without a one-pass way.
+pub fn one_by_one<M: Classifier + ?Sized>(model: &M, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
+    layers.iter().map(|&l| if l == LOGITS { Ok(model.forward(x)) } else { model.features(x, l) }).collect()
 }
 
 /// "model cannot …" at config check, for a method that asks for a capability the model lacks.

@@ -153,7 +153,7 @@ impl Classifier for TorchScript {
                 .map(|l| all[names.iter().position(|k| k == l).expect("checked above")].shallow_clone())
                 .collect());
         }
-        layers.iter().map(|&l| if l == super::LOGITS { Ok(self.forward(x)) } else { self.features(x, l) }).collect()
+        super::one_by_one(self, x, layers)
     }
 }
 
