@@ -161,6 +161,13 @@ fn vibi_trains_resumes_and_maps_k_chunks() {
     assert_eq!((pi.size(), top.size()), (vec![28, 28], vec![28, 28]));
     assert!((pi.sum(Kind::Double).double_value(&[]) / 16.0 - 1.0).abs() < 1e-4, "π sums to 1 over 4×4 chunks");
     assert_eq!(top.sum(Kind::Double).double_value(&[]), 4.0 * 16.0, "k = 4 chunks of 16 pixels");
+    let report = v.fit_report();
+    let f = report.figures["fidelity_validation"];
+    assert!((0.0..=1.0).contains(&f), "fidelity {f}");
+    let names: Vec<&str> = report.pictures.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["vibi_test_batch", "vibi_distribution", "vibi_topk"]);
+    // 24 samples: 22 train, 2 validation, so the inspect batch is 2 tiles of 56 + 4 frame + 1 gutter
+    assert_eq!(report.pictures[0].1.size(), vec![3, 61, 8 * 61]);
     std::fs::copy(whole.path().join("epoch_0001.safetensors"), resumed.path().join("epoch_0001.safetensors")).unwrap();
     Vibi::new(small_vibi(2)).fit(&bb, &Splits::one(Split::Train, &data), &cx(&resumed)).unwrap();
     let read = |d: &tempfile::TempDir| {
@@ -170,4 +177,18 @@ fn vibi_trains_resumes_and_maps_k_chunks() {
     for name in x.names("param/") {
         assert!(x.get(&format!("param/{name}")).unwrap().equal(&y.get(&format!("param/{name}")).unwrap()), "{name}");
     }
+}
+
+/// JS in bits by hand: 0 for equal distributions, 1 for disjoint ones, and for p = (1, 0),
+/// q = (½, ½): m = (¾, ¼), ½·log2(4/3) + ½·(½·log2(⅔) + ½·log2(2)).
+#[test]
+fn the_frame_strength_uses_js_in_bits() {
+    use ibex::attributors::vibi::js_bits;
+    let p = Tensor::from_slice(&[1.0f32, 0.0, 1.0, 0.0, 0.3, 0.7]).view([3, 2]);
+    let q = Tensor::from_slice(&[0.5f32, 0.5, 0.0, 1.0, 0.3, 0.7]).view([3, 2]);
+    let js = js_bits(&p, &q);
+    let by_hand = 0.5 * (4.0f64 / 3.0).log2() + 0.5 * (0.5 * (2.0f64 / 3.0).log2() + 0.5);
+    assert!((js.double_value(&[0]) - by_hand).abs() < 1e-6, "{js}");
+    assert!((js.double_value(&[1]) - 1.0).abs() < 1e-6);
+    assert!(js.double_value(&[2]).abs() < 1e-6);
 }
