@@ -244,7 +244,7 @@ impl Fit<'_> {
     /// `best` checkpoint (the best epoch came before a resume).
     fn restore_best(&self, kept: Option<Vec<Tensor>>, names: &[String], params: &[Tensor]) -> Result<()> {
         if let Some(kept) = kept {
-            tch::no_grad(|| params.iter().zip(&kept).for_each(|(p, b)| _ = p.shallow_clone().copy_(b)));
+            tch::no_grad(|| params.iter().zip(&kept).for_each(|(p, b)| p.shallow_clone().copy_(b)));
             log::info!("training: the best epoch's weights restored");
             return Ok(());
         }

@@ -40,8 +40,8 @@ pub fn explainer_widths(kind: ExplainerKind, side: i64) -> Result<Vec<i64>> {
 }
 
 enum Explainer {
-    Unet(Unet),
-    ResNet(ResNetBody),
+    Unet(Box<Unet>),
+    ResNet(Box<ResNetBody>),
 }
 
 pub struct VibiNets {
@@ -73,10 +73,12 @@ impl VibiNets {
         let approximator = if approximator.is_empty() { arch_widths("resnet18")? } else { approximator.to_vec() };
         let vs = nn::VarStore::new(device);
         let explainer = match kind {
-            ExplainerKind::Unet => Explainer::Unet(Unet::new(&(vs.root() / "explainer"), c, &widths, channels)),
+            ExplainerKind::Unet => {
+                Explainer::Unet(Box::new(Unet::new(&(vs.root() / "explainer"), c, &widths, channels)))
+            }
             _ => {
                 let chain: Vec<i64> = widths.iter().copied().chain([channels]).collect();
-                Explainer::ResNet(ResNetBody::new(&(vs.root() / "explainer"), c, &chain))
+                Explainer::ResNet(Box::new(ResNetBody::new(&(vs.root() / "explainer"), c, &chain)))
             }
         };
         let body = ResNetBody::new(&(vs.root() / "approximator"), c, &approximator);
