@@ -192,3 +192,31 @@ fn the_frame_strength_uses_js_in_bits() {
     assert!((js.double_value(&[1]) - 1.0).abs() < 1e-6);
     assert!(js.double_value(&[2]).abs() < 1e-6);
 }
+
+/// VIBI's targets are one per image (the seed's "no-aug train"): a train split that gives another
+/// image at each read is refused before any training, naming the key to change.
+#[test]
+fn an_augmenting_train_split_is_refused() {
+    use ibex::attributors::vibi::Vibi;
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::{write_batch, Cifar10, CifarParams};
+    let _rng = rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..4 * 3072).map(|i| (i * 7 % 251) as u8).collect();
+    for k in 1..=5 {
+        write_batch(&dir.path().join(format!("data_batch_{k}.bin")), &[0, 1, 2, 3], &pixels).unwrap();
+    }
+    let p = CifarParams { root: dir.path().into(), augment: true, ..CifarParams::default() };
+    let data = Cifar10::new(&p).unwrap();
+    tch::manual_seed(1);
+    let bb = VibiResNet::new(
+        &VibiResNetParams { widths: vec![8, 16], in_channels: 3, ..VibiResNetParams::default() },
+        Device::Cpu,
+    )
+    .unwrap();
+    let e = Vibi::new(small_vibi(1))
+        .fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default())
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("data.train.augment = false"), "{e}");
+}
