@@ -220,3 +220,36 @@ fn an_augmenting_train_split_is_refused() {
         .expect("refused");
     assert!(e.to_string().contains("data.train.augment = false"), "{e}");
 }
+
+/// One mask per colour (`xpl_channels = 3`) with the Unet explainer: chunks are single pixels of
+/// one colour plane, F = 3·H·W, and the top-k map holds exactly k of them.
+#[test]
+fn a_unet_explainer_with_a_mask_per_colour_keeps_k_pixel_planes() {
+    use ibex::attributors::vibi::{ExplainerKind, Vibi};
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::Dataset;
+    let _rng = rng_lock();
+    tch::manual_seed(5);
+    let images = (0..12).map(|_| Tensor::randn([3, 16, 16], (Kind::Float, Device::Cpu))).collect();
+    let data = common::TensorDataset::new(images, (0..12).map(|i| i % 10).collect());
+    let bb = VibiResNet::new(
+        &VibiResNetParams { widths: vec![8, 16], in_channels: 3, ..VibiResNetParams::default() },
+        Device::Cpu,
+    )
+    .unwrap();
+    let p = ibex::attributors::vibi::VibiParams {
+        explainer: ExplainerKind::Unet,
+        explainer_widths: vec![8, 16],
+        xpl_channels: 3,
+        k: 5,
+        ..small_vibi(1)
+    };
+    let mut v = Vibi::new(p);
+    v.fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default()).unwrap();
+    let a = v.attribute(&bb, &data.get(0).unwrap(), &AttributionCtx::default()).unwrap();
+    let top = &a.maps["vibi_topk"];
+    assert_eq!(top.size(), vec![3, 16, 16]);
+    assert_eq!(top.sum(Kind::Double).double_value(&[]), 5.0);
+    let pi = a.maps["vibi_distribution"].sum(Kind::Double).double_value(&[]);
+    assert!((pi - 1.0).abs() < 1e-4, "π sums to 1 over single-pixel chunks: {pi}");
+}
