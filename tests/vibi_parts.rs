@@ -216,8 +216,7 @@ fn an_augmenting_train_split_is_refused() {
     .unwrap();
     let e = Vibi::new(small_vibi(1))
         .fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default())
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(e.to_string().contains("data.train.augment = false"), "{e}");
 }
 

@@ -13,9 +13,10 @@ use std::time::Instant;
 pub struct FittedReport {
     pub device: String,
     pub threads: i32,
-    /// Train images given to the fit, and the batch size (VIBI trains on 90% of them, the rest
-    /// picks the best epoch).
+    /// Train images given to the fit, those an epoch trains on (VIBI holds `valid_fraction` back
+    /// to pick the best epoch), and the batch size.
     pub train_images: usize,
+    pub epoch_images: usize,
     pub train_batch_size: usize,
     /// One epoch (the second of two, so the estimators, VIBI's targets and its warm-up are not in
     /// it).
@@ -65,6 +66,14 @@ pub fn run_fitted(run: &Run, n_train: usize, n_images: usize, random: Option<i64
     let (mut attr, two) = fitted(2)?;
     let train_batch_size: usize = run.fig.extract_inner("attributor.fit.batch_size").unwrap_or(32);
     let epoch = (two - one).max(0.0);
+    let held_back = match readout {
+        true => 0.0,
+        false => run
+            .fig
+            .extract_inner("attributor.valid_fraction")
+            .unwrap_or(crate::attributors::vibi::VibiParams::default().valid_fraction),
+    };
+    let epoch_images = n_train - (n_train as f64 * held_back).round() as usize;
     let data: Box<dyn Dataset> = match random {
         Some(side) => random_inputs(run, model.as_ref(), n_images, side),
         None => run.dataset("attribution")?,
@@ -87,7 +96,8 @@ pub fn run_fitted(run: &Run, n_train: usize, n_images: usize, random: Option<i64
         train_images: n_train,
         train_batch_size,
         seconds_per_epoch: epoch,
-        seconds_per_step: epoch / n_train.div_ceil(train_batch_size) as f64,
+        epoch_images,
+        seconds_per_step: epoch / epoch_images.div_ceil(train_batch_size) as f64,
         attribution_images: samples.len(),
         images_per_s_single: single,
         images_per_s_batched: batched,
