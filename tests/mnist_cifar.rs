@@ -140,3 +140,45 @@ fn bad_cifar_batches_are_errors_naming_the_file() {
     let e = Cifar10::new(&p).err().unwrap().to_string();
     assert!(e.contains("data_batch_3.bin") && e.contains("data/README.md"), "{e}");
 }
+
+/// The synthetic shapes in CIFAR-10's layout: five train batches and a test batch the `Cifar10`
+/// loader reads, with each record's box from `boxes.json` around its saturated object (the box
+/// is more colourful than the grey rest); a boxes file of the wrong length names the file.
+#[test]
+fn synthetic_shapes_in_the_cifar_layout_carry_their_boxes() {
+    use ibex::data::synthetic::{ensure, SyntheticConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shapes");
+    let cfg = SyntheticConfig {
+        root: root.clone(),
+        image_size: 32,
+        classes: 3,
+        train_per_class: 5,
+        test_per_class: 2,
+        layout: "cifar10".into(),
+        ..SyntheticConfig::default()
+    };
+    assert!(ensure(&cfg).unwrap());
+    for f in ["data_batch_1.bin", "data_batch_5.bin", "test_batch.bin", "boxes.json", "batches.meta.txt"] {
+        assert!(root.join(f).is_file(), "{f}");
+    }
+    let p = |split: &str| CifarParams { root: root.clone(), split: split.into(), ..CifarParams::default() };
+    let (train, test) = (Cifar10::new(&p("train")).unwrap(), Cifar10::new(&p("test")).unwrap());
+    assert_eq!((train.len(), test.len()), (15, 6));
+    assert_eq!(train.class_names(), ["disk", "square", "triangle"]);
+    for i in 0..test.len() {
+        let s = test.get(i).unwrap();
+        assert_eq!(s.target, (i % 3) as i64, "classes interleave");
+        let b = s.boxes[0];
+        let rgb = test.transform().denormalize(&s.input);
+        let chroma = (rgb.amax(&[0i64][..], false) - rgb.amin(&[0i64][..], false)).unsqueeze(0);
+        let inside = ibex::data::box_mask(&s.boxes, 32, 32);
+        let mean = |m: &tch::Tensor| {
+            (&chroma * m).sum(tch::Kind::Double).double_value(&[]) / m.sum(tch::Kind::Double).double_value(&[])
+        };
+        assert!(mean(&inside) > 2.0 * mean(&(inside.ones_like() - &inside)), "{i}: box {b:?}");
+    }
+    std::fs::write(root.join("boxes.json"), r#"{"test": [[0, 0, 4, 4]]}"#).unwrap();
+    let e = Cifar10::new(&p("test")).err().unwrap().to_string();
+    assert!(e.contains("boxes.json") && e.contains("1 boxes for the 6 records"), "{e}");
+}

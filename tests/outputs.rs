@@ -228,3 +228,21 @@ fn a_feature_map_is_not_degenerate_for_its_class_loss() {
     );
     assert!(degenerate(&feat, 4).is_empty());
 }
+
+/// A fitted explainer's report: its figures become `metrics.json`'s `fit` section next to the
+/// metrics already there (and evaluation reads the file back with the section), its pictures PNGs.
+#[test]
+fn the_fit_report_joins_metrics_json_and_writes_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("metrics.json");
+    std::fs::write(&metrics, r#"{"maps": "vibi_topk", "metrics": {}}"#).unwrap();
+    let figures = [("fidelity_validation".to_string(), 0.75), ("nan".to_string(), f64::NAN)].into_iter().collect();
+    let picture = Tensor::ones([3, 5, 7], (Kind::Float, Device::Cpu)) * 0.5;
+    ibex::output::fit_report::write(dir.path(), &figures, &[("grid".into(), picture)]).unwrap();
+    let file = ibex::evaluation::read_metrics(dir.path()).unwrap();
+    assert_eq!(file.maps, "vibi_topk");
+    assert_eq!(file.fit.get("fidelity_validation"), Some(&0.75));
+    assert!(!file.fit.contains_key("nan"), "JSON has no NaN: a non-finite figure is left out");
+    let png = image::open(dir.path().join("figures/grid.png")).unwrap().to_rgb8();
+    assert_eq!((png.width(), png.height(), png.get_pixel(0, 0).0), (7, 5, [128, 128, 128]));
+}

@@ -146,7 +146,11 @@ fn a_zero_variance_readout_channel_gives_finite_alpha_and_loss() {
     let (_, lambda) = readout.lambda(&Identity, &x).unwrap();
     assert!(bool::try_from(lambda.isfinite().all()).unwrap());
     for (name, l) in readout
-        .losses(&Identity, &x, &Tensor::from_slice(&[0i64, 1]), ibex::fitting::Step { step: 0, train: true })
+        .losses(
+            &Identity,
+            &ibex::fitting::Batch { x, y: Tensor::from_slice(&[0i64, 1]), rows: Tensor::from_slice(&[0i64, 1]) },
+            ibex::fitting::Step { step: 0, train: true },
+        )
         .unwrap()
     {
         assert!(l.double_value(&[]).is_finite(), "{name} = {l}");
@@ -163,7 +167,7 @@ fn fit_in(
     tch::manual_seed(11);
     let readout = Readout::new(p, ests, Device::Cpu).unwrap();
     let fit = Fit { cfg: &p.fit, key: "k".into(), seed: 3, device: Device::Cpu, dir: Some(dir.into()), scalars: None };
-    let fitted = fit.run(&readout, model, data, None).unwrap();
+    let fitted = fit.run(&readout, model, &ibex::fitting::Rows::all(data), None).unwrap();
     let last = ibex::fitting::Loaded::read(&dir.join("epoch_0003.safetensors"), Device::Cpu).unwrap();
     for (n, t) in readout.parameters() {
         assert!(last.get(&format!("param/{n}")).unwrap().equal(&t), "{n}: the checkpoint holds the weights");
@@ -408,5 +412,51 @@ fn the_fast_alpha_equals_the_network_on_the_concatenated_readouts() {
         let fast = net.alpha(&normalised(&outs, &stats, norm), [16, 16]);
         assert_eq!(fast.size(), vec![2, 16, 16, 16]);
         assert!(common::max_abs_diff(&spec, &fast) < 1e-4, "{}", common::max_abs_diff(&spec, &fast));
+    }
+}
+
+/// One weight w from 0 towards 1 (Adam's first step is lr = 0.3 exactly); the validation figure
+/// (w − 0.3)² is lowest after epoch 1, so `restore_best` ends at w = 0.3, without it at ≈ 0.9.
+struct Towards1 {
+    w: Tensor,
+}
+
+impl Trainable for Towards1 {
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        vec![("w".into(), self.w.shallow_clone())]
+    }
+    fn losses(&self, _m: &dyn Classifier, _b: &ibex::fitting::Batch, _at: ibex::fitting::Step) -> Result<Losses> {
+        Ok(vec![("loss", (&self.w - 1.0).square().sum(Kind::Float))])
+    }
+    fn validation(&self, _m: &dyn Classifier, _b: &ibex::fitting::Batch, _at: ibex::fitting::Step) -> Result<Losses> {
+        Ok(vec![("off", (&self.w - 0.3).square().sum(Kind::Float))])
+    }
+    fn extra_state(&self) -> Result<Vec<(String, Tensor)>> {
+        Ok(Vec::new())
+    }
+}
+
+type Losses = Vec<(&'static str, Tensor)>;
+
+#[test]
+fn restore_best_brings_back_the_best_epochs_weights() {
+    let data = TensorDataset::new(vec![Tensor::zeros([3, 4, 4], (Kind::Float, Device::Cpu))], vec![0]);
+    let model = common::tiny_vgg();
+    for (restore_best, want) in [(true, 0.3), (false, 0.9)] {
+        let net = Towards1 { w: Tensor::zeros([1], (Kind::Float, Device::Cpu)).set_requires_grad(true) };
+        let cfg = FitConfig { epochs: 3, batch_size: 1, lr: 0.3, restore_best, ..FitConfig::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let fit = Fit {
+            cfg: &cfg,
+            key: "k".into(),
+            seed: 1,
+            device: Device::Cpu,
+            dir: Some(dir.path().into()),
+            scalars: None,
+        };
+        let rows = ibex::fitting::Rows::all(&data);
+        fit.run(&net, &model, &rows, Some(&rows)).unwrap();
+        let w = net.w.double_value(&[0]);
+        assert!((w - want).abs() < 0.05, "restore_best {restore_best}: w = {w}");
     }
 }

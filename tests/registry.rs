@@ -39,7 +39,8 @@ fn registry_holds_every_expected_name() {
             "Occlusion",
             "RandomMap",
             "ReadoutBottleneck",
-            "Saliency"
+            "Saliency",
+            "Vibi"
         ]
     );
 }

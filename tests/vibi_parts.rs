@@ -120,3 +120,135 @@ fn the_black_box_cuts_at_every_block() {
     }
     assert!(m.features(&x, "blocks.9").unwrap_err().to_string().contains("blocks.3"));
 }
+
+fn digits_data(n: usize, seed: i64) -> common::TensorDataset {
+    tch::manual_seed(seed);
+    let images = (0..n).map(|_| Tensor::randn([1, 28, 28], (Kind::Float, Device::Cpu))).collect();
+    common::TensorDataset::new(images, (0..n as i64).map(|i| i % 10).collect())
+}
+
+fn small_vibi(epochs: usize) -> ibex::attributors::vibi::VibiParams {
+    use ibex::attributors::vibi::VibiParams;
+    VibiParams {
+        explainer_widths: vec![8, 16, 32], // 28 → 14 → 7: 4×4-pixel chunks
+        approximator_widths: vec![8, 16],
+        k: 4,
+        warmup: 3,
+        fit: ibex::fitting::FitConfig { epochs, batch_size: 8, lr: 0.005, keep_checkpoints: 5, ..Default::default() },
+        ..VibiParams::default()
+    }
+}
+
+/// VIBI through the training foundation: maps of the chunk distribution (sums to 1 over the
+/// chunks' pixels ÷ chunk area) and a top-k mask of exactly k chunks; a run resumed after its first
+/// epoch ends with the weights of an uninterrupted one.
+#[test]
+fn vibi_trains_resumes_and_maps_k_chunks() {
+    use ibex::attributors::vibi::Vibi;
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::Dataset;
+    let _rng = rng_lock();
+    tch::manual_seed(3);
+    let bb =
+        VibiResNet::new(&VibiResNetParams { widths: vec![8, 16], ..VibiResNetParams::default() }, Device::Cpu).unwrap();
+    let data = digits_data(24, 4);
+    let (whole, resumed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cx = |d: &tempfile::TempDir| AttributionCtx { checkpoint_dir: Some(d.path().into()), ..Default::default() };
+    let mut v = Vibi::new(small_vibi(2));
+    v.fit(&bb, &Splits::one(Split::Train, &data), &cx(&whole)).unwrap();
+    let a = v.attribute(&bb, &data.get(1).unwrap(), &cx(&whole)).unwrap();
+    let (pi, top) = (&a.maps["vibi_distribution"], &a.maps["vibi_topk"]);
+    assert_eq!((pi.size(), top.size()), (vec![28, 28], vec![28, 28]));
+    assert!((pi.sum(Kind::Double).double_value(&[]) / 16.0 - 1.0).abs() < 1e-4, "π sums to 1 over 4×4 chunks");
+    assert_eq!(top.sum(Kind::Double).double_value(&[]), 4.0 * 16.0, "k = 4 chunks of 16 pixels");
+    let report = v.fit_report();
+    let f = report.figures["fidelity_validation"];
+    assert!((0.0..=1.0).contains(&f), "fidelity {f}");
+    let names: Vec<&str> = report.pictures.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["vibi_test_batch", "vibi_distribution", "vibi_topk"]);
+    // 24 samples: 22 train, 2 validation, so the inspect batch is 2 tiles of 56 + 4 frame + 1 gutter
+    assert_eq!(report.pictures[0].1.size(), vec![3, 61, 8 * 61]);
+    std::fs::copy(whole.path().join("epoch_0001.safetensors"), resumed.path().join("epoch_0001.safetensors")).unwrap();
+    Vibi::new(small_vibi(2)).fit(&bb, &Splits::one(Split::Train, &data), &cx(&resumed)).unwrap();
+    let read = |d: &tempfile::TempDir| {
+        ibex::fitting::Loaded::read(&d.path().join("epoch_0002.safetensors"), Device::Cpu).unwrap()
+    };
+    let (x, y) = (read(&whole), read(&resumed));
+    for name in x.names("param/") {
+        assert!(x.get(&format!("param/{name}")).unwrap().equal(&y.get(&format!("param/{name}")).unwrap()), "{name}");
+    }
+}
+
+/// JS in bits by hand: 0 for equal distributions, 1 for disjoint ones, and for p = (1, 0),
+/// q = (½, ½): m = (¾, ¼), ½·log2(4/3) + ½·(½·log2(⅔) + ½·log2(2)).
+#[test]
+fn the_frame_strength_uses_js_in_bits() {
+    use ibex::attributors::vibi::js_bits;
+    let p = Tensor::from_slice(&[1.0f32, 0.0, 1.0, 0.0, 0.3, 0.7]).view([3, 2]);
+    let q = Tensor::from_slice(&[0.5f32, 0.5, 0.0, 1.0, 0.3, 0.7]).view([3, 2]);
+    let js = js_bits(&p, &q);
+    let by_hand = 0.5 * (4.0f64 / 3.0).log2() + 0.5 * (0.5 * (2.0f64 / 3.0).log2() + 0.5);
+    assert!((js.double_value(&[0]) - by_hand).abs() < 1e-6, "{js}");
+    assert!((js.double_value(&[1]) - 1.0).abs() < 1e-6);
+    assert!(js.double_value(&[2]).abs() < 1e-6);
+}
+
+/// VIBI's targets are one per image (the seed's "no-aug train"): a train split that gives another
+/// image at each read is refused before any training, naming the key to change.
+#[test]
+fn an_augmenting_train_split_is_refused() {
+    use ibex::attributors::vibi::Vibi;
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::{write_batch, Cifar10, CifarParams};
+    let _rng = rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..4 * 3072).map(|i| (i * 7 % 251) as u8).collect();
+    for k in 1..=5 {
+        write_batch(&dir.path().join(format!("data_batch_{k}.bin")), &[0, 1, 2, 3], &pixels).unwrap();
+    }
+    let p = CifarParams { root: dir.path().into(), augment: true, ..CifarParams::default() };
+    let data = Cifar10::new(&p).unwrap();
+    tch::manual_seed(1);
+    let bb = VibiResNet::new(
+        &VibiResNetParams { widths: vec![8, 16], in_channels: 3, ..VibiResNetParams::default() },
+        Device::Cpu,
+    )
+    .unwrap();
+    let e = Vibi::new(small_vibi(1))
+        .fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default())
+        .expect_err("refused");
+    assert!(e.to_string().contains("data.train.augment = false"), "{e}");
+}
+
+/// One mask per colour (`xpl_channels = 3`) with the Unet explainer: chunks are single pixels of
+/// one colour plane, F = 3·H·W, and the top-k map holds exactly k of them.
+#[test]
+fn a_unet_explainer_with_a_mask_per_colour_keeps_k_pixel_planes() {
+    use ibex::attributors::vibi::{ExplainerKind, Vibi};
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    use ibex::data::Dataset;
+    let _rng = rng_lock();
+    tch::manual_seed(5);
+    let images = (0..12).map(|_| Tensor::randn([3, 16, 16], (Kind::Float, Device::Cpu))).collect();
+    let data = common::TensorDataset::new(images, (0..12).map(|i| i % 10).collect());
+    let bb = VibiResNet::new(
+        &VibiResNetParams { widths: vec![8, 16], in_channels: 3, ..VibiResNetParams::default() },
+        Device::Cpu,
+    )
+    .unwrap();
+    let p = ibex::attributors::vibi::VibiParams {
+        explainer: ExplainerKind::Unet,
+        explainer_widths: vec![8, 16],
+        xpl_channels: 3,
+        k: 5,
+        ..small_vibi(1)
+    };
+    let mut v = Vibi::new(p);
+    v.fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default()).unwrap();
+    let a = v.attribute(&bb, &data.get(0).unwrap(), &AttributionCtx::default()).unwrap();
+    let top = &a.maps["vibi_topk"];
+    assert_eq!(top.size(), vec![3, 16, 16]);
+    assert_eq!(top.sum(Kind::Double).double_value(&[]), 5.0);
+    let pi = a.maps["vibi_distribution"].sum(Kind::Double).double_value(&[]);
+    assert!((pi - 1.0).abs() < 1e-4, "π sums to 1 over single-pixel chunks: {pi}");
+}

@@ -9,6 +9,7 @@ pub mod khot;
 pub mod readout;
 mod sample_curves;
 mod streams;
+pub mod vibi;
 pub mod welford;
 pub mod welford_nlp;
 
@@ -60,6 +61,14 @@ impl Default for AttributionCtx {
     }
 }
 
+/// What fitting measured: `figures` go to `metrics.json`'s `fit` section, `pictures` (RGB [3,H,W]
+/// in [0,1]) to `<work-dir>/figures/<name>.png`.
+#[derive(Default)]
+pub struct FitReport {
+    pub figures: std::collections::BTreeMap<String, f64>,
+    pub pictures: Vec<(String, Tensor)>,
+}
+
 pub trait Attributor {
     /// Fails at build time when the method cannot run on `model` (e.g. an unknown layer).
     fn check(&self, model: &dyn Classifier) -> Result<()>;
@@ -77,6 +86,10 @@ pub trait Attributor {
     /// Default: none.
     fn fit(&mut self, _model: &dyn Classifier, _data: &Splits, _cx: &AttributionCtx) -> Result<()> {
         Ok(())
+    }
+    /// What the last [`Attributor::fit`] measured, for the researcher. Default: nothing.
+    fn fit_report(&self) -> FitReport {
+        FitReport::default()
     }
     /// The maps this method writes; each [`Attribution`] holds one map under each spec's `dir`.
     fn outputs(&self) -> Vec<MapSpec>;

@@ -10,8 +10,8 @@ use crate::run::Run;
 use std::time::Instant;
 use tch::Tensor;
 
-mod readout;
-pub use readout::{run_readout, ReadoutReport};
+mod fitted;
+pub use fitted::{run_fitted, FittedReport};
 
 #[derive(Debug, serde::Serialize)]
 pub struct BenchReport {

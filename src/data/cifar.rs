@@ -3,7 +3,7 @@
 //! byte and 3,072 pixel bytes, the red plane, then green, then blue), with VIBI's normalisation and
 //! its training augmentation (spec peers §1.2: random 32×32 crop of the image padded by 4, random
 //! horizontal flip). Generated images in the same format serve the demos.
-use super::{Dataset, ImageTransform, Sample};
+use super::{BBox, Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
 use crate::registry::{Build, BuildCtx, DatasetKind};
@@ -99,6 +99,9 @@ pub struct Cifar10 {
     augment: bool,
     classes: Vec<String>,
     transform: ImageTransform,
+    /// Each record's object box, from `boxes.json` where the folder has one (ibex's generated
+    /// shapes; CIFAR-10 itself has none); empty otherwise.
+    boxes: Vec<BBox>,
 }
 
 impl Cifar10 {
@@ -115,8 +118,26 @@ impl Cifar10 {
         };
         let transform = ImageTransform { img_size: [32, 32], mean: p.mean, std: p.std, resize_shorter: 0 };
         let images = Tensor::from_slice(&pixels).view([labels.len() as i64, 3, 32, 32]);
-        Ok(Cifar10 { images, labels, split: p.split.clone(), augment: p.augment, classes, transform })
+        let boxes = read_boxes(&p.root.join("boxes.json"), &p.split, labels.len())?;
+        Ok(Cifar10 { images, labels, split: p.split.clone(), augment: p.augment, classes, transform, boxes })
     }
+}
+
+/// The boxes of `split` in `path` (none when the file is missing); a count other than the
+/// split's records, or a box that is not four numbers, is an error naming the file.
+fn read_boxes(path: &Path, split: &str, records: usize) -> Result<Vec<BBox>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    let all: std::collections::BTreeMap<String, Vec<[f64; 4]>> = serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("expected {{\"{split}\": [[xmin, ymin, xmax, ymax], …]}}: {e}")))?;
+    let Some(boxes) = all.get(split) else {
+        return Ok(Vec::new());
+    };
+    if boxes.len() != records {
+        return Err(Error::file(path, format!("{} boxes for the {records} records of `{split}`", boxes.len())));
+    }
+    Ok(boxes.iter().map(|&[xmin, ymin, xmax, ymax]| BBox { xmin, ymin, xmax, ymax }).collect())
 }
 
 /// A random 32×32 crop of the [0,1] image padded by 4 black pixels, as torchvision's
@@ -143,7 +164,9 @@ impl Dataset for Cifar10 {
         let x = if self.augment { augment(&x) } else { x };
         let mean = Tensor::from_slice(&self.transform.mean).to_kind(Kind::Float).view([3, 1, 1]);
         let std = Tensor::from_slice(&self.transform.std).to_kind(Kind::Float).view([3, 1, 1]);
-        Ok(Sample { name: self.name(i), input: (x - mean) / std, target: self.labels[i], boxes: Vec::new() })
+        // an augmented image's object has moved: its box no longer holds
+        let boxes = if self.augment { Vec::new() } else { self.boxes.get(i).map(|b| vec![*b]).unwrap_or_default() };
+        Ok(Sample { name: self.name(i), input: (x - mean) / std, target: self.labels[i], boxes })
     }
     fn name(&self, i: usize) -> String {
         format!("{}_{i:05}", self.split)

@@ -2,6 +2,9 @@
 //! loader code runs on real and generated data. Each image shows one saturated class object (its
 //! shape and hue define the class) at a random place among grey distractor shapes on a textured
 //! background; its VOC box is the truth an explanation should point at. Deterministic by seed.
+//! `layout = "cifar10"` writes the same kind of images (32×32) as CIFAR-10's binary batches
+//! instead, with the boxes in `boxes.json` (an ibex addition the `Cifar10` loader reads when
+//! present), for the methods that read CIFAR (VIBI).
 use super::voc::{self, VocObject};
 use crate::error::{Error, Result};
 use crate::io::atomic;
@@ -32,6 +35,9 @@ pub struct SyntheticConfig {
     pub distractors: usize,
     /// Object diameter as a fraction of the image side, [min, max].
     pub object_size: [f64; 2],
+    /// `imagenet` (PNG files + VOC boxes, all four splits) or `cifar10` (binary batches of the
+    /// train and test splits, `image_size` 32).
+    pub layout: String,
 }
 
 impl Default for SyntheticConfig {
@@ -47,6 +53,7 @@ impl Default for SyntheticConfig {
             attribution_per_class: 4,
             distractors: 3,
             object_size: [0.22, 0.34],
+            layout: "imagenet".into(),
         }
     }
 }
@@ -78,6 +85,14 @@ pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
     if cfg.classes == 0 || cfg.classes > SHAPES.len() {
         return Err(Error::ConfigMsg(format!("synthetic.classes must be in 1..={}", SHAPES.len())));
     }
+    match cfg.layout.as_str() {
+        "imagenet" => {}
+        "cifar10" if cfg.image_size == 32 => {}
+        "cifar10" => return Err(Error::ConfigMsg("synthetic.image_size must be 32 with layout = \"cifar10\"".into())),
+        other => {
+            return Err(Error::ConfigMsg(format!("synthetic.layout = {other:?}: expected \"imagenet\" or \"cifar10\"")))
+        }
+    }
     if is_current(cfg) {
         return Ok(false);
     }
@@ -96,7 +111,11 @@ pub fn ensure(cfg: &SyntheticConfig) -> Result<bool> {
     }
     let tmp = PathBuf::from(format!("{}.tmp-{}", cfg.root.display(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    write_all(cfg, &tmp)?;
+    if cfg.layout == "cifar10" {
+        write_cifar(cfg, &tmp)?;
+    } else {
+        write_all(cfg, &tmp)?;
+    }
     atomic::write(&tmp.join("synthetic.json"), stamp_text.as_bytes())?;
     if let Some(parent) = cfg.root.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -118,10 +137,7 @@ fn write_all(cfg: &SyntheticConfig, dir: &Path) -> Result<()> {
             let ann_dir = dir.join("annotations").join(split);
             for i in 0..per_class {
                 let name = format!("{split}_{k}_{i:05}");
-                let mut rng = SplitMix::new(
-                    cfg.seed.wrapping_mul(0x100_0000_0000) ^ ((s as u64) << 32) ^ ((k as u64) << 24) ^ i as u64,
-                );
-                let (png, bbox) = render(cfg, k, &mut rng)?;
+                let (png, bbox) = render(cfg, k, &mut image_rng(cfg, s, k, i))?;
                 atomic::write(&img_dir.join(format!("{name}.png")), &png)?;
                 let obj = VocObject { name: SyntheticConfig::wnid(k), bbox };
                 let xml = voc::to_xml(&format!("{name}.png"), (cfg.image_size, cfg.image_size), &[obj]);
@@ -130,6 +146,41 @@ fn write_all(cfg: &SyntheticConfig, dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The generator of image `i` of class `k` in split number `s`.
+fn image_rng(cfg: &SyntheticConfig, s: usize, k: usize, i: usize) -> SplitMix {
+    SplitMix::new(cfg.seed.wrapping_mul(0x100_0000_0000) ^ ((s as u64) << 32) ^ ((k as u64) << 24) ^ i as u64)
+}
+
+/// The train split in five `data_batch_K.bin`, the test split in `test_batch.bin` (classes
+/// interleaved), the class names in `batches.meta.txt`, and each record's object box in
+/// `boxes.json` (`{"train": [[xmin, ymin, xmax, ymax], …], "test": […]}`, in record order).
+fn write_cifar(cfg: &SyntheticConfig, dir: &Path) -> Result<()> {
+    let mut boxes = serde_json::Map::new();
+    for (s, (split, per_class)) in cfg.splits().into_iter().enumerate().take(2) {
+        let (mut labels, mut pixels, mut split_boxes) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..per_class {
+            for k in 0..cfg.classes {
+                let (rgb, bbox) = render_rgb(cfg, k, &mut image_rng(cfg, s, k, i));
+                let planar: Vec<u8> = (0..3).flat_map(|c| rgb.iter().skip(c).step_by(3).copied()).collect();
+                labels.push(k as u8);
+                pixels.extend(planar);
+                split_boxes.push(bbox.to_vec());
+            }
+        }
+        let files = super::cifar::batch_files(dir, split);
+        let per_file = labels.len().div_ceil(files.len());
+        for (f, path) in files.iter().enumerate() {
+            let range = (f * per_file).min(labels.len())..((f + 1) * per_file).min(labels.len());
+            let px = range.start * 3 * 32 * 32..range.end * 3 * 32 * 32;
+            super::cifar::write_batch(path, &labels[range], &pixels[px])?;
+        }
+        boxes.insert(split.into(), serde_json::json!(split_boxes));
+    }
+    let names: Vec<&str> = SHAPES[..cfg.classes].to_vec();
+    atomic::write(&dir.join("batches.meta.txt"), format!("{}\n", names.join("\n")).as_bytes())?;
+    atomic::write(&dir.join("boxes.json"), serde_json::to_string(&boxes).expect("json").as_bytes())
 }
 
 /// Is (u, v), in units of the shape's radius around its centre, inside shape `k`?
@@ -146,7 +197,20 @@ fn inside(k: usize, u: f64, v: f64) -> bool {
 }
 
 /// One scene → (PNG bytes, object box [xmin, ymin, xmax, ymax]).
+/// PNG bytes of one image and its object's box.
 fn render(cfg: &SyntheticConfig, class: usize, rng: &mut SplitMix) -> Result<(Vec<u8>, [f64; 4])> {
+    let n = cfg.image_size;
+    let (bytes, bbox) = render_rgb(cfg, class, rng);
+    let mut png = Vec::new();
+    image::RgbImage::from_raw(n, n, bytes)
+        .expect("buffer size")
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| Error::Data(format!("PNG encoding failed: {e}")))?;
+    Ok((png, bbox))
+}
+
+/// Interleaved RGB bytes [H·W·3] of one image and its object's box.
+fn render_rgb(cfg: &SyntheticConfig, class: usize, rng: &mut SplitMix) -> (Vec<u8>, [f64; 4]) {
     let n = cfg.image_size as usize;
     let mut px = background(n, rng);
     let radius = rng.range(cfg.object_size[0], cfg.object_size[1]) * n as f64 / 2.0;
@@ -171,12 +235,7 @@ fn render(cfg: &SyntheticConfig, class: usize, rng: &mut SplitMix) -> Result<(Ve
     let col = HUES[class].map(|c| (c + rng.range(-0.08, 0.08) as f32).clamp(0., 1.));
     let bbox = draw(&mut px, n, class, (cx, cy), radius, col).unwrap_or([cx, cy, cx, cy]);
     let bytes: Vec<u8> = px.iter().flat_map(|p| p.map(|c| (c.clamp(0., 1.) * 255.0).round() as u8)).collect();
-    let mut png = Vec::new();
-    image::RgbImage::from_raw(n as u32, n as u32, bytes)
-        .expect("buffer size")
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| Error::Data(format!("PNG encoding failed: {e}")))?;
-    Ok((png, bbox))
+    (bytes, bbox)
 }
 
 /// Low-saturation texture: a grey level, a few random waves and pixel noise.

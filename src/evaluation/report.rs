@@ -106,6 +106,9 @@ pub struct MetricsFile {
     pub metrics: BTreeMap<String, MetricReport>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub other_maps: BTreeMap<String, BTreeMap<String, MetricReport>>,
+    /// What a fitted explainer measured after training (`output::fit_report`), kept as it is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fit: BTreeMap<String, f64>,
 }
 
 impl MetricsFile {

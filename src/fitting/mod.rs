@@ -5,12 +5,13 @@
 //! from generators seeded by (seed, epoch) and (seed, step), not carried over from earlier steps,
 //! and the optimiser's moments are in the checkpoint ([`Adam`]).
 mod adam;
+mod batch;
 pub mod checkpoint;
 
 pub use adam::Adam;
+pub use batch::{Batch, Rows};
 pub use checkpoint::{Loaded, Progress, BEST};
 
-use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::logging::ScalarLog;
 use crate::models::Classifier;
@@ -35,6 +36,10 @@ pub struct FitConfig {
     pub log_every: usize,
     /// Epoch checkpoints kept (the newest), besides `best`.
     pub keep_checkpoints: usize,
+    /// After the last epoch, the weights of the best epoch (the lowest first validation figure)
+    /// come back: what VIBI's `--save_best` means (its quirk V5 keeps the last epoch's). False:
+    /// the last epoch's weights.
+    pub restore_best: bool,
 }
 
 impl Default for FitConfig {
@@ -48,6 +53,7 @@ impl Default for FitConfig {
             adam_eps: 1e-8,
             log_every: 50,
             keep_checkpoints: 2,
+            restore_best: false,
         }
     }
 }
@@ -78,18 +84,17 @@ pub trait Trainable {
     /// The trained parameters by name, in a fixed order.
     fn parameters(&self) -> Vec<(String, Tensor)>;
     /// One batch's losses, each a scalar tensor: the total (what is minimised) first, then its
-    /// parts. `x`: the batch's inputs, `y`: its labels [B], both on the device.
-    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor, at: Step) -> Result<Vec<(&'static str, Tensor)>>;
+    /// parts.
+    fn losses(&self, model: &dyn Classifier, b: &Batch, at: Step) -> Result<Vec<(&'static str, Tensor)>>;
     /// One validation batch's figures, the first the one to minimise (the best checkpoint's);
     /// default: the losses.
-    fn validation(
-        &self,
-        model: &dyn Classifier,
-        x: &Tensor,
-        y: &Tensor,
-        at: Step,
-    ) -> Result<Vec<(&'static str, Tensor)>> {
-        self.losses(model, x, y, at)
+    fn validation(&self, model: &dyn Classifier, b: &Batch, at: Step) -> Result<Vec<(&'static str, Tensor)>> {
+        self.losses(model, b, at)
+    }
+    /// Called after each epoch's steps, before validation and the checkpoint, with the train
+    /// split: work on the weights that is no gradient step (VIBI recomputes batch-norm statistics).
+    fn end_epoch(&self, _model: &dyn Classifier, _train: &Rows) -> Result<()> {
+        Ok(())
     }
     /// What else a checkpoint must hold so that it alone explains (e.g. estimator statistics).
     fn extra_state(&self) -> Result<Vec<(String, Tensor)>>;
@@ -170,8 +175,8 @@ impl Fit<'_> {
         &self,
         net: &dyn Trainable,
         model: &dyn Classifier,
-        train: &dyn Dataset,
-        validation: Option<&dyn Dataset>,
+        train: &Rows,
+        validation: Option<&Rows>,
     ) -> Result<Fitted> {
         if train.is_empty() {
             return Err(Error::Fit("the train split holds no samples".into()));
@@ -195,8 +200,10 @@ impl Fit<'_> {
             before: at.step,
         };
         let (mut figures, mut last) = (Vec::new(), Vec::new());
+        let mut best: Option<Vec<Tensor>> = None;
         for epoch in at.epoch..self.cfg.epochs {
             let trained = self.epoch(net, model, train, &params, &mut adam, epoch, &mut at.step, &clock)?;
+            net.end_epoch(model, train)?;
             let validated = validation.map(|v| self.validate(net, model, v, at.step)).transpose()?;
             let figure = validated.as_ref().unwrap_or(&trained).total();
             figures.push(figure);
@@ -204,6 +211,9 @@ impl Fit<'_> {
             let improved = figure < at.best;
             at.best = at.best.min(figure);
             at.epoch = epoch + 1;
+            if improved && self.cfg.restore_best {
+                best = Some(tch::no_grad(|| params.iter().map(Tensor::copy).collect()));
+            }
             log::info!(
                 "training: epoch {}/{}: train {}{}",
                 at.epoch,
@@ -224,7 +234,27 @@ impl Fit<'_> {
             }
         }
         clock.bar.finish_and_clear();
+        if self.cfg.restore_best {
+            self.restore_best(best, &names, &params)?;
+        }
         Ok(Fitted { resumed_after, figures, at, last })
+    }
+
+    /// The best epoch's weights into `params`: those kept in memory during this call, else the
+    /// `best` checkpoint (the best epoch came before a resume).
+    fn restore_best(&self, kept: Option<Vec<Tensor>>, names: &[String], params: &[Tensor]) -> Result<()> {
+        if let Some(kept) = kept {
+            tch::no_grad(|| params.iter().zip(&kept).for_each(|(p, b)| p.shallow_clone().copy_(b)));
+            log::info!("training: the best epoch's weights restored");
+            return Ok(());
+        }
+        if let Some(path) = self.dir.as_ref().map(|d| d.join(BEST)).filter(|p| p.is_file()) {
+            let c = Loaded::read(&path, self.device)?;
+            c.check_key(&self.key)?;
+            restore_parameters(&c, names, params)?;
+            log::info!("training: the best epoch's weights restored (epoch {}, {})", c.at.epoch, path.display());
+        }
+        Ok(())
     }
 
     /// One epoch of Adam steps in the epoch's batch order; each step's noise from its own seed.
@@ -233,7 +263,7 @@ impl Fit<'_> {
         &self,
         net: &dyn Trainable,
         model: &dyn Classifier,
-        train: &dyn Dataset,
+        train: &Rows,
         params: &[Tensor],
         adam: &mut Adam,
         epoch: usize,
@@ -243,8 +273,8 @@ impl Fit<'_> {
         let mut means = Means::default();
         for batch in shuffled(train.len(), self.seed, epoch).chunks(self.cfg.batch_size) {
             tch::manual_seed(step_seed(self.seed, *step));
-            let (x, y) = load_batch(train, batch, self.device)?;
-            let losses = net.losses(model, &x, &y, Step { step: *step, train: true })?;
+            let b = Batch::load(train, batch, self.device)?;
+            let losses = net.losses(model, &b, Step { step: *step, train: true })?;
             let total = finite(&losses, epoch, *step)?;
             losses[0].1.backward();
             adam.step(params);
@@ -270,13 +300,13 @@ impl Fit<'_> {
 
     /// Mean losses over `data` with noise fixed across epochs (so epochs compare), reported as
     /// `fit/val_<name>`.
-    fn validate(&self, net: &dyn Trainable, model: &dyn Classifier, data: &dyn Dataset, step: i64) -> Result<Means> {
+    fn validate(&self, net: &dyn Trainable, model: &dyn Classifier, data: &Rows, step: i64) -> Result<Means> {
         tch::manual_seed(step_seed(self.seed, -1));
         let mut means = Means::default();
         let order: Vec<usize> = (0..data.len()).collect();
         for batch in order.chunks(self.cfg.batch_size) {
-            let (x, y) = load_batch(data, batch, self.device)?;
-            means.add(&tch::no_grad(|| net.validation(model, &x, &y, Step { step, train: false }))?, batch.len());
+            let b = Batch::load(data, batch, self.device)?;
+            means.add(&tch::no_grad(|| net.validation(model, &b, Step { step, train: false }))?, batch.len());
         }
         if let Some(log) = &self.scalars {
             let mut log = log.lock().map_err(|_| Error::Fit("the curve writer failed earlier".into()))?;
@@ -332,23 +362,6 @@ fn shuffled(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 /// libtorch's seed for step `step` (−1: validation).
 fn step_seed(seed: u64, step: i64) -> i64 {
     (crate::rng::SplitMix::new(seed ^ (step as u64).wrapping_mul(0x9FB2_1C65_1E98_DF25)).next_u64() >> 1) as i64
-}
-
-/// The inputs [B,…] and labels [B] of `idx`, on `device`.
-fn load_batch(data: &dyn Dataset, idx: &[usize], device: tch::Device) -> Result<(Tensor, Tensor)> {
-    let samples = idx.iter().map(|&i| data.get(i)).collect::<Result<Vec<_>>>()?;
-    let first = samples[0].input.size();
-    if let Some(s) = samples.iter().find(|s| s.input.size() != first) {
-        return Err(Error::Data(format!(
-            "`{}` has shape {:?}, `{}` {first:?}: training batches need inputs of one shape",
-            s.name,
-            s.input.size(),
-            samples[0].name
-        )));
-    }
-    let x = Tensor::stack(&samples.iter().map(|s| s.input.shallow_clone()).collect::<Vec<_>>(), 0);
-    let y = Tensor::from_slice(&samples.iter().map(|s| s.target).collect::<Vec<_>>());
-    Ok((x.to_device(device), y.to_device(device)))
 }
 
 /// The total loss as a number, or an error saying where training diverged.

@@ -101,6 +101,8 @@ impl Run {
             )))),
         };
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
+        let report = attr.fit_report();
+        crate::output::fit_report::write(wd.root(), &report.figures, &report.pictures)?;
         let precision = self.cfg.precision;
         precision.apply()?;
         let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs(), data.modality())?;

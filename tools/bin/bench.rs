@@ -1,6 +1,6 @@
 //! `tools/bench [--config C]`: seconds per image, as JSON: for feature IBA (default: the quickstart)
 //! the estimation and optimisation stages; for InputIBA each stage's seconds, FLOPs and FLOP/s; for
-//! the Readout Bottleneck an epoch's seconds and attribution images/s; for
+//! a fitted explainer (Readout Bottleneck, VIBI) an epoch's seconds and attribution images/s; for
 //! any other attributor, one image per call vs batched.
 //! Run with OMP_WAIT_POLICY=PASSIVE (tools/ sets it).
 use anyhow::Context;
@@ -14,7 +14,7 @@ struct Args {
     config: PathBuf,
     #[arg(long, num_args = 1..)]
     cfg_options: Vec<String>,
-    /// Images for the estimation timing (the Readout Bottleneck: train images of the timed epoch)
+    /// Images for the estimation timing (a fitted explainer: its train images)
     #[arg(long, default_value_t = 200)]
     estimation_images: usize,
     /// Images for the feature-IBA timing
@@ -45,8 +45,8 @@ fn main() -> anyhow::Result<()> {
     } else if kind == "FeatureIba" {
         let r = ibex::bench::run(&run, a.estimation_images, a.images, a.repeat, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
-    } else if kind == "ReadoutBottleneck" {
-        let r = ibex::bench::run_readout(&run, a.estimation_images, a.images, a.random_images)?;
+    } else if kind == "ReadoutBottleneck" || kind == "Vibi" {
+        let r = ibex::bench::run_fitted(&run, a.estimation_images, a.images, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if kind == "InputIba" {
         let r = ibex::bench::run_input_iba(&run, a.estimation_images, a.images, a.random_images)?;

@@ -6,7 +6,7 @@ use super::ReadoutParams;
 use crate::attributors::bottleneck::{capacity, noisy_features, GaussianSmoothing};
 use crate::attributors::Welford;
 use crate::error::{Error, Result};
-use crate::fitting::{Step, Trainable};
+use crate::fitting::{Batch, Step, Trainable};
 use crate::models::Classifier;
 use tch::{Kind, Tensor};
 
@@ -130,8 +130,8 @@ impl Trainable for Readout {
     }
 
     /// CE of the labels through the noised bottleneck + β · mean capacity (spec §2.1).
-    fn losses(&self, model: &dyn Classifier, x: &Tensor, y: &Tensor, _at: Step) -> Result<Vec<(&'static str, Tensor)>> {
-        let x = model.embed(x)?;
+    fn losses(&self, model: &dyn Classifier, b: &Batch, _at: Step) -> Result<Vec<(&'static str, Tensor)>> {
+        let (x, y) = (model.embed(&b.x)?, &b.y);
         let (r, lambda) = self.lambda(model, &x)?;
         let mut z =
             noisy_features(&r, &lambda, &r.randn_like(), &self.prior.mean, &self.prior.std) * &self.prior.active;

@@ -17,7 +17,7 @@ use super::{
 use crate::config::Checked;
 use crate::data::Sample;
 use crate::error::{Error, Result};
-use crate::fitting::{checkpoint, Fit, FitConfig, Loaded, Trainable};
+use crate::fitting::{checkpoint, Fit, FitConfig, Loaded, Rows, Trainable};
 use crate::modality::Modality;
 use crate::models::Classifier;
 use crate::registry::{AttributorKind, Build, BuildCtx};
@@ -137,7 +137,7 @@ impl ReadoutBottleneck {
             batch_size: 0,
             upscale: false,
             checkpoint: String::new(),
-            fit: FitConfig { epochs: 0, log_every: 0, keep_checkpoints: 0, ..self.p.fit.clone() },
+            fit: FitConfig { epochs: 0, log_every: 0, keep_checkpoints: 0, restore_best: false, ..self.p.fit.clone() },
             ..self.p.clone()
         };
         let settings = serde_json::to_string(&trained).map_err(|e| Error::Fit(e.to_string()))?;
@@ -186,8 +186,8 @@ impl ReadoutBottleneck {
             dir: dir.map(Path::to_path_buf),
             scalars: cx.scalars.clone(),
         };
-        let validation = data.get(Split::Validation).ok();
-        let fitted = fit.run(&readout, model, train, validation)?;
+        let validation = data.get(Split::Validation).ok().map(Rows::all);
+        let fitted = fit.run(&readout, model, &Rows::all(train), validation.as_ref())?;
         warn_if_closed(&fitted, model.num_classes());
         Ok(readout)
     }

@@ -1,6 +1,6 @@
-//! The Readout Bottleneck's costs (`tools/bench` on a `ReadoutBottleneck` config): training per
-//! epoch and per step, and attribution images per second one at a time and in the config's
-//! batches, the figure to hold against the Per-Sample Bottleneck's.
+//! A fitted explainer's costs (`tools/bench` on a `ReadoutBottleneck` or `Vibi` config):
+//! training per epoch and per step, and attribution (explanation) images per second one at a time
+//! and in the config's batches, the figure to hold against per-sample methods.
 use super::random_inputs;
 use crate::attributors::{AttributionCtx, Attributor, Split, Splits};
 use crate::data::{Dataset, Sample};
@@ -10,13 +10,16 @@ use crate::run::Run;
 use std::time::Instant;
 
 #[derive(Debug, serde::Serialize)]
-pub struct ReadoutReport {
+pub struct FittedReport {
     pub device: String,
     pub threads: i32,
-    /// Train images of the timed epoch, and its batch size.
+    /// Train images given to the fit, those an epoch trains on (VIBI holds `valid_fraction` back
+    /// to pick the best epoch), and the batch size.
     pub train_images: usize,
+    pub epoch_images: usize,
     pub train_batch_size: usize,
-    /// One epoch over `train_images` (the second of two, so the estimators are not in it).
+    /// One epoch (the second of two, so the estimators, VIBI's targets and its warm-up are not in
+    /// it).
     pub seconds_per_epoch: f64,
     pub seconds_per_step: f64,
     pub attribution_images: usize,
@@ -25,10 +28,10 @@ pub struct ReadoutReport {
     pub batch_size: usize,
 }
 
-/// Trains the config's Readout Bottleneck for one and for two epochs on the first `n_train` train
+/// Trains the config's explainer for one and for two epochs on the first `n_train` train
 /// images (the difference is one epoch), then times attribution on `n_images` attribution images
 /// (random images of side `random` for both when given).
-pub fn run_readout(run: &Run, n_train: usize, n_images: usize, random: Option<i64>) -> Result<ReadoutReport> {
+pub fn run_fitted(run: &Run, n_train: usize, n_images: usize, random: Option<i64>) -> Result<FittedReport> {
     let mut model = run.model()?;
     model.freeze();
     // random images of the attribution side where the data is not here (VGG16 at 224²)
@@ -39,8 +42,12 @@ pub fn run_readout(run: &Run, n_train: usize, n_images: usize, random: Option<i6
     let n_train = n_train.min(train.len());
     let subset = First { data: train, n: n_train };
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
+    let readout = run.fig.extract_inner::<String>("attributor.type").is_ok_and(|t| t == "ReadoutBottleneck");
     let build = |epochs: usize| -> Result<Box<dyn Attributor>> {
-        let fig = run.fig.clone().merge(("attributor.fit.epochs", epochs)).merge(("attributor.n_samples", n_train));
+        let mut fig = run.fig.clone().merge(("attributor.fit.epochs", epochs));
+        if readout {
+            fig = fig.merge(("attributor.n_samples", n_train)); // the estimators on the same images
+        }
         let attr = registry::build::<AttributorKind>(
             &fig,
             "attributor",
@@ -59,6 +66,14 @@ pub fn run_readout(run: &Run, n_train: usize, n_images: usize, random: Option<i6
     let (mut attr, two) = fitted(2)?;
     let train_batch_size: usize = run.fig.extract_inner("attributor.fit.batch_size").unwrap_or(32);
     let epoch = (two - one).max(0.0);
+    let held_back = match readout {
+        true => 0.0,
+        false => run
+            .fig
+            .extract_inner("attributor.valid_fraction")
+            .unwrap_or(crate::attributors::vibi::VibiParams::default().valid_fraction),
+    };
+    let epoch_images = n_train - (n_train as f64 * held_back).round() as usize;
     let data: Box<dyn Dataset> = match random {
         Some(side) => random_inputs(run, model.as_ref(), n_images, side),
         None => run.dataset("attribution")?,
@@ -75,13 +90,14 @@ pub fn run_readout(run: &Run, n_train: usize, n_images: usize, random: Option<i6
         attr.attribute_batch(model.as_ref(), chunk, &cx)?;
     }
     let batched = samples.len() as f64 / t.elapsed().as_secs_f64();
-    Ok(ReadoutReport {
+    Ok(FittedReport {
         device: format!("{:?}", run.device),
         threads: tch::get_num_threads(),
         train_images: n_train,
         train_batch_size,
         seconds_per_epoch: epoch,
-        seconds_per_step: epoch / n_train.div_ceil(train_batch_size) as f64,
+        epoch_images,
+        seconds_per_step: epoch / epoch_images.div_ceil(train_batch_size) as f64,
         attribution_images: samples.len(),
         images_per_s_single: single,
         images_per_s_batched: batched,
