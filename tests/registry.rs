@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 #[test]
 fn registry_holds_every_expected_name() {
     assert_eq!(names::<ModelKind>(), vec!["DeepLstm", "TorchScript", "Vgg", "VibiResNet"]);
-    assert_eq!(names::<DatasetKind>(), vec!["Cifar10", "ImageFolder", "ImageNet", "Imdb", "Mnist"]);
+    assert_eq!(names::<DatasetKind>(), vec!["Cifar10", "Compas", "ImageFolder", "ImageNet", "Imdb", "Mnist"]);
     assert_eq!(
         names::<MetricKind>(),
         vec![

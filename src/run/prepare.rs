@@ -26,6 +26,12 @@ impl Run {
                 log::info!("generated the digits in {}", d.root.display());
             }
         }
+        if let Some(c) = self.cfg.compas.as_ref().filter(|c| !crate::data::compas_gen::is_current(c)) {
+            let _lock = FileLock::acquire(&c.path.with_extension("lock"))?;
+            if crate::data::compas_gen::ensure(c)? {
+                log::info!("generated a COMPAS file with a planted rule in {}", c.path.display());
+            }
+        }
         if let Some(r) = self.cfg.reviews.as_ref().filter(|r| !crate::text::reviews::is_current(r)) {
             let _lock = FileLock::acquire(&r.root.with_extension("lock"))?;
             if crate::text::reviews::ensure(r)? {
