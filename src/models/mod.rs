@@ -2,12 +2,14 @@
 //! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
 //! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
 pub mod deep_lstm;
+pub mod senn;
 mod torchscript;
 mod vgg;
 pub mod vibi_nets;
 pub mod weights;
 
 pub use deep_lstm::{DeepLstm, DeepLstmParams};
+pub use senn::{Senn, SennParams};
 pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
 pub use vibi_nets::{VibiResNet, VibiResNetParams};
