@@ -154,3 +154,43 @@ fn a_resumed_senn_training_equals_an_uninterrupted_one() {
         assert!(x.get(&format!("param/{n}")).unwrap().equal(&y.get(&format!("param/{n}")).unwrap()), "{n}");
     }
 }
+
+/// SENN's own explanation of a tabular model: per feature the relevance θ_{k,c} and the
+/// contribution θ_{k,c}·h_k; the contributions of two classes differ by their log-probabilities'
+/// difference (the logits are Σ_k θ_kc h_k). A model that does not explain itself is refused.
+#[test]
+fn the_self_explanation_is_relevances_and_contributions_that_sum_to_the_logit() {
+    use figment::providers::Format;
+    use ibex::attributors::AttributionCtx;
+    use ibex::data::Sample;
+    use ibex::registry::{build, AttributorKind, BuildCtx};
+    let _rng = rng_lock();
+    tch::manual_seed(13);
+    let net = Senn::new(&compas_params(4), Device::Cpu).unwrap();
+    let x = Tensor::randn([4], (Kind::Float, Device::Cpu));
+    let s = Sample { name: "row".into(), input: x.shallow_clone(), target: 1, boxes: vec![] };
+    let explain = |class: i64| {
+        let text = format!("[attributor]\ntype = \"SelfExplanation\"\ntarget = {class}\n");
+        let fig = figment::Figment::from(figment::providers::Toml::string(&text));
+        let cx = BuildCtx { device: Device::Cpu, load_weights: false };
+        let mut a = build::<AttributorKind>(&fig, "attributor", &cx).unwrap();
+        a.check(&net).unwrap();
+        a.attribute(&net, &s, &AttributionCtx::default()).unwrap()
+    };
+    let (a0, a1) = (explain(0), explain(1));
+    let (_, theta) = tch::no_grad(|| {
+        let o = net.parts(&x.unsqueeze(0), false);
+        (o.h, o.theta)
+    });
+    assert_eq!(a1.maps["senn_relevance"].size(), vec![1, 4]);
+    assert!(common::max_abs_diff(&a1.maps["senn_relevance"], &theta.get(0).select(1, 1).view([1, 4])) < 1e-6);
+    let sum = |a: &ibex::attributors::Attribution| a.maps["senn_contribution"].sum(Kind::Double).double_value(&[]);
+    let lp = net.forward(&x.unsqueeze(0));
+    let want = lp.double_value(&[0, 0]) - lp.double_value(&[0, 1]);
+    assert!((sum(&a0) - sum(&a1) - want).abs() < 1e-5, "{} vs {want}", sum(&a0) - sum(&a1));
+    let fig = figment::Figment::from(figment::providers::Toml::string("[attributor]\ntype = \"SelfExplanation\"\n"));
+    let a =
+        build::<AttributorKind>(&fig, "attributor", &BuildCtx { device: Device::Cpu, load_weights: false }).unwrap();
+    let e = a.check(&common::tiny_vgg()).unwrap_err().to_string();
+    assert!(e.contains("does not explain itself"), "{e}");
+}

@@ -271,6 +271,10 @@ impl Dataset for Compas {
     fn modality(&self) -> Modality {
         Modality::Tabular
     }
+    /// The feature names, so that tabular maps are labelled by column.
+    fn words(&self, _s: &Sample) -> Option<Vec<String>> {
+        Some(FEATURES.map(String::from).to_vec())
+    }
 }
 
 impl Build<DatasetKind> for Compas {

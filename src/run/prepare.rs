@@ -43,6 +43,17 @@ impl Run {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             crate::text::prepare::ensure(&self.fig, t, self.cfg.seed, self.device)?;
         }
+        if let (Some(_), Some(w)) = (&self.cfg.train_senn, &missing) {
+            let _lock = FileLock::acquire(&w.with_extension("lock"))?;
+            if !w.is_file() {
+                log::warn!(
+                    "model.weights = {}: no such file, so the SENN is trained and saved there ([train_senn]); \
+                     if you meant an existing file, stop and correct the path",
+                    w.display()
+                );
+                self.train_senn()?;
+            }
+        }
         if let (Some(_), Some(w)) = (&self.cfg.train_classifier, &missing) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             if !w.is_file() {

@@ -154,6 +154,16 @@ impl Classifier for Senn {
     fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
         Some(&mut self.vs)
     }
+    fn self_explaining(&self) -> Option<&dyn super::SelfExplaining> {
+        Some(self)
+    }
+}
+
+impl super::SelfExplaining for Senn {
+    fn concepts_and_relevances(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let out = tch::no_grad(|| self.parts(x, false));
+        (out.h, out.theta)
+    }
 }
 
 impl Build<ModelKind> for Senn {
