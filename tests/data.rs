@@ -1,5 +1,6 @@
 //! The ImageNet-layout loader on files the test writes (flat and per-class annotations, JPEG and
 //! PNG, box scaling), clear errors for missing or corrupt data, and the synthetic generator.
+mod common;
 use ibex::data::synthetic::{self, SyntheticConfig};
 use ibex::data::{voc, Dataset, ImageNet, ImageNetParams};
 use std::path::Path;
@@ -284,4 +285,103 @@ fn image_folder_takes_a_class_index() {
     assert_eq!(ds.class_names(), ["zebra", "1", "ant"]);
     let Err(e) = ImageFolder::new(&p(&[("zebra", 0)])) else { panic!("a folder missing from class_index") };
     assert!(e.to_string().contains("ant") && e.to_string().contains("class_index"), "{e}");
+}
+
+mod compas {
+    use ibex::data::compas::{prune_conflicting, read_table, Compas, CompasParams, Table};
+    use ibex::data::compas_gen::{ensure, CompasGenConfig};
+    use ibex::data::Dataset;
+    use std::path::Path;
+
+    fn params(path: &Path, split: &str, seed: i64) -> CompasParams {
+        CompasParams { path: path.into(), split: split.into(), seed, ..CompasParams::default() }
+    }
+
+    fn generated(dir: &Path) -> std::path::PathBuf {
+        let cfg = CompasGenConfig { path: dir.join("fairml.csv"), rows: 600, ..CompasGenConfig::default() };
+        assert!(ensure(&cfg).unwrap());
+        assert!(!ensure(&cfg).unwrap(), "made once, then reused");
+        cfg.path
+    }
+
+    /// The generated file in the seed's layout: train/validation/test partition the kept rows,
+    /// the same seed gives the same split and another seed another; priors are scaled into [0, 1].
+    #[test]
+    fn the_split_is_seeded_and_partitions_the_rows() {
+        let _rng = super::common::rng_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let path = generated(dir.path());
+        let names = |split: &str, seed: i64| {
+            let d = Compas::new(&params(&path, split, seed)).unwrap();
+            (0..d.len()).map(|i| d.name(i)).collect::<Vec<_>>()
+        };
+        let (train, valid, test) = (names("train", 111), names("validation", 111), names("test", 111));
+        let kept = prune_conflicting(&read_table(&path).unwrap(), true).len();
+        assert_eq!(train.len() + valid.len() + test.len(), kept);
+        assert_eq!(test.len(), kept - (kept as f64 * 0.8) as usize);
+        let mut all: Vec<&String> = train.iter().chain(&valid).chain(&test).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), kept, "no row in two splits");
+        assert_eq!(names("test", 111), test, "same seed, same split");
+        assert_ne!(names("test", 333), test, "another seed, another split");
+        let d = Compas::new(&params(&path, "train", 111)).unwrap();
+        let s = d.get(0).unwrap();
+        assert_eq!(s.input.size(), vec![11]);
+        let priors = s.input.double_value(&[1]);
+        assert!((0.0..=1.0).contains(&priors), "{priors}");
+    }
+
+    /// The seed's consensus pruning by hand: a group of four identical rows with labels 1,1,1,0
+    /// (m = ¾, |m − ½| ≥ 0.2) keeps its three 1s; a group 1,0 (m = ½) keeps both; a row without a
+    /// duplicate is dropped (quirk S5) unless `drop_unique` is off.
+    #[test]
+    fn conflicting_duplicates_are_pruned_as_the_seed_does() {
+        let a = [1.0; 11];
+        let mut b = [0.0; 11];
+        b[1] = 2.0;
+        let mut c = [0.0; 11];
+        c[1] = 5.0;
+        let t =
+            Table { features: vec![a, a, a, a, b, b, c], labels: vec![1, 1, 1, 0, 1, 0, 1], rows: (1..=7).collect() };
+        assert_eq!(prune_conflicting(&t, true), vec![0, 1, 2, 4, 5]);
+        assert_eq!(prune_conflicting(&t, false), vec![0, 1, 2, 4, 5, 6]);
+    }
+
+    /// ProPublica's raw file: filtered (a charge outside ±30 days, an unknown outcome, a traffic
+    /// offence, no score) and coded as the fairml file; a missing column and a malformed number
+    /// are errors naming the file, the column (and the row).
+    #[test]
+    fn the_raw_propublica_file_is_filtered_and_coded_and_errors_name_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("compas-scores-two-years.csv");
+        let head = "id,name,sex,age_cat,race,priors_count,c_charge_degree,c_charge_desc,days_b_screening_arrest,is_recid,two_year_recid,score_text";
+        let rows = [
+            "1,a,Female,Less than 25,African-American,4,M,\"Battery, simple\",-1,1,1,High",
+            "2,b,Male,Greater than 45,Caucasian,0,F,Theft,0,0,0,Low",
+            "3,c,Male,25 - 45,Hispanic,1,F,Theft,-45,0,0,Low",
+            "4,d,Male,25 - 45,Asian,1,F,Theft,2,-1,0,Low",
+            "5,e,Male,25 - 45,Other,1,O,Traffic,2,0,0,Medium",
+            "6,f,Male,25 - 45,Native American,2,F,Theft,1,1,1,Medium",
+        ];
+        std::fs::write(&raw, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
+        let t = read_table(&raw).unwrap();
+        assert_eq!(t.rows, vec![1, 2, 6]);
+        assert_eq!(t.labels, vec![1, 0, 1]);
+        assert_eq!(t.features[0], [1.0, 4.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(t.features[1], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(t.features[2][7], 1.0, "Native American");
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, "Two_yr_Recidivism,score_factor\n1,0\n").unwrap();
+        let e = read_table(&bad).err().unwrap().to_string();
+        assert!(e.contains("bad.csv") && e.contains("`Number_of_Priors`"), "{e}");
+        let mut cells = ["0"; 12];
+        cells[1] = "many";
+        let header = format!("{},score_factor", ibex::data::compas::FEATURES.join(","));
+        std::fs::write(&bad, format!("{header}\n{}\n", cells.join(","))).unwrap();
+        let e = read_table(&bad).err().unwrap().to_string();
+        assert!(e.contains("row 1, column `Number_of_Priors`: \"many\" is not a number"), "{e}");
+        let e = Compas::new(&params(&dir.path().join("none.csv"), "train", 1)).err().unwrap().to_string();
+        assert!(e.contains("none.csv") && e.contains("data/README.md"), "{e}");
+    }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn registry_holds_every_expected_name() {
-    assert_eq!(names::<ModelKind>(), vec!["DeepLstm", "TorchScript", "Vgg", "VibiResNet"]);
-    assert_eq!(names::<DatasetKind>(), vec!["Cifar10", "ImageFolder", "ImageNet", "Imdb", "Mnist"]);
+    assert_eq!(names::<ModelKind>(), vec!["DeepLstm", "Senn", "TorchScript", "Vgg", "VibiResNet"]);
+    assert_eq!(names::<DatasetKind>(), vec!["Cifar10", "Compas", "ImageFolder", "ImageNet", "Imdb", "Mnist"]);
     assert_eq!(
         names::<MetricKind>(),
         vec![
@@ -40,6 +40,7 @@ fn registry_holds_every_expected_name() {
             "RandomMap",
             "ReadoutBottleneck",
             "Saliency",
+            "SelfExplanation",
             "Vibi"
         ]
     );

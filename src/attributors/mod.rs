@@ -8,6 +8,7 @@ pub mod input_iba;
 pub mod khot;
 pub mod readout;
 mod sample_curves;
+pub mod self_explanation;
 mod streams;
 pub mod vibi;
 pub mod welford;

@@ -1,6 +1,8 @@
 //! Datasets of labelled images, read from disk in the layouts users have (ImageNet subsets as the
 //! InputIBA original expects them, generic ImageFolder), plus the synthetic ground-truth generator.
 mod cifar;
+pub mod compas;
+pub mod compas_gen;
 pub mod digits;
 mod image_folder;
 mod imagenet;
@@ -11,6 +13,7 @@ pub mod transforms;
 pub mod voc;
 
 pub use cifar::{read_batch, write_batch, Cifar10, CifarParams};
+pub use compas::{Compas, CompasParams};
 pub use image_folder::{ImageFolder, ImageFolderParams};
 pub use imagenet::{ImageNet, ImageNetParams};
 pub use mnist::{Mnist, MnistParams};

@@ -253,6 +253,8 @@ impl Fit<'_> {
             c.check_key(&self.key)?;
             restore_parameters(&c, names, params)?;
             log::info!("training: the best epoch's weights restored (epoch {}, {})", c.at.epoch, path.display());
+        } else {
+            log::warn!("training: no best checkpoint to restore; the last epoch's weights stay");
         }
         Ok(())
     }

@@ -2,12 +2,14 @@
 //! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
 //! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
 pub mod deep_lstm;
+pub mod senn;
 mod torchscript;
 mod vgg;
 pub mod vibi_nets;
 pub mod weights;
 
 pub use deep_lstm::{DeepLstm, DeepLstmParams};
+pub use senn::{Senn, SennParams};
 pub use torchscript::{TorchScript, TorchScriptParams};
 pub use vgg::{CfgItem, Vgg, VggParams};
 pub use vibi_nets::{VibiResNet, VibiResNetParams};
@@ -115,6 +117,10 @@ pub trait Classifier: Send {
     fn token_embedding(&self) -> Option<&dyn TokenEmbedding> {
         None
     }
+    /// Capability: the model's own explanation (self-explaining models: SENN).
+    fn self_explaining(&self) -> Option<&dyn SelfExplaining> {
+        None
+    }
     /// Stops weight gradients: attribution optimises masks only.
     fn freeze(&mut self) {
         if let Some(vs) = self.var_store_mut() {
@@ -149,6 +155,12 @@ pub trait TokenEmbedding {
 
 /// Each asked layer's output from its own pass up to it, the logits from a full forward: what
 /// [`Classifier::features_many`] does for a model without a one-pass way.
+/// A model that explains itself as concepts and their relevances (SENN, §2.2 of spec peers).
+pub trait SelfExplaining {
+    /// Concepts h [B,K] and relevances θ [B,K,C] of inputs x (eval mode).
+    fn concepts_and_relevances(&self, x: &Tensor) -> (Tensor, Tensor);
+}
+
 pub fn one_by_one<M: Classifier + ?Sized>(model: &M, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {
     layers.iter().map(|&l| if l == LOGITS { Ok(model.forward(x)) } else { model.features(x, l) }).collect()
 }

@@ -39,6 +39,12 @@ pub struct RunConfig {
     /// Generate handwriting-like digits in MNIST's IDX files first, when they are not there yet.
     #[serde(default)]
     pub digits: Option<crate::data::digits::DigitsConfig>,
+    /// Train a SENN `[model]` (its `weights` file is missing): the seed's training keys.
+    #[serde(default)]
+    pub train_senn: Option<crate::training::senn::TrainSennConfig>,
+    /// Generate a COMPAS file in the seed's layout with a planted rule first, when it is not there.
+    #[serde(default)]
+    pub compas: Option<crate::data::compas_gen::CompasGenConfig>,
     /// Write the generated review corpus first (the text quickstart).
     #[serde(default)]
     pub reviews: Option<crate::text::reviews::ReviewsConfig>,

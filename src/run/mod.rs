@@ -7,6 +7,7 @@ mod attribute;
 mod config;
 mod eval_config;
 mod prepare;
+mod senn;
 
 pub use attribute::{Shard, Summary, CHECKPOINTS, FIT_EVENTS};
 pub use config::{DataConfig, RunConfig};
@@ -74,6 +75,9 @@ impl Run {
         }
         if let Some(t) = &self.cfg.train_text_classifier {
             t.validate().map_err(at("train_text_classifier"))?;
+        }
+        if let Some(t) = &self.cfg.train_senn {
+            t.validate().map_err(at("train_senn"))?;
         }
         for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
             registry::check::<crate::registry::MetricKind>(&self.fig, &format!("eval.metrics.{label}"))?;

@@ -26,6 +26,12 @@ impl Run {
                 log::info!("generated the digits in {}", d.root.display());
             }
         }
+        if let Some(c) = self.cfg.compas.as_ref().filter(|c| !crate::data::compas_gen::is_current(c)) {
+            let _lock = FileLock::acquire(&c.path.with_extension("lock"))?;
+            if crate::data::compas_gen::ensure(c)? {
+                log::info!("generated a COMPAS file with a planted rule in {}", c.path.display());
+            }
+        }
         if let Some(r) = self.cfg.reviews.as_ref().filter(|r| !crate::text::reviews::is_current(r)) {
             let _lock = FileLock::acquire(&r.root.with_extension("lock"))?;
             if crate::text::reviews::ensure(r)? {
@@ -36,6 +42,17 @@ impl Run {
         if let (Some(t), Some(w)) = (&self.cfg.train_text_classifier, &missing) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;
             crate::text::prepare::ensure(&self.fig, t, self.cfg.seed, self.device)?;
+        }
+        if let (Some(_), Some(w)) = (&self.cfg.train_senn, &missing) {
+            let _lock = FileLock::acquire(&w.with_extension("lock"))?;
+            if !w.is_file() {
+                log::warn!(
+                    "model.weights = {}: no such file, so the SENN is trained and saved there ([train_senn]); \
+                     if you meant an existing file, stop and correct the path",
+                    w.display()
+                );
+                self.train_senn()?;
+            }
         }
         if let (Some(_), Some(w)) = (&self.cfg.train_classifier, &missing) {
             let _lock = FileLock::acquire(&w.with_extension("lock"))?;

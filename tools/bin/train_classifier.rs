@@ -1,5 +1,6 @@
 //! `tools/train_classifier --config C`: trains `[model]` on `data.train` with the settings of
-//! `[train_classifier]`, reports `data.test` accuracy and saves `model.weights`.
+//! `[train_classifier]` (a SENN: `[train_senn]`), reports `data.test` accuracy and saves
+//! `model.weights`.
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
@@ -23,7 +24,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(d) = &run.cfg.digits {
         ibex::data::digits::ensure(d)?;
     }
-    let acc = run.train_classifier()?;
+    if let Some(c) = &run.cfg.compas {
+        ibex::data::compas_gen::ensure(c)?;
+    }
+    let acc = if run.cfg.train_senn.is_some() { run.train_senn()? } else { run.train_classifier()? };
     println!("test accuracy {acc:.4}");
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! augmentation: a share of the training images is blended with N(0,1) noise in normalised space,
 //! so that the classifier does not read pure noise as a class; otherwise every noise-based
 //! explanation (IBA, InputIBA, SmoothGrad) lights up the background.
+pub mod senn;
+
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Classifier;

@@ -1,0 +1,65 @@
+//! `[train_senn]`: a SENN `[model]` trained on `data.train` (the best epoch on `data.validation`),
+//! scored on `data.test`, saved to `model.weights` with a report beside it; checkpoints in
+//! `<weights>.checkpoints/`, so a killed training resumes.
+use super::Run;
+use crate::error::{Error, Result};
+use crate::models::senn::{Senn, SennParams};
+use crate::models::Classifier;
+
+impl Run {
+    /// Trains the config's SENN; returns its test accuracy.
+    pub fn train_senn(&self) -> Result<f64> {
+        let tc = self
+            .cfg
+            .train_senn
+            .as_ref()
+            .ok_or_else(|| Error::ConfigMsg("no [train_senn] table in the config".into()))?;
+        let out = self.weights_path().ok_or_else(|| {
+            Error::ConfigMsg("`model.weights` must name the file to save the trained weights to".into())
+        })?;
+        let p: SennParams = self.fig.extract_inner("model").map_err(|e| Error::ConfigMsg(format!("model: {e}")))?;
+        if p.type_ != "Senn" {
+            return Err(Error::ConfigMsg(format!("[train_senn] trains a SENN; model.type is {}", p.type_)));
+        }
+        tch::manual_seed(tc.manual_seed as i64); // the initial weights
+        let mut net = Senn::new(&SennParams { weights: String::new(), ..p.clone() }, self.device)?;
+        let (train, test) = (self.dataset("train")?, self.dataset("test")?);
+        let validation = self.cfg.data.validation.as_ref().map(|_| self.dataset("validation")).transpose()?;
+        let model_table = serde_json::to_string(&SennParams { weights: String::new(), ..p }).expect("json");
+        let table = crate::registry::resolve::<crate::registry::DatasetKind>(&self.fig, "data.train")?;
+        let key = format!("{model_table}|{}|{}", crate::io::digest::text(&table.to_string()), train.len());
+        let dir = out.with_extension("checkpoints");
+        let run = crate::training::senn::Run {
+            cfg: tc,
+            key,
+            dir: Some(dir.clone()),
+            device: self.device,
+            scalars: Some(std::sync::Arc::new(std::sync::Mutex::new(crate::output::LazyEventWriter::new(
+                &dir.join("events"),
+            )))),
+        };
+        let valid_acc = run.train(&net, train.as_ref(), validation.as_deref())?;
+        let acc = accuracy(&net, test.as_ref(), tc.batch_size, self.device)?;
+        crate::training::save_weights(&mut net, &out)?;
+        let report =
+            serde_json::json!({ "test_accuracy": acc, "validation_accuracy_per_epoch": valid_acc, "train_senn": tc });
+        let side = out.with_extension("json");
+        crate::io::atomic::write(&side, serde_json::to_string_pretty(&report).expect("json").as_bytes())?;
+        log::info!("saved {} (test accuracy {acc:.4}; report {})", out.display(), side.display());
+        Ok(acc)
+    }
+}
+
+/// Top-1 accuracy on `data` in eval mode, in batches.
+fn accuracy(net: &Senn, data: &dyn crate::data::Dataset, batch: usize, device: tch::Device) -> Result<f64> {
+    let mut right = 0i64;
+    let all: Vec<usize> = (0..data.len()).collect();
+    for idx in all.chunks(batch.max(1)) {
+        let samples = idx.iter().map(|&i| data.get(i)).collect::<Result<Vec<_>>>()?;
+        let x = tch::Tensor::stack(&samples.iter().map(|s| s.input.shallow_clone()).collect::<Vec<_>>(), 0);
+        let y = tch::Tensor::from_slice(&samples.iter().map(|s| s.target).collect::<Vec<_>>());
+        let pred = tch::no_grad(|| net.forward(&x.to_device(device))).argmax(-1, false).to_device(tch::Device::Cpu);
+        right += pred.eq_tensor(&y).sum(tch::Kind::Int64).int64_value(&[]);
+    }
+    Ok(right as f64 / data.len().max(1) as f64)
+}
