@@ -240,6 +240,10 @@ impl Attributor for Vibi {
             pictures: self.report.pictures.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
         }
     }
+    /// The top-k chunks: the explanation the approximator is scored on.
+    fn main_output(&self) -> String {
+        TOP_K.into()
+    }
     fn outputs(&self) -> Vec<MapSpec> {
         [DISTRIBUTION, TOP_K]
             .map(|d| MapSpec { dir: d.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum })
