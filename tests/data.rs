@@ -293,7 +293,7 @@ mod compas {
     use ibex::data::Dataset;
     use std::path::Path;
 
-    fn params(path: &Path, split: &str, seed: i64) -> CompasParams {
+    fn params(path: &Path, split: &str, seed: u64) -> CompasParams {
         CompasParams { path: path.into(), split: split.into(), seed, ..CompasParams::default() }
     }
 
@@ -311,7 +311,7 @@ mod compas {
         let _rng = super::common::rng_lock();
         let dir = tempfile::tempdir().unwrap();
         let path = generated(dir.path());
-        let names = |split: &str, seed: i64| {
+        let names = |split: &str, seed: u64| {
             let d = Compas::new(&params(&path, split, seed)).unwrap();
             (0..d.len()).map(|i| d.name(i)).collect::<Vec<_>>()
         };

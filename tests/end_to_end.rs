@@ -178,22 +178,14 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
 
     // tools/eval on both work dirs, then tools/compare: metrics.json per work dir, a re-run skips
     // what is done, one table across the methods
+    // maps "": the attributor's own folder (a baseline's `out_dir`)
     let eval = |config: &Path, wd: &str, maps: &str| {
+        let pick: &[&str] = if maps.is_empty() { &[] } else { &["--maps", maps] };
         Command::new(env!("CARGO_BIN_EXE_eval"))
             .current_dir(cwd)
-            .args([
-                "--config",
-                config.to_str().unwrap(),
-                "--work-dir",
-                wd,
-                "--maps",
-                maps,
-                "--metric",
-                "relevance_mass",
-                "pointing_game",
-                "ehr",
-                "region_perturbation",
-            ])
+            .args(["--config", config.to_str().unwrap(), "--work-dir", wd])
+            .args(pick)
+            .args(["--metric", "relevance_mass", "pointing_game", "ehr", "region_perturbation"])
             .env("RUST_LOG", "info")
             .output()
             .unwrap()
@@ -238,7 +230,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("another [attributor]") && err.contains("config.toml"), "{err}");
-    let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "maps");
+    let out = eval(&repo("configs/baselines/integrated_gradients.toml"), "workdirs/ig", "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_compare"))
         .current_dir(cwd)

@@ -243,6 +243,9 @@ fn the_fit_report_joins_metrics_json_and_writes_its_figures() {
     assert_eq!(file.maps, "vibi_topk");
     assert_eq!(file.fit.get("fidelity_validation"), Some(&0.75));
     assert!(!file.fit.contains_key("nan"), "JSON has no NaN: a non-finite figure is left out");
+    std::fs::write(&metrics, "[1, 2]").unwrap();
+    let e = ibex::output::fit_report::write(dir.path(), &figures, &[]).unwrap_err().to_string();
+    assert!(e.contains("metrics.json") && e.contains("not a JSON object"), "{e}");
     let png = image::open(dir.path().join("figures/grid.png")).unwrap().to_rgb8();
     assert_eq!((png.width(), png.height(), png.get_pixel(0, 0).0), (7, 5, [128, 128, 128]));
 }

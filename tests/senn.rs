@@ -194,3 +194,16 @@ fn the_self_explanation_is_relevances_and_contributions_that_sum_to_the_logit() 
     let e = a.check(&common::tiny_vgg()).unwrap_err().to_string();
     assert!(e.contains("does not explain itself"), "{e}");
 }
+
+/// Shapes the seed's conv networks cannot take are refused when the config loads, not in forward.
+#[test]
+fn conv_shapes_the_networks_cannot_take_are_refused_at_load() {
+    use ibex::registry::{Build, ModelKind};
+    let ok = SennParams::default();
+    assert!(<Senn as Build<ModelKind>>::validate(&ok).is_ok());
+    let two = SennParams { cl_sizes: vec![1, 10], ..SennParams::default() };
+    let e = format!("{:?}", <Senn as Build<ModelKind>>::validate(&two).unwrap_err());
+    assert!(e.contains("cl_sizes"), "{e}");
+    let wide = SennParams { cl_sizes: vec![1, 10, 30], ..SennParams::default() };
+    assert!(<Senn as Build<ModelKind>>::validate(&wide).is_err(), "hidden_sizes[0] must be 30·16");
+}

@@ -252,3 +252,17 @@ fn a_unet_explainer_with_a_mask_per_colour_keeps_k_pixel_planes() {
     let pi = a.maps["vibi_distribution"].sum(Kind::Double).double_value(&[]);
     assert!((pi - 1.0).abs() < 1e-4, "π sums to 1 over single-pixel chunks: {pi}");
 }
+
+/// k larger than the explainer's grid holds is refused before training, naming the grid.
+#[test]
+fn more_chunks_than_the_grid_holds_are_refused() {
+    use ibex::attributors::vibi::{Vibi, VibiParams};
+    use ibex::attributors::{AttributionCtx, Attributor, Split, Splits};
+    let _rng = rng_lock();
+    let bb =
+        VibiResNet::new(&VibiResNetParams { widths: vec![8, 16], ..VibiResNetParams::default() }, Device::Cpu).unwrap();
+    let data = digits_data(12, 2);
+    let mut v = Vibi::new(VibiParams { k: 50, ..small_vibi(1) });
+    let e = v.fit(&bb, &Splits::one(Split::Train, &data), &AttributionCtx::default()).expect_err("refused");
+    assert!(e.to_string().contains("7×7 grid") && e.to_string().contains("only 49 chunks"), "{e}");
+}

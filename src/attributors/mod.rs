@@ -94,6 +94,11 @@ pub trait Attributor {
     }
     /// The maps this method writes; each [`Attribution`] holds one map under each spec's `dir`.
     fn outputs(&self) -> Vec<MapSpec>;
+    /// The folder of the method's explanation proper, the one `tools/eval` scores by default.
+    /// Default: the first output.
+    fn main_output(&self) -> String {
+        self.outputs().first().map(|s| s.dir.clone()).unwrap_or_default()
+    }
     fn attribute(&mut self, model: &dyn Classifier, sample: &Sample, cx: &AttributionCtx) -> Result<Attribution>;
     /// Samples per call of [`Attributor::attribute_batch`] (the config's `batch_size` for batched methods).
     fn batch_size(&self) -> usize {

@@ -53,15 +53,16 @@ impl Attributor for SelfExplanation {
             .map(|d| MapSpec { dir: d.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum })
             .to_vec()
     }
-    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, _cx: &AttributionCtx) -> Result<Attribution> {
+    fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
         let explainer = model.self_explaining().ok_or_else(|| Error::Model("not a self-explaining model".into()))?;
-        let x = s.input.unsqueeze(0);
+        let x = s.input.to_device(cx.device);
         let class = self.p.target.resolve(model, &x, s.target)?;
-        let (h, theta) = explainer.concepts_and_relevances(&x);
+        let (h, theta) = explainer.concepts_and_relevances(&x.unsqueeze(0));
         let relevance = theta.get(0).select(1, class); // [K]
         let contribution = &relevance * h.get(0);
-        Ok(Attribution::single(RELEVANCE, relevance.view([1, -1]), Default::default())
-            .with_map(CONTRIBUTION, contribution.view([1, -1]))
+        let cpu = |t: &tch::Tensor| t.view([1, -1]).to_device(tch::Device::Cpu);
+        Ok(Attribution::single(RELEVANCE, cpu(&relevance), Default::default())
+            .with_map(CONTRIBUTION, cpu(&contribution))
             .for_target(class))
     }
 }

@@ -13,7 +13,7 @@ use crate::registry::{Build, BuildCtx, DatasetKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// The features in the seed's order (the fairml file's column names).
 pub const FEATURES: [&str; 11] = [
@@ -41,9 +41,9 @@ pub struct CompasParams {
     pub path: PathBuf,
     /// `train`, `validation` or `test`.
     pub split: String,
-    /// libtorch seed of the 80/20 permutation (the seed's `manual_seed` 111/333/555, which it
-    /// applies too late to matter: quirk S6).
-    pub seed: i64,
+    /// Seed of the 80/20 permutation (the seed's `manual_seed` 111/333/555 comes too late to
+    /// seed its split, quirk S6, so no permutation of its can be matched; this one is ibex's own).
+    pub seed: u64,
     /// Share of the rows for training (`train_percent`).
     pub train_percent: f64,
     /// Share of the train rows, the first ones, for validation (`valid_size`).
@@ -195,13 +195,14 @@ pub fn prune_conflicting(t: &Table, drop_unique: bool) -> Vec<usize> {
     keep
 }
 
-/// The indices of `split` among `n` rows: 80/20 by a permutation drawn after `manual_seed(seed)`
-/// (torch's `random_split` with that generator), then the first `valid_size` of train as validation.
+/// The indices of `split` among `n` rows: 80/20 by a Fisher–Yates permutation seeded by `seed`
+/// (libtorch's global generator is left alone), then the first `valid_size` of train as validation.
 pub fn split_indices(n: usize, p: &CompasParams) -> Result<Vec<usize>> {
-    tch::manual_seed(p.seed);
-    let perm: Vec<i64> = Vec::try_from(Tensor::randperm(n as i64, (Kind::Int64, tch::Device::Cpu)))
-        .map_err(|e: tch::TchError| Error::Data(e.to_string()))?;
-    let perm: Vec<usize> = perm.into_iter().map(|i| i as usize).collect();
+    let mut rng = crate::rng::SplitMix::new(p.seed ^ 0x5EED_C0A5);
+    let mut perm: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        perm.swap(i, rng.below(i as u64 + 1) as usize);
+    }
     let n_train = (n as f64 * p.train_percent) as usize;
     let (train, test) = perm.split_at(n_train);
     let n_valid = (train.len() as f64 * p.valid_size).floor() as usize;

@@ -359,7 +359,11 @@ fn check_made_with(run: &Run, wd: &WorkDir) -> Result<()> {
 /// Runs the metrics `labels` on `wd`; returns the updated `metrics.json` content.
 pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFile> {
     check_made_with(run, wd)?;
-    let cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
+    let mut cfg: EvalConfig = run.fig.extract_inner::<Option<EvalConfig>>("eval").ok().flatten().unwrap_or_default();
+    if cfg.maps.is_empty() {
+        cfg.maps = run.attributor()?.main_output();
+        log::info!("evaluating {} (the attributor's maps; --maps or eval.maps picks another folder)", cfg.maps);
+    }
     let out = wd.path("metrics.json");
     let mut file: MetricsFile = match std::fs::read(&out) {
         Ok(b) => serde_json::from_slice(&b)

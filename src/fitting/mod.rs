@@ -226,10 +226,12 @@ impl Fit<'_> {
                     names.iter().zip(&params).map(|(n, p)| (format!("param/{n}"), p.shallow_clone())).collect();
                 tensors.extend(adam.state(&names).into_iter().map(|(n, t)| (format!("adam/{n}"), t)));
                 tensors.extend(net.extra_state()?.into_iter().map(|(n, t)| (format!("extra/{n}"), t)));
-                checkpoint::save(&checkpoint::epoch_file(dir, at.epoch), &self.key, at, &tensors)?;
+                // `best` first: an epoch file that records this epoch as the best is only ever
+                // written after `best` holds it, so a kill between the two cannot lose it
                 if improved {
                     checkpoint::save(&dir.join(BEST), &self.key, at, &tensors)?;
                 }
+                checkpoint::save(&checkpoint::epoch_file(dir, at.epoch), &self.key, at, &tensors)?;
                 checkpoint::prune(dir, self.cfg.keep_checkpoints);
             }
         }

@@ -16,11 +16,16 @@ pub fn write(work_dir: &Path, figures: &BTreeMap<String, f64>, pictures: &[(Stri
         return Ok(());
     }
     let path = work_dir.join("metrics.json");
+    let not_metrics =
+        |why: String| Error::file(&path, format!("not a metrics file ({why}); move it away to start afresh"));
     let mut file: serde_json::Value = match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map_err(|e| Error::file(&path, format!("not a metrics file ({e}); move it away to start afresh")))?,
-        Err(_) => serde_json::json!({ "maps": "", "metrics": {} }),
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| not_metrics(e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({ "maps": "", "metrics": {} }),
+        Err(e) => return Err(Error::io(&path, e)),
     };
+    if !file.is_object() {
+        return Err(not_metrics("not a JSON object".into()));
+    }
     let finite: BTreeMap<&String, f64> = figures.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k, *v)).collect();
     file["fit"] = serde_json::to_value(finite).expect("json");
     crate::io::atomic::write(&path, serde_json::to_string_pretty(&file).expect("json").as_bytes())

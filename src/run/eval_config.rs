@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvalConfig {
-    /// The work dir's folder of maps to evaluate (`input_masks`, `feat_masks`, a baseline's …).
+    /// The work dir's folder of maps to evaluate (`input_masks`, `feat_masks`, a baseline's …);
+    /// empty: the attributor's main maps (`Attributor::main_output`: InputIBA's `input_masks`, a
+    /// baseline's own folder, VIBI's `vibi_topk` …).
     pub maps: String,
     /// `png` (the original's evaluation reads the 8-bit PNGs) or `npy` (the float maps).
     pub map_format: MapFormat,
@@ -29,7 +31,7 @@ pub struct EvalConfig {
 impl Default for EvalConfig {
     fn default() -> Self {
         EvalConfig {
-            maps: "input_masks".into(),
+            maps: String::new(),
             map_format: MapFormat::Png,
             num_samples: 0,
             seed: 2021,

@@ -41,8 +41,7 @@ impl Run {
         let valid_acc = run.train(&net, train.as_ref(), validation.as_deref())?;
         let acc = accuracy(&net, test.as_ref(), tc.batch_size, self.device)?;
         crate::training::save_weights(&mut net, &out)?;
-        let report =
-            serde_json::json!({ "test_accuracy": acc, "validation_accuracy_per_epoch": valid_acc, "train_senn": tc });
+        let report = serde_json::json!({ "test_accuracy": acc, "validation_accuracy_of_the_epochs_trained_now": valid_acc, "train_senn": tc });
         let side = out.with_extension("json");
         crate::io::atomic::write(&side, serde_json::to_string_pretty(&report).expect("json").as_bytes())?;
         log::info!("saved {} (test accuracy {acc:.4}; report {})", out.display(), side.display());

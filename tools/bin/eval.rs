@@ -17,7 +17,7 @@ struct Args {
     /// region_perturbation); `tools/list` shows them
     #[arg(long, num_args = 1.., required = true)]
     metric: Vec<String>,
-    /// The folder of maps to evaluate (eval.maps; default input_masks)
+    /// The folder of maps to evaluate (eval.maps; default: the attributor's own, e.g. input_masks for InputIBA)
     #[arg(long)]
     maps: Option<String>,
     #[arg(long, num_args = 1..)]

@@ -106,6 +106,10 @@ impl Attributor for InputIba {
     fn fit(&mut self, model: &dyn Classifier, data: &Splits, cx: &AttributionCtx) -> Result<()> {
         self.feat.fit(model, data, cx)
     }
+    /// The input masks, InputIBA's result (the feature and GAN masks are its stages').
+    fn main_output(&self) -> String {
+        INPUT_MASKS.into()
+    }
     fn outputs(&self) -> Vec<MapSpec> {
         let mut v = vec![
             MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum },

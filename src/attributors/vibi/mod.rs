@@ -213,6 +213,16 @@ impl Attributor for Vibi {
             p.xpl_channels,
             cx.device,
         )?;
+        if p.k > nets.chunks() {
+            return Err(Error::ConfigMsg(format!(
+                "attributor.k = {}: the explainer's {}×{} grid (× {} mask channels) has only {} chunks",
+                p.k,
+                nets.grid[0],
+                nets.grid[1],
+                nets.channels,
+                nets.chunks()
+            )));
+        }
         if !p.init_from.is_empty() {
             jump_start(&nets, Path::new(&p.init_from), cx.device)?;
         }
@@ -229,7 +239,7 @@ impl Attributor for Vibi {
         let valid_part = Rows { data: train, rows: valid_rows };
         let validation = (!valid_part.is_empty()).then_some(&valid_part);
         fit.run(&trained, model, &fit_part, validation)?;
-        let held_out = data.get(Split::Validation).ok().map(Rows::all);
+        let held_out = data.get(Split::Validation).ok().map(Rows::all).filter(|r| !r.is_empty());
         self.report = self.measure(&trained, model, validation.unwrap_or(&fit_part), held_out.as_ref(), cx)?;
         self.trained = Some(trained);
         Ok(())
@@ -239,6 +249,10 @@ impl Attributor for Vibi {
             figures: self.report.figures.clone(),
             pictures: self.report.pictures.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
         }
+    }
+    /// The top-k chunks: the explanation the approximator is scored on.
+    fn main_output(&self) -> String {
+        TOP_K.into()
     }
     fn outputs(&self) -> Vec<MapSpec> {
         [DISTRIBUTION, TOP_K]

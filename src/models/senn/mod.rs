@@ -197,11 +197,15 @@ impl Build<ModelKind> for Senn {
                 "hidden_sizes",
                 "with the IdentityConceptizer the concepts are the features: hidden_sizes[0] = num_concepts",
             )),
-            (_, "ConvParameterizer") if p.cl_sizes.len() < 2 || p.image_size != 28 => Err(Invalid::new(
-                "cl_sizes",
-                "the ConvParameterizer and ConvConceptizer are the seed's 28×28 networks: cl_sizes [C, …] of \
-                 two or more and image_size 28",
-            )),
+            (_, "ConvParameterizer")
+                if p.cl_sizes.len() != 3 || p.image_size != 28 || p.hidden_sizes[0] != p.cl_sizes[2] * 16 =>
+            {
+                Err(Invalid::new(
+                    "cl_sizes",
+                    "the ConvParameterizer is the seed's 28×28 network: cl_sizes [C, c1, c2] (two 5×5 convs \
+                     and pools, 28 → 4) and hidden_sizes starting at c2·16",
+                ))
+            }
             ("ConvConceptizer", _) if p.image_size != 28 || p.cl_sizes.is_empty() => {
                 Err(Invalid::new("image_size", "the ConvConceptizer is the seed's 28×28 network"))
             }

@@ -159,13 +159,24 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Trains `net` (weights as built: seed them before) on `train`, the best epoch on
     /// `validation` kept; DiSENN pretrains its β-VAE first. Returns the validation accuracy per
-    /// epoch (empty without validation).
+    /// epoch trained in this call (empty without validation; a resumed run's earlier epochs are not
+    /// in it).
     pub fn train(&self, net: &Senn, train: &dyn Dataset, validation: Option<&dyn Dataset>) -> Result<Vec<f64>> {
-        let settings = serde_json::to_string(self.cfg).expect("json");
+        // not the epoch count (a longer run continues a shorter one) nor the log frequency
+        let keyed = TrainSennConfig { epochs: 0, print_freq: 0, ..self.cfg.clone() };
+        let settings = serde_json::to_string(&keyed).expect("json");
         let key = crate::io::digest::text(&format!("{}|{settings}", self.key));
         let (train, validation) = (Rows::all(train), validation.map(Rows::all));
-        let disenn =
-            net.parts(&train.data.get(0)?.input.unsqueeze(0).to_device(self.device), false).concepts.vae.is_some();
+        let x0 = train.data.get(0)?.input.unsqueeze(0).to_device(self.device);
+        let probe = tch::no_grad(|| net.parts(&x0, false));
+        let disenn = probe.concepts.vae.is_some();
+        if self.cfg.robustness_loss == Robustness::Compas && probe.h.size() != x0.flatten(1, -1).size() {
+            return Err(crate::error::Error::ConfigMsg(
+                "train_senn.robustness_loss = \"compas_robustness_loss\" takes the concepts to be the inputs \
+                 (J_h = I): use it with the IdentityConceptizer, or mnist_robustness_loss"
+                    .into(),
+            ));
+        }
         let lr = if disenn && self.cfg.disenn_default_lr { 1e-3 } else { self.cfg.lr };
         if disenn && self.cfg.pretrain_epochs > 0 {
             let fit_cfg = FitConfig { restore_best: false, ..self.cfg.fit(self.cfg.pretrain_epochs, 1e-3) };
