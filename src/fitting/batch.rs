@@ -22,6 +22,12 @@ impl<'a> Rows<'a> {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+    /// The positions 0..len in consecutive batches of `size` (the last may be shorter), for
+    /// [`Batch::load`].
+    pub fn batches(&self, size: usize) -> impl Iterator<Item = Vec<usize>> {
+        let (n, size) = (self.rows.len(), size.max(1));
+        (0..n).step_by(size).map(move |s| (s..(s + size).min(n)).collect())
+    }
 }
 
 /// One batch on the device: inputs [B,…], labels [B], and the samples' rows in the split [B].

@@ -307,9 +307,8 @@ impl Fit<'_> {
     fn validate(&self, net: &dyn Trainable, model: &dyn Classifier, data: &Rows, step: i64) -> Result<Means> {
         tch::manual_seed(step_seed(self.seed, -1));
         let mut means = Means::default();
-        let order: Vec<usize> = (0..data.len()).collect();
-        for batch in order.chunks(self.cfg.batch_size) {
-            let b = Batch::load(data, batch, self.device)?;
+        for batch in data.batches(self.cfg.batch_size) {
+            let b = Batch::load(data, &batch, self.device)?;
             means.add(&tch::no_grad(|| net.validation(model, &b, Step { step, train: false }))?, batch.len());
         }
         if let Some(log) = &self.scalars {

@@ -3,6 +3,7 @@
 //! `<weights>.checkpoints/`, so a killed training resumes.
 use super::Run;
 use crate::error::{Error, Result};
+use crate::fitting::{Batch, Rows};
 use crate::models::senn::{Senn, SennParams};
 use crate::models::Classifier;
 
@@ -52,13 +53,11 @@ impl Run {
 /// Top-1 accuracy on `data` in eval mode, in batches.
 fn accuracy(net: &Senn, data: &dyn crate::data::Dataset, batch: usize, device: tch::Device) -> Result<f64> {
     let mut right = 0i64;
-    let all: Vec<usize> = (0..data.len()).collect();
-    for idx in all.chunks(batch.max(1)) {
-        let samples = idx.iter().map(|&i| data.get(i)).collect::<Result<Vec<_>>>()?;
-        let x = tch::Tensor::stack(&samples.iter().map(|s| s.input.shallow_clone()).collect::<Vec<_>>(), 0);
-        let y = tch::Tensor::from_slice(&samples.iter().map(|s| s.target).collect::<Vec<_>>());
-        let pred = tch::no_grad(|| net.forward(&x.to_device(device))).argmax(-1, false).to_device(tch::Device::Cpu);
-        right += pred.eq_tensor(&y).sum(tch::Kind::Int64).int64_value(&[]);
+    let all = Rows::all(data);
+    for at in all.batches(batch) {
+        let b = Batch::load(&all, &at, device)?;
+        let pred = tch::no_grad(|| net.forward(&b.x)).argmax(-1, false);
+        right += pred.eq_tensor(&b.y).sum(tch::Kind::Int64).int64_value(&[]);
     }
     Ok(right as f64 / data.len().max(1) as f64)
 }

@@ -3,12 +3,10 @@
 //! framed green where the black box is right and red where it is wrong, the frame's strength
 //! √(1 − JS(p_bb, q_apx)) with the Jensen–Shannon divergence in bits (1: the approximator on the
 //! top-k chunks gives the black box's distribution; 0: disjoint distributions).
-use super::targets::stack;
 use super::training::Trained;
 use crate::attributors::khot::{chunks_to_pixels, hard_k_hot};
-use crate::data::Dataset;
-use crate::error::Result;
-use crate::fitting::Rows;
+use crate::error::{Error, Result};
+use crate::fitting::{Batch, Rows};
 use crate::models::Classifier;
 use tch::{Kind, Tensor};
 
@@ -25,29 +23,20 @@ pub(super) fn inspect_batch(
     size: usize,
     device: tch::Device,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let data = part.data;
-    let mut best: Option<(i64, Vec<usize>)> = None;
-    for idx in part.rows.chunks(size) {
-        let idx = idx.to_vec();
-        if best.is_some() && idx.len() < size {
+    let mut best: Option<(i64, Batch, Tensor)> = None;
+    for at in part.batches(size) {
+        if best.is_some() && at.len() < size {
             break; // a short last batch is only taken when there is no other
         }
-        let x = stack(data, &idx)?.to_device(device);
-        let labels = labels(data, &idx)?.to_device(device);
-        let errors = tch::no_grad(|| model.forward(&x).argmax(-1, false).ne_tensor(&labels).sum(Kind::Int64));
-        let errors = errors.int64_value(&[]);
-        if best.as_ref().is_none_or(|(e, _)| errors > *e) {
-            best = Some((errors, idx));
+        let b = Batch::load(part, &at, device)?;
+        let probs = tch::no_grad(|| model.forward(&b.x).softmax(-1, Kind::Float));
+        let errors = probs.argmax(-1, false).ne_tensor(&b.y).sum(Kind::Int64).int64_value(&[]);
+        if best.as_ref().is_none_or(|(e, _, _)| errors > *e) {
+            best = Some((errors, b, probs));
         }
     }
-    let idx = best.map(|(_, i)| i).unwrap_or_default();
-    let x = stack(data, &idx)?.to_device(device);
-    let probs = tch::no_grad(|| model.forward(&x).softmax(-1, Kind::Float));
-    Ok((x, labels(data, &idx)?.to_device(device), probs))
-}
-
-fn labels(data: &dyn Dataset, idx: &[usize]) -> Result<Tensor> {
-    Ok(Tensor::from_slice(&idx.iter().map(|&i| data.get(i).map(|s| s.target)).collect::<Result<Vec<_>>>()?))
+    let (_, b, probs) = best.ok_or_else(|| Error::Data("VIBI's figures: the held-out split is empty".into()))?;
+    Ok((b.x, b.y, probs))
 }
 
 /// JS(p ‖ q) in bits per row of p, q [B,classes]: ½KL(p ‖ m) + ½KL(q ‖ m), m = (p + q)/2.

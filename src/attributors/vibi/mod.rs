@@ -18,7 +18,7 @@ use super::{Attribution, AttributionCtx, Attributor, FitReport, MapSpec, PngScal
 use crate::config::Checked;
 use crate::data::{Dataset, Sample};
 use crate::error::{Error, Result};
-use crate::fitting::{Fit, FitConfig, Loaded, Rows};
+use crate::fitting::{Batch, Fit, FitConfig, Loaded, Rows};
 use crate::modality::Modality;
 use crate::models::Classifier;
 use crate::registry::{AttributorKind, Build, BuildCtx};
@@ -330,11 +330,8 @@ fn jump_start(nets: &VibiNets, path: &Path, device: tch::Device) -> Result<()> {
 /// the black box's accuracy on the samples' labels.
 fn fidelity(t: &Trained, model: &dyn Classifier, data: &Rows, bs: usize, device: tch::Device) -> Result<(f64, f64)> {
     let (mut agree, mut right) = (0.0, 0.0);
-    for idx in data.rows.chunks(bs.max(1)) {
-        let samples = idx.iter().map(|&i| data.data.get(i)).collect::<Result<Vec<_>>>()?;
-        let x =
-            Tensor::stack(&samples.iter().map(|s| s.input.shallow_clone()).collect::<Vec<_>>(), 0).to_device(device);
-        let y = Tensor::from_slice(&samples.iter().map(|s| s.target).collect::<Vec<_>>()).to_device(device);
+    for at in data.batches(bs) {
+        let Batch { x, y, .. } = Batch::load(data, &at, device)?;
         tch::no_grad(|| {
             let bb = model.forward(&x).argmax(-1, false);
             agree += t.agreement(&x, &bb).sum(Kind::Double).double_value(&[]);

@@ -6,6 +6,7 @@
 use crate::attributors::AttributionCtx;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::fitting::{Batch, Rows};
 use crate::models::Classifier;
 use tch::{Kind, Tensor};
 
@@ -46,12 +47,12 @@ pub(super) fn cached_or_run(
 /// One eval-mode pass of the black box over `data`, in order.
 fn run(model: &dyn Classifier, data: &dyn Dataset, batch: usize, device: tch::Device) -> Result<Tensor> {
     let bar = crate::logging::progress(data.len() as u64, "vibi targets");
+    let all = Rows::all(data);
     let mut parts = Vec::new();
-    for start in (0..data.len()).step_by(batch.max(1)) {
-        let idx: Vec<usize> = (start..(start + batch).min(data.len())).collect();
-        let x = stack(data, &idx)?.to_device(device);
-        parts.push(tch::no_grad(|| model.forward(&x).softmax(-1, Kind::Float)).to_device(tch::Device::Cpu));
-        bar.inc(idx.len() as u64);
+    for at in all.batches(batch) {
+        let b = Batch::load(&all, &at, device)?;
+        parts.push(tch::no_grad(|| model.forward(&b.x).softmax(-1, Kind::Float)).to_device(tch::Device::Cpu));
+        bar.inc(at.len() as u64);
     }
     bar.finish_and_clear();
     Ok(Tensor::cat(&parts, 0))
@@ -71,11 +72,6 @@ fn refuse_random_reads(data: &dyn Dataset) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The inputs of `idx`, stacked.
-pub(super) fn stack(data: &dyn Dataset, idx: &[usize]) -> Result<Tensor> {
-    Ok(Tensor::stack(&idx.iter().map(|&i| data.get(i).map(|s| s.input)).collect::<Result<Vec<_>>>()?, 0))
 }
 
 /// The seed's 90/10 split of `n` rows: (train rows, validation rows), from a permutation drawn

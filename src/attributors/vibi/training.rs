@@ -2,7 +2,6 @@
 //! box's cached probabilities, warm-up first, then relaxed k-hot samples under β·KL(π ‖ U); the
 //! validation figure is the approximator's fidelity on hard top-k inputs (§1.7).
 use super::nets::VibiNets;
-use super::targets::stack;
 use super::VibiParams;
 use crate::attributors::khot::{
     approximator_ce, chunks_to_pixels, hard_k_hot, kl_to_uniform, relaxed_k_hot, temperature,
@@ -48,10 +47,8 @@ impl Trained {
     /// The approximator's batch-norm running statistics recomputed on hard top-k inputs of the
     /// first batches of `data` (see [`VibiParams::recalibrate_batches`]); no gradient.
     fn recalibrate(&self, data: &Rows) -> Result<()> {
-        let bs = self.p.fit.batch_size;
-        for b in 0..self.p.recalibrate_batches.min(data.len().div_ceil(bs)) {
-            let idx: Vec<usize> = data.rows[b * bs..((b + 1) * bs).min(data.len())].to_vec();
-            let x = stack(data.data, &idx)?.to_device(self.probs.device());
+        for at in data.batches(self.p.fit.batch_size).take(self.p.recalibrate_batches) {
+            let x = Batch::load(data, &at, self.probs.device())?.x;
             tch::no_grad(|| {
                 let t = self.masked(&x, &hard_k_hot(&self.logits(&x), self.p.k));
                 let _ = self.nets.approximate(&t, true);
