@@ -205,7 +205,7 @@ fn degenerate_results_are_named() {
         Tensor::full([4, 4], 0.02, (Kind::Float, Device::Cpu)),
         vec![("input_iba/cls_loss".into(), vec![0.9, 1.38]), ("input_iba/info_loss".into(), vec![5.0, 4.0])],
     );
-    let why = degenerate(&collapsed, 4);
+    let why = degenerate(&collapsed, 4, &[]);
     assert_eq!(why.len(), 2, "{why:?}");
     assert!(why[0].contains("input_iba/cls_loss") && why[1].contains("input_masks is constant"), "{why:?}");
     let fine = Attribution::single(
@@ -213,7 +213,7 @@ fn degenerate_results_are_named() {
         Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
         vec![("input_iba/cls_loss".into(), vec![1.3, 0.05])],
     );
-    assert!(degenerate(&fine, 4).is_empty());
+    assert!(degenerate(&fine, 4, &[]).is_empty());
 }
 
 /// The feature stage's class loss is no criterion: its noisy copies often end above chance while
@@ -226,7 +226,7 @@ fn a_feature_map_is_not_degenerate_for_its_class_loss() {
         Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
         vec![("feat_iba/cls_loss".into(), vec![0.5, 3.0])],
     );
-    assert!(degenerate(&feat, 4).is_empty());
+    assert!(degenerate(&feat, 4, &[]).is_empty());
 }
 
 /// A fitted explainer's report: its figures become `metrics.json`'s `fit` section next to the
@@ -238,13 +238,13 @@ fn the_fit_report_joins_metrics_json_and_writes_its_figures() {
     std::fs::write(&metrics, r#"{"maps": "vibi_topk", "metrics": {}}"#).unwrap();
     let figures = [("fidelity_validation".to_string(), 0.75), ("nan".to_string(), f64::NAN)].into_iter().collect();
     let picture = Tensor::ones([3, 5, 7], (Kind::Float, Device::Cpu)) * 0.5;
-    ibex::output::fit_report::write(dir.path(), &figures, &[("grid".into(), picture)]).unwrap();
+    ibex::output::fit_report::write(dir.path(), &figures, &[("grid".into(), picture)], &[]).unwrap();
     let file = ibex::evaluation::read_metrics(dir.path()).unwrap();
     assert_eq!(file.maps, "vibi_topk");
     assert_eq!(file.fit.get("fidelity_validation"), Some(&0.75));
     assert!(!file.fit.contains_key("nan"), "JSON has no NaN: a non-finite figure is left out");
     std::fs::write(&metrics, "[1, 2]").unwrap();
-    let e = ibex::output::fit_report::write(dir.path(), &figures, &[]).unwrap_err().to_string();
+    let e = ibex::output::fit_report::write(dir.path(), &figures, &[], &[]).unwrap_err().to_string();
     assert!(e.contains("metrics.json") && e.contains("not a JSON object"), "{e}");
     let png = image::open(dir.path().join("figures/grid.png")).unwrap().to_rgb8();
     assert_eq!((png.width(), png.height(), png.get_pixel(0, 0).0), (7, 5, [128, 128, 128]));

@@ -5,7 +5,7 @@ use super::maps::{self, PngScale};
 use super::{EventWriter, WorkDir};
 use crate::data::{Dataset, Sample};
 use crate::error::Result;
-use crate::explanation::{Attribution, Explained, MapSpec};
+use crate::explanation::{Attribution, Explained, Layout, MapSpec};
 use crate::modality::Modality;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -58,12 +58,17 @@ impl<'a> MapSink<'a> {
     fn files(&self, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
         let dir = self.wd.path(&spec.dir);
         let o = &self.cfg;
+        let (overlay, json) = match spec.layout {
+            Layout::Input => (o.overlay && !self.strips(), self.strips()),
+            Layout::Concepts { .. } => (false, true),
+            Layout::Picture => return vec![dir.join(format!("{name}.png"))],
+        };
         [(o.png, "png"), (o.npy, "npy")]
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
-            .chain((o.overlay && !self.strips()).then(|| dir.join(format!("{name}_overlay.jpg"))))
-            .chain(self.strips().then(|| dir.join(format!("{name}.json"))))
+            .chain(overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain(json.then(|| dir.join(format!("{name}.json"))))
             .collect()
     }
 
@@ -94,11 +99,21 @@ impl<'a> MapSink<'a> {
                 self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
             }
         }
+        for spec in &self.specs {
+            let map = a.map(&spec.dir)?;
+            match &spec.layout {
+                Layout::Input => {}
+                Layout::Concepts { names } => self.write_concepts(spec, names, s, a, map, data)?,
+                Layout::Picture => {
+                    super::maps::write_rgb01(&self.wd.path(&spec.dir).join(format!("{}.png", s.name)), map)?
+                }
+            }
+        }
         if self.strips() {
             return self.write_text(s, a, data);
         }
         let image01 = data.transform().denormalize(&s.input);
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
@@ -125,7 +140,7 @@ impl<'a> MapSink<'a> {
     /// Text maps [1,T]: the strip PNG (50 rows, ⌊255·score/max⌋, as the original), `.npy` and `<name>.json`.
     fn write_text(&mut self, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
         let words = data.words(s).unwrap_or_default();
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let scores = raw.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).view([1, -1]);
@@ -150,13 +165,48 @@ impl<'a> MapSink<'a> {
         Ok(())
     }
 
+    /// One score per concept [1,K]: bars (the seed's explanation plot), `.npy` and `<name>.json`
+    /// with the concepts' names: `names`, else the dataset's feature names (the concepts of a
+    /// tabular SENN are its features), else C1…CK.
+    fn write_concepts(
+        &self,
+        spec: &MapSpec,
+        names: &[String],
+        s: &Sample,
+        a: &Attribution,
+        map: &tch::Tensor,
+        data: &dyn Dataset,
+    ) -> Result<()> {
+        let dir = self.wd.path(&spec.dir);
+        let scores = Vec::<f64>::try_from(map.to_kind(tch::Kind::Double).to_device(tch::Device::Cpu).view(-1))?;
+        let names: Vec<String> = match (names.len() == scores.len(), data.words(s)) {
+            (true, _) => names.to_vec(),
+            (false, Some(w)) if w.len() == scores.len() => w,
+            _ => (1..=scores.len()).map(|k| format!("C{k}")).collect(),
+        };
+        if self.cfg.npy {
+            maps::write_npy(&dir.join(format!("{}.npy", s.name)), &map.view(-1))?;
+        }
+        if self.cfg.png {
+            let class = a.target.map_or(String::new(), |c| format!(", class {c}"));
+            let title = format!("{}: {}{class}", s.name, spec.dir);
+            super::bars::BarPlot { title, labels: names.clone(), values: scores.clone() }
+                .write(&dir.join(format!("{}.png", s.name)))?;
+        }
+        let json = serde_json::json!({ "name": s.name, "class": a.target, "concepts": names, "scores": scores });
+        crate::io::atomic::write(
+            &dir.join(format!("{}.json", s.name)),
+            serde_json::to_string_pretty(&json).expect("json").as_bytes(),
+        )
+    }
+
     /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
     /// its words shaded by score (max-normalised per review); readable without a server.
     pub fn finish(&self) -> Result<()> {
         if !self.strips() {
             return Ok(());
         }
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             super::text_page::write(&self.wd.path(&spec.dir), &self.wd.path(&format!("{}.html", spec.dir)))?;
         }
         Ok(())
