@@ -58,6 +58,17 @@ fn prototypes_are_the_test_images_that_activate_each_concept_most() {
     assert_eq!(size("senn_prototypes_activation"), vec![3, 5 * 57, 3 * 57], "28 px tiles doubled, 1 px apart");
     assert_eq!(size("senn_prototypes_contrast"), vec![3, 5 * 57, 3 * 57]);
     assert_eq!(size("senn_concept_filters"), vec![3, 5 * 46, 10 * 46], "5 px filters ×9");
+    // from the train split: the accuracy is still the test split's
+    let train = digits(7);
+    let mut a = self_explanation("num_prototypes = 2\nprototypes_split = \"train\"\n");
+    let splits = Splits::new(vec![(Split::Test, &data as &dyn Dataset), (Split::Train, &train)]);
+    a.fit(&net, &splits, &AttributionCtx::default()).unwrap();
+    let report = a.fit_report();
+    assert_eq!(report.figures["test_accuracy"], right as f64 / 12.0);
+    let h = tch::no_grad(|| net.parts(&Tensor::stack(&train.images, 0), false)).h;
+    let table = &report.tables[0].1;
+    let names: Vec<String> = serde_json::from_value(table["activation"][1].clone()).unwrap();
+    assert_eq!(names, top_names(&h, 1, 2, &train));
 }
 
 fn disenn() -> Senn {
@@ -230,12 +241,37 @@ fn the_sweep_trains_a_senn_per_lambda_and_seed_and_reuses_them() {
         let weights = tmp.path().join(p["weights"].as_str().unwrap());
         assert_eq!(p["test_accuracy"], json(&weights.with_extension("json"))["test_accuracy"]);
         assert!(p["lipschitz_mean"].as_f64().unwrap() > 0.0);
+        assert!((0.0..=1.0).contains(&p["planted_recall"].as_f64().unwrap()), "a generated COMPAS file: {p}");
         stamps.push(std::fs::metadata(&weights).unwrap().modified().unwrap());
     }
     assert_eq!(result["by_lambda"].as_array().unwrap().len(), 2);
     for plot in ["accuracy_vs_lambda.png", "robustness_vs_lambda.png"] {
         image::open(wd.join(plot)).unwrap();
     }
+    // the planted columns' recall@3 as the rows' own relevance files give it
+    let first = tmp.path().join(points[0]["weights"].as_str().unwrap());
+    let weights = format!("model.weights={}", toml::Value::String(first.display().to_string()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_train"))
+        .current_dir(tmp.path())
+        .args(["--config", config.to_str().unwrap(), "--work-dir", "maps", "--cfg-options", &weights])
+        .args(["compas.rows=500", "train_senn.epochs=2", "output.png=false"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (mut hits, mut rows) = (0, 0);
+    for f in std::fs::read_dir(tmp.path().join("maps/senn_relevance")).unwrap().map(|e| e.unwrap().path()) {
+        if f.extension().is_some_and(|e| e == "json") {
+            let r = json(&f);
+            let scores: Vec<f64> = serde_json::from_value(r["scores"].clone()).unwrap();
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].abs().total_cmp(&scores[a].abs()));
+            let planted = ["Number_of_Priors", "Age_Below_TwentyFive", "Misdemeanor"];
+            hits += order[..3].iter().filter(|&&k| planted.contains(&r["concepts"][k].as_str().unwrap())).count();
+            rows += 1;
+        }
+    }
+    let want = hits as f64 / (3 * rows) as f64;
+    assert!((points[0]["planted_recall"].as_f64().unwrap() - want).abs() < 1e-9, "{} vs {want}", points[0]);
     sweep();
     for (p, stamp) in json(&wd.join("sweep.json"))["points"].as_array().unwrap().iter().zip(stamps) {
         let weights = tmp.path().join(p["weights"].as_str().unwrap());

@@ -75,6 +75,10 @@ pub struct SweepPoint {
     /// Mean and largest L̂ over the estimated test samples.
     pub lipschitz_mean: f64,
     pub lipschitz_max: f64,
+    /// On a generated COMPAS file (`[compas]`): the mean share of the planted rule's columns among
+    /// each test row's k largest |relevances| of its predicted class, k = the planted columns' count
+    /// (recall@k; chance k/11).
+    pub planted_recall: Option<f64>,
     pub weights: PathBuf,
 }
 
@@ -113,7 +117,16 @@ impl Run {
                 None => run.train_senn()?,
             };
             let (lipschitz_mean, lipschitz_max) = run.lipschitz(&sc)?;
-            done.push(SweepPoint { lambda, seed, test_accuracy, lipschitz_mean, lipschitz_max, weights });
+            let planted_recall = run.cfg.compas.is_some().then(|| run.planted_recall()).transpose()?;
+            done.push(SweepPoint {
+                lambda,
+                seed,
+                test_accuracy,
+                lipschitz_mean,
+                lipschitz_max,
+                planted_recall,
+                weights,
+            });
         }
         write(wd, &done)?;
         Ok(done)
@@ -135,6 +148,29 @@ impl Run {
         let mean = all.iter().sum::<f64>() / all.len().max(1) as f64;
         Ok((mean, all.iter().copied().fold(0.0, f64::max)))
     }
+
+    /// Recall@k of [`crate::data::compas_gen::PLANTED`] in the relevances of the predicted class,
+    /// over `data.test` (the concepts of a COMPAS SENN are its columns, in the file's order).
+    fn planted_recall(&self) -> Result<f64> {
+        use crate::data::{compas::FEATURES, compas_gen::PLANTED};
+        let model = self.model()?;
+        let explainer = model.self_explaining().ok_or_else(|| Error::Model("not a self-explaining model".into()))?;
+        let test = self.dataset("test")?;
+        let planted: Vec<i64> =
+            FEATURES.iter().enumerate().filter(|(_, f)| PLANTED.contains(f)).map(|(k, _)| k as i64).collect();
+        let planted = tch::Tensor::from_slice(&planted);
+        let (part, mut hits) = (Rows::all(test.as_ref()), 0i64);
+        for at in part.batches(256) {
+            let b = Batch::load(&part, &at, self.device)?;
+            let (h, theta) = explainer.concepts_and_relevances(&b.x);
+            let pred = theta.transpose(1, 2).matmul(&h.unsqueeze(-1)).squeeze_dim(-1).argmax(-1, false);
+            let relevance = theta.gather(2, &pred.view([-1, 1, 1]).expand([-1, theta.size()[1], 1], false), false);
+            let (_, top) = relevance.squeeze_dim(-1).abs().topk(planted.size()[0], 1, true, false);
+            let is_planted = top.unsqueeze(-1).eq_tensor(&planted.to_device(top.device()).view([1, 1, -1]));
+            hits += is_planted.sum(tch::Kind::Int64).int64_value(&[]);
+        }
+        Ok(hits as f64 / (planted.size()[0] as usize * test.len().max(1)) as f64)
+    }
 }
 
 /// `sweep.json` (every point, and per λ the mean and standard deviation over seeds) and the two
@@ -152,8 +188,10 @@ fn write(wd: &WorkDir, points: &[SweepPoint]) -> Result<()> {
         .map(|&l| {
             let (acc, acc_sd) = stats(l, &|p| p.test_accuracy);
             let (lip, lip_sd) = stats(l, &|p| p.lipschitz_mean);
+            let (recall, _) = stats(l, &|p| p.planted_recall.unwrap_or(f64::NAN));
             serde_json::json!({ "lambda": l, "test_accuracy": acc, "test_accuracy_std": acc_sd,
-                                "lipschitz_mean": lip, "lipschitz_mean_std": lip_sd })
+                                "lipschitz_mean": lip, "lipschitz_mean_std": lip_sd,
+                                "planted_recall": if recall.is_finite() { Some(recall) } else { None } })
         })
         .collect();
     let json = serde_json::json!({ "points": points, "by_lambda": by_lambda });

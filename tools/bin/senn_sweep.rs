@@ -29,9 +29,13 @@ fn main() -> anyhow::Result<()> {
     let wd = ibex::output::WorkDir::create(&dir)?;
     ibex::logging::attach_file(&wd.log_file()).with_context(|| format!("opening {}", wd.log_file().display()))?;
     let points = run.senn_sweep(&wd).context("the SENN sweep")?;
-    println!("{:>10} {:>6} {:>14} {:>16}", "lambda", "seed", "test accuracy", "lipschitz mean");
+    println!(
+        "{:>10} {:>6} {:>14} {:>16} {:>15}",
+        "lambda", "seed", "test accuracy", "lipschitz mean", "planted recall"
+    );
     for p in &points {
-        println!("{:>10.0e} {:>6} {:>14.4} {:>16.4}", p.lambda, p.seed, p.test_accuracy, p.lipschitz_mean);
+        let recall = p.planted_recall.map_or("-".to_string(), |r| format!("{r:.3}"));
+        println!("{:>10.0e} {:>6} {:>14.4} {:>16.4} {recall:>15}", p.lambda, p.seed, p.test_accuracy, p.lipschitz_mean);
     }
     println!("sweep.json and the plots are in {}", wd.root().display());
     Ok(())

@@ -1,8 +1,9 @@
 //! A self-explaining model's own explanation (SENN, spec peers §2.2 and §2.8). Per sample: the
 //! concepts h(x), the relevances θ_{k,c}(x) of the explained class c, and the contributions
 //! θ_{k,c}(x)·h_k(x), whose sum is the class's logit, each one score per concept (bars and JSON);
-//! for DiSENN, the concept traversals (decoder sweeps). Over `[data.test]`: the test accuracy and,
-//! for images, the prototypes of each concept and its encoder filters. For tabular SENNs the
+//! for DiSENN, the concept traversals (decoder sweeps). Over `[data.test]`: the test accuracy; for
+//! images, the prototypes of each concept (from the test split, or `prototypes_split = "train"`)
+//! and its encoder filters. For tabular SENNs the
 //! concepts are the features, so the bars carry the features' names.
 mod prototypes;
 pub mod traversal;
@@ -24,9 +25,11 @@ pub struct SelfExplanationParams {
     /// The concepts' names in the bars and JSON (the seed's `concept_names`); empty: a tabular
     /// dataset's feature names, else C1…CK.
     pub concept_names: Vec<String>,
-    /// Test samples shown per concept: those with the highest activation h_k, and those with the
+    /// Samples shown per concept: those with the highest activation h_k, and those with the
     /// highest contrast h_k − Σ_{j≠k} h_j (the seed's `highest_activations`/`highest_contrast`).
     pub num_prototypes: usize,
+    /// Where the prototypes are drawn from: "test" (`[data.test]`, the seed's) or "train".
+    pub prototypes_split: String,
     /// DiSENN's traversals (needs the β-VAE conceptizer): per sample a grid of decoded concept
     /// vectors, one row per concept swept over `traversal_steps` values.
     pub traversals: bool,
@@ -48,6 +51,7 @@ impl Default for SelfExplanationParams {
             target: Target::Predicted,
             concept_names: Vec::new(),
             num_prototypes: 9,
+            prototypes_split: "test".into(),
             traversals: false,
             traversal_steps: 20,
             traversal_range: 0.45,
@@ -81,16 +85,18 @@ impl Attributor for SelfExplanation {
         self.p.target.check(model)
     }
     fn optional_splits(&self) -> Vec<Split> {
-        vec![Split::Test]
+        vec![Split::Test, self.prototype_split()]
     }
     fn fit(&mut self, model: &dyn Classifier, data: &Splits, cx: &AttributionCtx) -> Result<()> {
-        self.report = match data.get(Split::Test) {
-            Ok(test) => prototypes::report(model, test, &self.p, cx.device)?,
-            Err(_) => {
-                log::info!("SelfExplanation: no [data.test], so no test accuracy or prototypes");
-                FitReport::default()
-            }
-        };
+        let test = data.get(Split::Test).ok();
+        if test.is_none() {
+            log::info!("SelfExplanation: no [data.test], so no test accuracy");
+        }
+        let source = data.get(self.prototype_split()).ok();
+        if source.is_none() {
+            log::info!("SelfExplanation: no [data.{}], so no prototypes", self.p.prototypes_split);
+        }
+        self.report = prototypes::report(model, test, source, &self.p, cx.device)?;
         Ok(())
     }
     fn fit_report(&self) -> FitReport {
@@ -129,10 +135,21 @@ impl Attributor for SelfExplanation {
     }
 }
 
+impl SelfExplanation {
+    fn prototype_split(&self) -> Split {
+        if self.p.prototypes_split == "train" {
+            Split::Train
+        } else {
+            Split::Test
+        }
+    }
+}
+
 impl Build<AttributorKind> for SelfExplanation {
     type Params = SelfExplanationParams;
     fn validate(p: &SelfExplanationParams) -> crate::config::Checked {
-        use crate::config::validate::{at_least, within};
+        use crate::config::validate::{at_least, one_of, within};
+        one_of("prototypes_split", &p.prototypes_split, &["test", "train"])?;
         at_least("num_prototypes", p.num_prototypes as i64, 1)?;
         at_least("traversal_steps", p.traversal_steps, 2)?;
         at_least("batch_size", p.batch_size as i64, 1)?;
