@@ -249,3 +249,35 @@ fn the_fit_report_joins_metrics_json_and_writes_its_figures() {
     let png = image::open(dir.path().join("figures/grid.png")).unwrap().to_rgb8();
     assert_eq!((png.width(), png.height(), png.get_pixel(0, 0).0), (7, 5, [128, 128, 128]));
 }
+
+/// The readable heatmap: matplotlib's anchors at the ends and middle; the figure holds the input,
+/// the map min–max normalised in the colour map (its largest value in the top colour, its smallest
+/// in the bottom one, NaN as the smallest), their blend, and a colour bar, upscaled to the side asked.
+#[test]
+fn a_heatmap_shows_the_normalised_map_in_its_colour_map_beside_the_input() {
+    use ibex::output::heatmap::{colour, render};
+    assert_eq!(colour("viridis", 0.0), [68, 1, 84]);
+    assert_eq!(colour("viridis", 0.5), [33, 144, 141]);
+    assert_eq!(colour("viridis", 1.0), [253, 231, 37]);
+    assert_eq!(colour("viridis", 7.0), [253, 231, 37], "clamped");
+    assert_eq!(colour("inferno", 1.0), [252, 255, 164]);
+    assert_eq!(colour("jet", 0.0), [0, 0, 127]);
+    assert_eq!(colour("gray", 0.25), [64, 64, 64]);
+    let image = Tensor::full([3, 28, 28], 0.5, (Kind::Float, Device::Cpu));
+    let map = Tensor::full([28, 28], -3.0, (Kind::Float, Device::Cpu));
+    let _ = map.narrow(0, 10, 4).narrow(1, 10, 4).fill_(5.0);
+    let _ = map.narrow(0, 0, 1).narrow(1, 0, 1).fill_(f64::NAN);
+    let fig = render(&image, &map, "viridis", 224, "t").unwrap();
+    let (side, top) = (224u32, 26u32); // 28 × 8
+    assert_eq!(fig.height(), top + side + 8);
+    let px = |x: u32, y: u32| fig.get_pixel(x, top + y).0;
+    assert_eq!(px(5, 5), [128, 128, 128], "the input");
+    assert_eq!(px(side + 8 + 12 * 8, 12 * 8), colour("viridis", 1.0), "the map's largest value");
+    assert_eq!(px(side + 8 + 100, 200), colour("viridis", 0.0), "its smallest");
+    assert_eq!(px(side + 8, 0), colour("viridis", 0.0), "NaN drawn as the smallest");
+    let blend = px(2 * (side + 8) + 100, 200);
+    let want: [u8; 3] =
+        std::array::from_fn(|c| (0.5 * 0.5 * 255.0 + 0.5 * colour("viridis", 0.0)[c] as f64).round() as u8);
+    assert_eq!(blend, want);
+    assert_eq!(px(3 * side + 24 + 3, 0), colour("viridis", 1.0), "the colour bar's top");
+}

@@ -20,6 +20,12 @@ pub struct OutputConfig {
     pub npy: bool,
     /// Write `<name>_overlay.jpg`, the map over the input image.
     pub overlay: bool,
+    /// Write `<name>_heatmap.png` for image maps: the input, the map min–max normalised in
+    /// `colormap` with a colour bar, and the two blended, upscaled to `heatmap_min_side`.
+    pub heatmap: bool,
+    /// viridis, inferno, jet or gray.
+    pub colormap: String,
+    pub heatmap_min_side: u32,
     /// How many samples' overlays go to TensorBoard.
     pub tensorboard_images: usize,
     /// Stop at the first failing sample instead of recording it and going on.
@@ -28,7 +34,16 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
+        OutputConfig {
+            png: true,
+            npy: true,
+            overlay: true,
+            heatmap: true,
+            colormap: "viridis".into(),
+            heatmap_min_side: 224,
+            tensorboard_images: 8,
+            fail_fast: false,
+        }
     }
 }
 
@@ -63,11 +78,13 @@ impl<'a> MapSink<'a> {
             Layout::Concepts { .. } => (false, true),
             Layout::Picture => return vec![dir.join(format!("{name}.png"))],
         };
+        let heatmap = o.heatmap && spec.layout == Layout::Input && !self.strips();
         [(o.png, "png"), (o.npy, "npy")]
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
             .chain(overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain(heatmap.then(|| dir.join(format!("{name}_heatmap.png"))))
             .chain(json.then(|| dir.join(format!("{name}.json"))))
             .collect()
     }
@@ -126,6 +143,13 @@ impl<'a> MapSink<'a> {
                 if self.cfg.overlay {
                     maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
                 }
+            }
+            if self.cfg.heatmap {
+                let title =
+                    format!("{}: {}{}", s.name, spec.dir, a.target.map_or(String::new(), |c| format!(", class {c}")));
+                let figure =
+                    super::heatmap::render(&image01, map, &self.cfg.colormap, self.cfg.heatmap_min_side, &title)?;
+                super::plot::write_image(&figure, &dir.join(format!("{}_heatmap.png", s.name)))?;
             }
             if self.cfg.npy {
                 maps::write_npy(&dir.join(format!("{}.npy", s.name)), raw)?;

@@ -92,6 +92,10 @@ impl Run {
         if let Some(t) = &self.cfg.train_senn {
             t.validate().map_err(at("train_senn"))?;
         }
+        let o = &self.cfg.output;
+        crate::config::validate::one_of("colormap", &o.colormap, &crate::output::heatmap::COLORMAPS)
+            .and_then(|_| crate::config::validate::at_least("heatmap_min_side", o.heatmap_min_side as i64, 1))
+            .map_err(at("output"))?;
         if let Some(t) = &self.cfg.senn_sweep {
             t.validate().map_err(at("senn_sweep"))?;
         }
