@@ -281,3 +281,40 @@ fn a_heatmap_shows_the_normalised_map_in_its_colour_map_beside_the_input() {
     assert_eq!(blend, want);
     assert_eq!(px(3 * side + 24 + 3, 0), colour("viridis", 1.0), "the colour bar's top");
 }
+
+/// The image run's `index.html`: a row per explained sample with class names, probabilities, the
+/// reason a result says nothing, and each map's best picture (heatmap, else overlay), escaped.
+#[test]
+fn the_gallery_lists_every_sample_with_its_pictures_and_flags() {
+    use ibex::explanation::{Explained, MapSpec};
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join("explained")).unwrap();
+    std::fs::create_dir_all(root.join("maps")).unwrap();
+    let e = |degenerate: Vec<String>| Explained {
+        label: 1,
+        target: 1,
+        prediction: 0,
+        p_prediction: 0.75,
+        p_target: Some(0.25),
+        degenerate,
+    };
+    std::fs::write(root.join("explained/a.json"), serde_json::to_string(&e(vec![])).unwrap()).unwrap();
+    std::fs::write(
+        root.join("explained/b<1>.json"),
+        serde_json::to_string(&e(vec!["maps is constant".into()])).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(root.join("maps/a_heatmap.png"), b"").unwrap();
+    std::fs::write(root.join("maps/a_overlay.jpg"), b"").unwrap();
+    std::fs::write(root.join("maps/b<1>_overlay.jpg"), b"").unwrap();
+    let specs = [MapSpec::input("maps", PngScale::MaxNormalised, Default::default())];
+    ibex::output::gallery::write(root, &specs, &["cat".into(), "dog".into()]).unwrap();
+    let html = std::fs::read_to_string(root.join("index.html")).unwrap();
+    assert!(html.contains("label 1 (dog)") && html.contains("predicted 0 (cat) (p 0.750)"), "{html}");
+    assert!(html.contains("explained 1 (dog) (p 0.250)"));
+    assert!(html.contains("src=\"maps/a_heatmap.png\"") && !html.contains("a_overlay"), "the heatmap first");
+    assert!(html.contains("src=\"maps/b&lt;1&gt;_overlay.jpg\""), "else the overlay, escaped");
+    assert_eq!(html.matches("says nothing").count(), 1);
+    assert!(html.find("<b>a</b>").unwrap() < html.find("<b>b&lt;1&gt;</b>").unwrap(), "in name order");
+}

@@ -4,6 +4,7 @@
 pub mod bars;
 pub mod fit_report;
 pub mod font;
+pub mod gallery;
 pub mod heatmap;
 pub mod map_format;
 pub mod maps;

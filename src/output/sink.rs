@@ -224,11 +224,12 @@ impl<'a> MapSink<'a> {
         )
     }
 
+    /// Images: `index.html`, every sample written so far with its maps' pictures ([`super::gallery`]).
     /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
     /// its words shaded by score (max-normalised per review); readable without a server.
-    pub fn finish(&self) -> Result<()> {
+    pub fn finish(&self, classes: &[String]) -> Result<()> {
         if !self.strips() {
-            return Ok(());
+            return super::gallery::write(self.wd.root(), &self.specs, classes);
         }
         for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             super::text_page::write(&self.wd.path(&spec.dir), &self.wd.path(&format!("{}.html", spec.dir)))?;

@@ -154,7 +154,7 @@ impl Run {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
-        sink.finish()?;
+        sink.finish(data.class_names())?;
         let file = match shard {
             Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
             None => "summary.json".into(),
