@@ -21,6 +21,28 @@ pub struct MapSpec {
     pub scale: PngScale,
     /// How a [C,H,W] map becomes [H,W] for the PNG and the overlay (the `.npy` keeps all channels).
     pub reduce: Reduce,
+    pub layout: Layout,
+}
+
+impl MapSpec {
+    /// A map over the input (pixels, tokens or features).
+    pub fn input(dir: &str, scale: PngScale, reduce: Reduce) -> Self {
+        MapSpec { dir: dir.into(), scale, reduce, layout: Layout::Input }
+    }
+}
+
+/// What the elements of a map stand for, which decides how it is drawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One score per input element ([H,W] or [C,H,W] for an image, [1,T] or [1,F] for 1-D
+    /// inputs): overlays, or strips for 1-D inputs.
+    Input,
+    /// One score per concept of a self-explaining model, [1,K]: bars with the concepts' names
+    /// (empty: the dataset's feature names where the concepts are the features, else C1…CK) and
+    /// JSON, whatever the input is.
+    Concepts { names: Vec<String> },
+    /// A figure per sample (RGB [3,H,W] in [0,1], e.g. DiSENN's traversals), written as a PNG.
+    Picture,
 }
 
 /// Channel reduction of a [C,H,W] attribution for display and evaluation.
@@ -85,8 +107,9 @@ pub struct Explained {
 /// evidence, its image looks black), or a map that is constant. The feature stage's class loss is
 /// no criterion: with the original's β and 10 steps its noisy copies often end above chance while
 /// the capacity map still sits on the object (10 of the 16 quickstart images, whose maps put 3.3×
-/// a uniform share in the box).
-pub fn degenerate(a: &Attribution, classes: i64) -> Vec<String> {
+/// a uniform share in the box). Maps that are not over the input (a SENN's concept scores, which
+/// are all zero for an all-zero row) are no explanation of their own to judge; `specs` says which.
+pub fn degenerate(a: &Attribution, classes: i64, specs: &[MapSpec]) -> Vec<String> {
     let chance = (classes.max(2) as f64).ln();
     let mut why = Vec::new();
     for (tag, curve) in a.curves.iter().filter(|(t, _)| t.ends_with("/cls_loss") && !t.starts_with("feat_iba/")) {
@@ -94,7 +117,8 @@ pub fn degenerate(a: &Attribution, classes: i64) -> Vec<String> {
             why.push(format!("{tag} ends at {last:.3}, chance level is ln {classes} = {chance:.3}"));
         }
     }
-    for (name, map) in &a.maps {
+    let over_input = |name: &str| specs.iter().find(|s| s.dir == name).is_none_or(|s| s.layout == Layout::Input);
+    for (name, map) in a.maps.iter().filter(|(n, _)| over_input(n)) {
         let (lo, hi) = (map.min().double_value(&[]), map.max().double_value(&[]));
         if hi - lo <= 1e-6 * hi.abs().max(1.0) {
             why.push(format!("{name} is constant ({hi:.3e})"));

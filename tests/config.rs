@@ -375,3 +375,44 @@ fn the_text_config_carries_the_originals_values() {
         assert_eq!((d["split"].as_str(), d["select_cls"].as_str()), (Some("train"), Some("pos")), "{split}: {d}");
     }
 }
+
+/// mmcv's `_delete_ = true`: the table replaces what the bases (and earlier overrides) set at its
+/// path, so switching a component's `type` leaves none of the old component's keys behind; tables
+/// beside it still merge, a base declared inside the replaced table is kept, and an override can
+/// replace a table the same way. A `_delete_` that is no boolean is refused naming the file.
+#[test]
+fn delete_replaces_a_table_instead_of_merging_it() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "_base_/b.toml", BASE);
+    let child = write(
+        d.path(),
+        "child.toml",
+        "_base_ = [\"_base_/b.toml\"]\n[attributor]\n_delete_ = true\ntype = \"Saliency\"\n[model]\nnum_classes = 4\n",
+    );
+    let fig = config::load(&child, &[]).unwrap();
+    let attributor: toml::Table = fig.extract_inner("attributor").unwrap();
+    assert_eq!(attributor.keys().collect::<Vec<_>>(), vec!["type"], "nothing of FeatureIba's table is left");
+    assert_eq!(fig.extract_inner::<i64>("model.num_classes").unwrap(), 4);
+    assert_eq!(fig.extract_inner::<String>("model.type").unwrap(), "Vgg", "other tables still merge");
+    ibex::run::Run::load(&child, &[]).unwrap();
+    // an override replaces the same way; a later plain override merges into it again
+    let items = ["attributor={_delete_ = true, type = \"IntegratedGradients\"}".into(), "attributor.n_steps=7".into()];
+    let fig = config::load(&write(d.path(), "plain.toml", "_base_ = [\"_base_/b.toml\"]\n"), &items).unwrap();
+    let attributor: toml::Table = fig.extract_inner("attributor").unwrap();
+    assert_eq!(attributor.len(), 2, "{attributor:?}");
+    assert_eq!(attributor["n_steps"].as_integer(), Some(7));
+    // a base declared inside the replaced table is what the table is made of
+    write(d.path(), "_base_/ig.toml", "type = \"IntegratedGradients\"\nn_steps = 9\n");
+    let inner = write(
+        d.path(),
+        "inner.toml",
+        "_base_ = [\"_base_/b.toml\"]\n[attributor]\n_base_ = [\"_base_/ig.toml\"]\n_delete_ = true\nbaseline = \"zeros\"\n",
+    );
+    let attributor: toml::Table = config::load(&inner, &[]).unwrap().extract_inner("attributor").unwrap();
+    let mut keys: Vec<&String> = attributor.keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["baseline", "n_steps", "type"]);
+    let bad = write(d.path(), "bad.toml", "_base_ = [\"_base_/b.toml\"]\n[attributor]\n_delete_ = 1\n");
+    let e = config::load(&bad, &[]).unwrap_err().to_string();
+    assert!(e.contains("bad.toml") && e.contains("_delete_"), "{e}");
+}

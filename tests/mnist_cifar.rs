@@ -40,6 +40,15 @@ fn generated_digits_are_mnist_files_the_loader_reads() {
     let first = Mnist::new(&MnistParams { root: cfg.root.clone(), max_samples: 10, ..MnistParams::default() }).unwrap();
     assert_eq!(first.len(), 10);
     assert!(first.get(7).unwrap().input.equal(&s.input));
+    // the rest after the first N (SENN's seed: validation on the first 6,000, training on the rest)
+    let params = MnistParams { root: cfg.root.clone(), skip: 5, max_samples: 4, ..MnistParams::default() };
+    let rest = Mnist::new(&params).unwrap();
+    assert_eq!(rest.len(), 4);
+    let moved = rest.get(2).unwrap();
+    assert_eq!((moved.name.as_str(), moved.target), ("train_00007", s.target));
+    assert!(moved.input.equal(&s.input));
+    let e = Mnist::new(&MnistParams { skip: 120, ..params }).err().unwrap().to_string();
+    assert!(e.contains("skip = 120") && e.contains("train-images"), "{e}");
     // the same seed makes the same bytes
     let again = DigitsConfig { root: tmp.path().join("again"), ..cfg.clone() };
     ensure(&again).unwrap();

@@ -205,7 +205,7 @@ fn degenerate_results_are_named() {
         Tensor::full([4, 4], 0.02, (Kind::Float, Device::Cpu)),
         vec![("input_iba/cls_loss".into(), vec![0.9, 1.38]), ("input_iba/info_loss".into(), vec![5.0, 4.0])],
     );
-    let why = degenerate(&collapsed, 4);
+    let why = degenerate(&collapsed, 4, &[]);
     assert_eq!(why.len(), 2, "{why:?}");
     assert!(why[0].contains("input_iba/cls_loss") && why[1].contains("input_masks is constant"), "{why:?}");
     let fine = Attribution::single(
@@ -213,7 +213,7 @@ fn degenerate_results_are_named() {
         Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
         vec![("input_iba/cls_loss".into(), vec![1.3, 0.05])],
     );
-    assert!(degenerate(&fine, 4).is_empty());
+    assert!(degenerate(&fine, 4, &[]).is_empty());
 }
 
 /// The feature stage's class loss is no criterion: its noisy copies often end above chance while
@@ -226,7 +226,7 @@ fn a_feature_map_is_not_degenerate_for_its_class_loss() {
         Tensor::rand([4, 4], (Kind::Float, Device::Cpu)),
         vec![("feat_iba/cls_loss".into(), vec![0.5, 3.0])],
     );
-    assert!(degenerate(&feat, 4).is_empty());
+    assert!(degenerate(&feat, 4, &[]).is_empty());
 }
 
 /// A fitted explainer's report: its figures become `metrics.json`'s `fit` section next to the
@@ -238,14 +238,83 @@ fn the_fit_report_joins_metrics_json_and_writes_its_figures() {
     std::fs::write(&metrics, r#"{"maps": "vibi_topk", "metrics": {}}"#).unwrap();
     let figures = [("fidelity_validation".to_string(), 0.75), ("nan".to_string(), f64::NAN)].into_iter().collect();
     let picture = Tensor::ones([3, 5, 7], (Kind::Float, Device::Cpu)) * 0.5;
-    ibex::output::fit_report::write(dir.path(), &figures, &[("grid".into(), picture)]).unwrap();
+    ibex::output::fit_report::write(dir.path(), &figures, &[("grid".into(), picture)], &[]).unwrap();
     let file = ibex::evaluation::read_metrics(dir.path()).unwrap();
     assert_eq!(file.maps, "vibi_topk");
     assert_eq!(file.fit.get("fidelity_validation"), Some(&0.75));
     assert!(!file.fit.contains_key("nan"), "JSON has no NaN: a non-finite figure is left out");
     std::fs::write(&metrics, "[1, 2]").unwrap();
-    let e = ibex::output::fit_report::write(dir.path(), &figures, &[]).unwrap_err().to_string();
+    let e = ibex::output::fit_report::write(dir.path(), &figures, &[], &[]).unwrap_err().to_string();
     assert!(e.contains("metrics.json") && e.contains("not a JSON object"), "{e}");
     let png = image::open(dir.path().join("figures/grid.png")).unwrap().to_rgb8();
     assert_eq!((png.width(), png.height(), png.get_pixel(0, 0).0), (7, 5, [128, 128, 128]));
+}
+
+/// The readable heatmap: matplotlib's anchors at the ends and middle; the figure holds the input,
+/// the map min–max normalised in the colour map (its largest value in the top colour, its smallest
+/// in the bottom one, NaN as the smallest), their blend, and a colour bar, upscaled to the side asked.
+#[test]
+fn a_heatmap_shows_the_normalised_map_in_its_colour_map_beside_the_input() {
+    use ibex::output::heatmap::{colour, render};
+    assert_eq!(colour("viridis", 0.0), [68, 1, 84]);
+    assert_eq!(colour("viridis", 0.5), [33, 144, 141]);
+    assert_eq!(colour("viridis", 1.0), [253, 231, 37]);
+    assert_eq!(colour("viridis", 7.0), [253, 231, 37], "clamped");
+    assert_eq!(colour("inferno", 1.0), [252, 255, 164]);
+    assert_eq!(colour("jet", 0.0), [0, 0, 127]);
+    assert_eq!(colour("gray", 0.25), [64, 64, 64]);
+    let image = Tensor::full([3, 28, 28], 0.5, (Kind::Float, Device::Cpu));
+    let map = Tensor::full([28, 28], -3.0, (Kind::Float, Device::Cpu));
+    let _ = map.narrow(0, 10, 4).narrow(1, 10, 4).fill_(5.0);
+    let _ = map.narrow(0, 0, 1).narrow(1, 0, 1).fill_(f64::NAN);
+    let fig = render(&image, &map, "viridis", 224, "t").unwrap();
+    let (side, top) = (224u32, 26u32); // 28 × 8
+    assert_eq!(fig.height(), top + side + 8);
+    let px = |x: u32, y: u32| fig.get_pixel(x, top + y).0;
+    assert_eq!(px(5, 5), [128, 128, 128], "the input");
+    assert_eq!(px(side + 8 + 12 * 8, 12 * 8), colour("viridis", 1.0), "the map's largest value");
+    assert_eq!(px(side + 8 + 100, 200), colour("viridis", 0.0), "its smallest");
+    assert_eq!(px(side + 8, 0), colour("viridis", 0.0), "NaN drawn as the smallest");
+    let blend = px(2 * (side + 8) + 100, 200);
+    let want: [u8; 3] =
+        std::array::from_fn(|c| (0.5 * 0.5 * 255.0 + 0.5 * colour("viridis", 0.0)[c] as f64).round() as u8);
+    assert_eq!(blend, want);
+    assert_eq!(px(3 * side + 24 + 3, 0), colour("viridis", 1.0), "the colour bar's top");
+}
+
+/// The image run's `index.html`: a row per explained sample with class names, probabilities, the
+/// reason a result says nothing, and each map's best picture (heatmap, else overlay), escaped.
+#[test]
+fn the_gallery_lists_every_sample_with_its_pictures_and_flags() {
+    use ibex::explanation::{Explained, MapSpec};
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join("explained")).unwrap();
+    std::fs::create_dir_all(root.join("maps")).unwrap();
+    let e = |degenerate: Vec<String>| Explained {
+        label: 1,
+        target: 1,
+        prediction: 0,
+        p_prediction: 0.75,
+        p_target: Some(0.25),
+        degenerate,
+    };
+    std::fs::write(root.join("explained/a.json"), serde_json::to_string(&e(vec![])).unwrap()).unwrap();
+    std::fs::write(
+        root.join("explained/b<1>.json"),
+        serde_json::to_string(&e(vec!["maps is constant".into()])).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(root.join("maps/a_heatmap.png"), b"").unwrap();
+    std::fs::write(root.join("maps/a_overlay.jpg"), b"").unwrap();
+    std::fs::write(root.join("maps/b<1>_overlay.jpg"), b"").unwrap();
+    let specs = [MapSpec::input("maps", PngScale::MaxNormalised, Default::default())];
+    ibex::output::gallery::write(root, &specs, &["cat".into(), "dog".into()]).unwrap();
+    let html = std::fs::read_to_string(root.join("index.html")).unwrap();
+    assert!(html.contains("label 1 (dog)") && html.contains("predicted 0 (cat) (p 0.750)"), "{html}");
+    assert!(html.contains("explained 1 (dog) (p 0.250)"));
+    assert!(html.contains("src=\"maps/a_heatmap.png\"") && !html.contains("a_overlay"), "the heatmap first");
+    assert!(html.contains("src=\"maps/b&lt;1&gt;_overlay.jpg\""), "else the overlay, escaped");
+    assert_eq!(html.matches("says nothing").count(), 1);
+    assert!(html.find("<b>a</b>").unwrap() < html.find("<b>b&lt;1&gt;</b>").unwrap(), "in name order");
 }

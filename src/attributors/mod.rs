@@ -4,6 +4,7 @@
 pub(crate) mod bottleneck;
 pub(crate) mod feature_iba;
 pub mod gradient;
+pub mod grid;
 pub mod input_iba;
 pub mod khot;
 pub mod readout;
@@ -23,7 +24,7 @@ pub use welford::Welford;
 pub use welford_nlp::OriginalNlpWelford;
 
 pub use crate::data::{Split, Splits};
-pub use crate::explanation::{Attribution, Curves, MapSpec, PngScale, Reduce};
+pub use crate::explanation::{Attribution, Curves, Layout, MapSpec, PngScale, Reduce};
 
 use crate::data::Sample;
 use crate::error::{Error, Result};
@@ -63,11 +64,23 @@ impl Default for AttributionCtx {
 }
 
 /// What fitting measured: `figures` go to `metrics.json`'s `fit` section, `pictures` (RGB [3,H,W]
-/// in [0,1]) to `<work-dir>/figures/<name>.png`.
+/// in [0,1]) to `<work-dir>/figures/<name>.png`, `tables` to `<work-dir>/figures/<name>.json`.
 #[derive(Default)]
 pub struct FitReport {
     pub figures: std::collections::BTreeMap<String, f64>,
     pub pictures: Vec<(String, Tensor)>,
+    pub tables: Vec<(String, serde_json::Value)>,
+}
+
+impl FitReport {
+    /// A copy sharing the pictures' storage.
+    pub fn shallow_clone(&self) -> Self {
+        FitReport {
+            figures: self.figures.clone(),
+            pictures: self.pictures.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
+            tables: self.tables.clone(),
+        }
+    }
 }
 
 pub trait Attributor {

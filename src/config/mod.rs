@@ -1,8 +1,11 @@
 //! TOML configs merged with figment: the `_base_` chain (depth-first, tables merge, arrays replace;
 //! a `_base_` inside a table merges its files at that table), then the file itself, then
-//! `--cfg-options a.b.c=value` items, each value parsed as a TOML literal.
+//! `--cfg-options a.b.c=value` items, each value parsed as a TOML literal. A table with
+//! `_delete_ = true` (mmcv's convention) replaces what came before it at its path instead of
+//! merging with it.
 //! Every value keeps its provenance, so an error names the file or the override that set it.
 mod overrides;
+mod replace;
 pub mod validate;
 
 pub use overrides::CfgOption;
@@ -18,11 +21,49 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Figment> {
     if !path.is_file() {
         return Err(Error::file(path, "config file not found"));
     }
-    let mut fig = with_bases(Figment::new(), path, &[], &mut Vec::new())?;
+    let mut layers = Vec::new();
+    with_bases(&mut layers, path, &[], &mut Vec::new())?;
     for item in overrides {
-        fig = fig.merge(CfgOption::parse(item)?);
+        let mut o = CfgOption::parse(item)?;
+        let deleted = replace::take(o.data_mut()).map_err(|why| Error::BadOverride { item: item.clone(), why })?;
+        let n = layers.len();
+        replaced(&mut layers, &deleted, &[(0, n, Vec::new())]);
+        layers.push(Layer::Option(o));
     }
-    Ok(fig)
+    Ok(layers.into_iter().fold(Figment::new(), |fig, l| match l {
+        Layer::File(f) => fig.merge(f),
+        Layer::Option(o) => fig.merge(o),
+    }))
+}
+
+/// One source of values, in merge order: a file (at its table path) or an override.
+enum Layer {
+    File(TomlAt),
+    Option(CfgOption),
+}
+
+impl Layer {
+    fn data_mut(&mut self) -> &mut Dict {
+        match self {
+            Layer::File(f) => &mut f.data,
+            Layer::Option(o) => o.data_mut(),
+        }
+    }
+}
+
+/// Removes each of the `deleted` table paths from the layers in `ranges` ((from, to, the table
+/// path a range of bases was declared at)), except from bases declared inside that table.
+fn replaced(layers: &mut [Layer], deleted: &[Vec<String>], ranges: &[(usize, usize, Vec<String>)]) {
+    for d in deleted {
+        for (from, to, inner) in ranges {
+            if inner.len() > d.len() && inner.starts_with(d) || inner == d && !inner.is_empty() {
+                continue; // the table's own `_base_` files are what it is made of
+            }
+            for l in &mut layers[*from..*to] {
+                replace::remove(l.data_mut(), d);
+            }
+        }
+    }
 }
 
 /// Merges `path` into `fig` at the table path `at` (empty: the root). A `_base_` list in any table
@@ -30,7 +71,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Figment> {
 /// the top level's, then the nested tables' in document order), then the file itself, whose own
 /// values win. So one `_base_/feature_iba.toml` can serve `[attributor]` in one config and
 /// `[attributor.feat_iba]` in another.
-fn with_bases(fig: Figment, path: &Path, at: &[String], stack: &mut Vec<PathBuf>) -> Result<Figment> {
+fn with_bases(layers: &mut Vec<Layer>, path: &Path, at: &[String], stack: &mut Vec<PathBuf>) -> Result<()> {
     let canon = path.canonicalize().map_err(|e| Error::io(path, e))?;
     if stack.contains(&canon) {
         let chain: Vec<String> = stack.iter().chain([&canon]).map(|p| p.display().to_string()).collect();
@@ -43,17 +84,23 @@ fn with_bases(fig: Figment, path: &Path, at: &[String], stack: &mut Vec<PathBuf>
     take_bases(&mut table, &mut Vec::new(), path, &mut bases)?;
     stack.push(canon);
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut fig = fig;
+    let mut ranges = vec![(0, layers.len(), Vec::new())];
     for (inner, b) in bases {
         let bp = dir.join(&b);
         if !bp.is_file() {
             return Err(Error::file(path, format!("`_base_` entry `{b}` not found (looked for {})", bp.display())));
         }
         let there: Vec<String> = at.iter().chain(&inner).cloned().collect();
-        fig = with_bases(fig, &bp, &there, stack)?;
+        let from = layers.len();
+        with_bases(layers, &bp, &there, stack)?;
+        ranges.push((from, layers.len(), there));
     }
     stack.pop();
-    Ok(fig.merge(TomlAt::new(path, at, table)?))
+    let mut file = TomlAt::new(path, at, table)?;
+    let deleted = replace::take(&mut file.data).map_err(|why| Error::file(path, why))?;
+    replaced(layers, &deleted, &ranges);
+    layers.push(Layer::File(file));
+    Ok(())
 }
 
 /// Removes every `_base_` key from `table` and its sub-tables, collecting (table path, file) in

@@ -39,6 +39,13 @@ impl CfgOption {
     }
 }
 
+impl CfgOption {
+    /// The values, for `_delete_` handling before they are merged.
+    pub(crate) fn data_mut(&mut self) -> &mut Dict {
+        &mut self.data
+    }
+}
+
 fn parse_value(raw: &str) -> std::result::Result<Value, String> {
     if raw.is_empty() {
         return Err("empty value".into());

@@ -24,6 +24,9 @@ pub struct MnistParams {
     pub std: f64,
     /// The first this many images only (a quick attribution split); 0: all.
     pub max_samples: usize,
+    /// Leaves out this many images at the start, before `max_samples` (SENN's seed validates on
+    /// the first 6,000 training images, `max_samples = 6000`, and trains on the rest, `skip = 6000`).
+    pub skip: usize,
 }
 
 impl Default for MnistParams {
@@ -35,6 +38,7 @@ impl Default for MnistParams {
             mean: 0.1307,
             std: 0.3080,
             max_samples: 0,
+            skip: 0,
         }
     }
 }
@@ -109,6 +113,8 @@ pub struct Mnist {
     images: Tensor,
     labels: Vec<i64>,
     split: String,
+    /// The index in the file of the first image kept (`skip`), so names stay the file's.
+    offset: usize,
     classes: Vec<String>,
     transform: ImageTransform,
 }
@@ -132,12 +138,17 @@ impl Mnist {
                 format!("{} labels for the {} images of {}", lshape[0], shape[0], ipath.display()),
             ));
         }
-        let keep = if p.max_samples == 0 { shape[0] } else { p.max_samples.min(shape[0]) };
-        let labels: Vec<i64> = labels[..keep].iter().map(|&l| l as i64).collect();
+        if p.skip >= shape[0] {
+            return Err(Error::file(&ipath, format!("skip = {} leaves none of its {} images", p.skip, shape[0])));
+        }
+        let rest = shape[0] - p.skip;
+        let keep = if p.max_samples == 0 { rest } else { p.max_samples.min(rest) };
+        let labels: Vec<i64> = labels[p.skip..p.skip + keep].iter().map(|&l| l as i64).collect();
         if let Some(bad) = labels.iter().find(|&&l| l > 9) {
             return Err(Error::file(&lpath, format!("label {bad}: MNIST's classes are 0 … 9")));
         }
-        let images = Tensor::from_slice(&pixels[..keep * shape[1] * shape[2]]).view([
+        let side = shape[1] * shape[2];
+        let images = Tensor::from_slice(&pixels[p.skip * side..(p.skip + keep) * side]).view([
             keep as i64,
             1,
             shape[1] as i64,
@@ -153,6 +164,7 @@ impl Mnist {
             images,
             labels,
             split: p.split.clone(),
+            offset: p.skip,
             classes: (0..10).map(|c| c.to_string()).collect(),
             transform,
         })
@@ -170,7 +182,7 @@ impl Dataset for Mnist {
         Ok(Sample { name: self.name(i), input, target: self.labels[i], boxes: Vec::new() })
     }
     fn name(&self, i: usize) -> String {
-        format!("{}_{i:05}", self.split)
+        format!("{}_{:05}", self.split, self.offset + i)
     }
     fn class_names(&self) -> &[String] {
         &self.classes

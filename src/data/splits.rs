@@ -10,6 +10,9 @@ pub enum Split {
     Estimation,
     Train,
     Validation,
+    /// Held out from all fitting: what a self-explaining model's figures (accuracy, prototypes)
+    /// are computed on.
+    Test,
 }
 
 impl Split {
@@ -19,6 +22,7 @@ impl Split {
             Split::Estimation => "estimation",
             Split::Train => "train",
             Split::Validation => "validation",
+            Split::Test => "test",
         }
     }
     /// The config key of the split's table.

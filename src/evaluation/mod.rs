@@ -315,7 +315,13 @@ impl<'a> Evaluation<'a> {
         }
         let (h, w) = (s.input.size()[1], s.input.size()[2]);
         if map.size() != [h, w] {
-            return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}", map.size())));
+            let concepts = if map.dim() == 1 || map.size()[0] == 1 {
+                " (one score per concept, as a SENN's own explanation: the pixel metrics need a map over the \
+                 image, such as a gradient method's on the SENN)"
+            } else {
+                ""
+            };
+            return Err(Error::file(path, format!("map is {:?}, the image {h}×{w}{concepts}", map.size())));
         }
         Ok(map)
     }

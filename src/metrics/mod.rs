@@ -5,6 +5,7 @@
 mod ehr;
 mod infidelity;
 mod insertion_deletion;
+pub mod lipschitz;
 mod max_sensitivity;
 pub mod perturb;
 mod pointing_game;

@@ -159,6 +159,24 @@ pub trait TokenEmbedding {
 pub trait SelfExplaining {
     /// Concepts h [B,K] and relevances θ [B,K,C] of inputs x (eval mode).
     fn concepts_and_relevances(&self, x: &Tensor) -> (Tensor, Tensor);
+    /// Whether the concepts are a posterior's mean (DiSENN's β-VAE), so that
+    /// [`SelfExplaining::posterior`] and [`SelfExplaining::decode`] give its traversals.
+    fn variational(&self) -> bool {
+        false
+    }
+    /// The posterior's mean and log-variance [B,K] each (eval mode); `None` when not variational.
+    fn posterior(&self, _x: &Tensor) -> Option<(Tensor, Tensor)> {
+        None
+    }
+    /// The conceptizer's decoder: concepts [B,K] → inputs; `None` without one.
+    fn decode(&self, _z: &Tensor) -> Option<Tensor> {
+        None
+    }
+    /// The weights of the conceptizer's last convolution [K,C,kh,kw], one filter per concept (the
+    /// seed's "filter" representation); `None` without one.
+    fn concept_filters(&self) -> Option<Tensor> {
+        None
+    }
 }
 
 pub fn one_by_one<M: Classifier + ?Sized>(model: &M, x: &Tensor, layers: &[&str]) -> Result<Vec<Tensor>> {

@@ -3,14 +3,21 @@
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
-use tch::Kind;
 
-/// Writes `figures` into `<work_dir>/metrics.json` (created if missing) and each picture
-/// (RGB [3,H,W] in [0,1]) to `<work_dir>/figures/<name>.png`.
-pub fn write(work_dir: &Path, figures: &BTreeMap<String, f64>, pictures: &[(String, tch::Tensor)]) -> Result<()> {
+/// Writes `figures` into `<work_dir>/metrics.json` (created if missing), each picture (RGB
+/// [3,H,W] in [0,1]) to `<work_dir>/figures/<name>.png` and each table to `figures/<name>.json`.
+pub fn write(
+    work_dir: &Path,
+    figures: &BTreeMap<String, f64>,
+    pictures: &[(String, tch::Tensor)],
+    tables: &[(String, serde_json::Value)],
+) -> Result<()> {
+    for (name, table) in tables {
+        let path = work_dir.join("figures").join(format!("{name}.json"));
+        crate::io::atomic::write(&path, serde_json::to_string_pretty(table).expect("json").as_bytes())?;
+    }
     for (name, rgb) in pictures {
-        let u8 = (rgb.to_device(tch::Device::Cpu) * 255.0).round().clamp(0.0, 255.0).to_kind(Kind::Uint8);
-        super::maps::write_rgb(&work_dir.join("figures").join(format!("{name}.png")), &u8)?;
+        super::maps::write_rgb01(&work_dir.join("figures").join(format!("{name}.png")), rgb)?;
     }
     if figures.is_empty() {
         return Ok(());

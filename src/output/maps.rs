@@ -76,6 +76,12 @@ pub fn overlay(image01: &Tensor, map: &Tensor) -> Tensor {
     (out * 255.0).round().clamp(0., 255.).to_kind(Kind::Uint8)
 }
 
+/// An RGB figure [3,H,W] with values in [0,1] as PNG or JPEG.
+pub fn write_rgb01(path: &Path, rgb01: &Tensor) -> Result<()> {
+    let u8 = (rgb01.to_device(tch::Device::Cpu) * 255.0).round().clamp(0.0, 255.0).to_kind(Kind::Uint8);
+    write_rgb(path, &u8)
+}
+
 pub fn write_rgb(path: &Path, rgb_u8: &Tensor) -> Result<()> {
     atomic::write(path, &encode(rgb_u8, true, path)?)
 }

@@ -125,13 +125,17 @@ impl LinePlot {
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::new();
-        self.render()
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|e| Error::file(path, e.to_string()))?;
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-        }
-        crate::io::atomic::write(path, &bytes)
+        write_image(&self.render(), path)
     }
+}
+
+/// A rendered figure as PNG, atomically, its folder made if missing.
+pub fn write_image(img: &RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| Error::file(path, e.to_string()))?;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    crate::io::atomic::write(path, &bytes)
 }

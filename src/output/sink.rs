@@ -5,7 +5,7 @@ use super::maps::{self, PngScale};
 use super::{EventWriter, WorkDir};
 use crate::data::{Dataset, Sample};
 use crate::error::Result;
-use crate::explanation::{Attribution, Explained, MapSpec};
+use crate::explanation::{Attribution, Explained, Layout, MapSpec};
 use crate::modality::Modality;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -20,6 +20,12 @@ pub struct OutputConfig {
     pub npy: bool,
     /// Write `<name>_overlay.jpg`, the map over the input image.
     pub overlay: bool,
+    /// Write `<name>_heatmap.png` for image maps: the input, the map min–max normalised in
+    /// `colormap` with a colour bar, and the two blended, upscaled to `heatmap_min_side`.
+    pub heatmap: bool,
+    /// viridis, inferno, jet or gray.
+    pub colormap: String,
+    pub heatmap_min_side: u32,
     /// How many samples' overlays go to TensorBoard.
     pub tensorboard_images: usize,
     /// Stop at the first failing sample instead of recording it and going on.
@@ -28,7 +34,16 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { png: true, npy: true, overlay: true, tensorboard_images: 8, fail_fast: false }
+        OutputConfig {
+            png: true,
+            npy: true,
+            overlay: true,
+            heatmap: true,
+            colormap: "viridis".into(),
+            heatmap_min_side: 224,
+            tensorboard_images: 8,
+            fail_fast: false,
+        }
     }
 }
 
@@ -58,12 +73,19 @@ impl<'a> MapSink<'a> {
     fn files(&self, spec: &MapSpec, name: &str) -> Vec<PathBuf> {
         let dir = self.wd.path(&spec.dir);
         let o = &self.cfg;
+        let (overlay, json) = match spec.layout {
+            Layout::Input => (o.overlay && !self.strips(), self.strips()),
+            Layout::Concepts { .. } => (false, true),
+            Layout::Picture => return vec![dir.join(format!("{name}.png"))],
+        };
+        let heatmap = o.heatmap && spec.layout == Layout::Input && !self.strips();
         [(o.png, "png"), (o.npy, "npy")]
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, ext)| dir.join(format!("{name}.{ext}")))
-            .chain((o.overlay && !self.strips()).then(|| dir.join(format!("{name}_overlay.jpg"))))
-            .chain(self.strips().then(|| dir.join(format!("{name}.json"))))
+            .chain(overlay.then(|| dir.join(format!("{name}_overlay.jpg"))))
+            .chain(heatmap.then(|| dir.join(format!("{name}_heatmap.png"))))
+            .chain(json.then(|| dir.join(format!("{name}.json"))))
             .collect()
     }
 
@@ -94,11 +116,21 @@ impl<'a> MapSink<'a> {
                 self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
             }
         }
+        for spec in &self.specs {
+            let map = a.map(&spec.dir)?;
+            match &spec.layout {
+                Layout::Input => {}
+                Layout::Concepts { names } => self.write_concepts(spec, names, s, a, map, data)?,
+                Layout::Picture => {
+                    super::maps::write_rgb01(&self.wd.path(&spec.dir).join(format!("{}.png", s.name)), map)?
+                }
+            }
+        }
         if self.strips() {
             return self.write_text(s, a, data);
         }
         let image01 = data.transform().denormalize(&s.input);
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
@@ -111,6 +143,13 @@ impl<'a> MapSink<'a> {
                 if self.cfg.overlay {
                     maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
                 }
+            }
+            if self.cfg.heatmap {
+                let title =
+                    format!("{}: {}{}", s.name, spec.dir, a.target.map_or(String::new(), |c| format!(", class {c}")));
+                let figure =
+                    super::heatmap::render(&image01, map, &self.cfg.colormap, self.cfg.heatmap_min_side, &title)?;
+                super::plot::write_image(&figure, &dir.join(format!("{}_heatmap.png", s.name)))?;
             }
             if self.cfg.npy {
                 maps::write_npy(&dir.join(format!("{}.npy", s.name)), raw)?;
@@ -125,7 +164,7 @@ impl<'a> MapSink<'a> {
     /// Text maps [1,T]: the strip PNG (50 rows, ⌊255·score/max⌋, as the original), `.npy` and `<name>.json`.
     fn write_text(&mut self, s: &Sample, a: &Attribution, data: &dyn Dataset) -> Result<()> {
         let words = data.words(s).unwrap_or_default();
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let scores = raw.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).view([1, -1]);
@@ -150,13 +189,49 @@ impl<'a> MapSink<'a> {
         Ok(())
     }
 
+    /// One score per concept [1,K]: bars (the seed's explanation plot), `.npy` and `<name>.json`
+    /// with the concepts' names: `names`, else the dataset's feature names (the concepts of a
+    /// tabular SENN are its features), else C1…CK.
+    fn write_concepts(
+        &self,
+        spec: &MapSpec,
+        names: &[String],
+        s: &Sample,
+        a: &Attribution,
+        map: &tch::Tensor,
+        data: &dyn Dataset,
+    ) -> Result<()> {
+        let dir = self.wd.path(&spec.dir);
+        let scores = Vec::<f64>::try_from(map.to_kind(tch::Kind::Double).to_device(tch::Device::Cpu).view(-1))?;
+        let names: Vec<String> = match (names.len() == scores.len(), data.words(s)) {
+            (true, _) => names.to_vec(),
+            (false, Some(w)) if w.len() == scores.len() => w,
+            _ => (1..=scores.len()).map(|k| format!("C{k}")).collect(),
+        };
+        if self.cfg.npy {
+            maps::write_npy(&dir.join(format!("{}.npy", s.name)), &map.view(-1))?;
+        }
+        if self.cfg.png {
+            let class = a.target.map_or(String::new(), |c| format!(", class {c}"));
+            let title = format!("{}: {}{class}", s.name, spec.dir);
+            super::bars::BarPlot { title, labels: names.clone(), values: scores.clone() }
+                .write(&dir.join(format!("{}.png", s.name)))?;
+        }
+        let json = serde_json::json!({ "name": s.name, "class": a.target, "concepts": names, "scores": scores });
+        crate::io::atomic::write(
+            &dir.join(format!("{}.json", s.name)),
+            serde_json::to_string_pretty(&json).expect("json").as_bytes(),
+        )
+    }
+
+    /// Images: `index.html`, every sample written so far with its maps' pictures ([`super::gallery`]).
     /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
     /// its words shaded by score (max-normalised per review); readable without a server.
-    pub fn finish(&self) -> Result<()> {
+    pub fn finish(&self, classes: &[String]) -> Result<()> {
         if !self.strips() {
-            return Ok(());
+            return super::gallery::write(self.wd.root(), &self.specs, classes);
         }
-        for spec in &self.specs {
+        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             super::text_page::write(&self.wd.path(&spec.dir), &self.wd.path(&format!("{}.html", spec.dir)))?;
         }
         Ok(())

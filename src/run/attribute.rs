@@ -102,10 +102,11 @@ impl Run {
         };
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
         let report = attr.fit_report();
-        crate::output::fit_report::write(wd.root(), &report.figures, &report.pictures)?;
+        crate::output::fit_report::write(wd.root(), &report.figures, &report.pictures, &report.tables)?;
         let precision = self.cfg.precision;
         precision.apply()?;
-        let mut sink = MapSink::new(wd, self.cfg.output.clone(), attr.outputs(), data.modality())?;
+        let specs = attr.outputs();
+        let mut sink = MapSink::new(wd, self.cfg.output.clone(), specs.clone(), data.modality())?;
         let mut summary = Summary::default();
         let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
         let pending: Vec<usize> = mine.iter().copied().filter(|&i| !sink.is_done(&data.name(i))).collect();
@@ -126,7 +127,7 @@ impl Run {
                 Ok(results) => {
                     let probs = probabilities(model.as_ref(), &batch, self.device)?;
                     for (((i, s), a), p) in samples.iter().zip(results).zip(&probs) {
-                        let e = explained(s, &a, p, model.num_classes());
+                        let e = explained(s, &a, p, model.num_classes(), &specs);
                         sink.write(*i, s, &a, &e, data.as_ref())?;
                         summary.record(s, e);
                     }
@@ -138,7 +139,7 @@ impl Run {
                         {
                             Ok(a) => {
                                 let p = probabilities(model.as_ref(), std::slice::from_ref(s), self.device)?;
-                                let e = explained(s, &a, &p[0], model.num_classes());
+                                let e = explained(s, &a, &p[0], model.num_classes(), &specs);
                                 sink.write(*i, s, &a, &e, data.as_ref())?;
                                 summary.record(s, e);
                             }
@@ -153,7 +154,7 @@ impl Run {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
-        sink.finish()?;
+        sink.finish(data.class_names())?;
         let file = match shard {
             Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
             None => "summary.json".into(),
@@ -190,11 +191,12 @@ fn explained(
     a: &crate::explanation::Attribution,
     p: &tch::Tensor,
     classes: i64,
+    specs: &[crate::explanation::MapSpec],
 ) -> crate::explanation::Explained {
     let target = a.target.unwrap_or(s.target);
     let prediction = p.argmax(0, false).int64_value(&[]);
     let prob = |c: i64| (0..p.size()[0]).contains(&c).then(|| p.double_value(&[c]));
-    let degenerate = crate::explanation::degenerate(a, classes);
+    let degenerate = crate::explanation::degenerate(a, classes, specs);
     if !degenerate.is_empty() {
         log::warn!("{}: the result says nothing: {}", s.name, degenerate.join("; "));
     }

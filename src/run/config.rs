@@ -42,6 +42,10 @@ pub struct RunConfig {
     /// Train a SENN `[model]` (its `weights` file is missing): the seed's training keys.
     #[serde(default)]
     pub train_senn: Option<crate::training::senn::TrainSennConfig>,
+    /// `tools/senn_sweep`: the SENN trained per robustness weight λ and seed, its accuracy and
+    /// explanation robustness against λ.
+    #[serde(default)]
+    pub senn_sweep: Option<super::SennSweepConfig>,
     /// Generate a COMPAS file in the seed's layout with a planted rule first, when it is not there.
     #[serde(default)]
     pub compas: Option<crate::data::compas_gen::CompasGenConfig>,

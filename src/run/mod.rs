@@ -8,10 +8,12 @@ mod config;
 mod eval_config;
 mod prepare;
 mod senn;
+mod senn_sweep;
 
 pub use attribute::{Shard, Summary, CHECKPOINTS, FIT_EVENTS};
 pub use config::{DataConfig, RunConfig};
 pub use eval_config::{EvalConfig, RoarConfig};
+pub use senn_sweep::{SennSweepConfig, SweepPoint};
 
 use crate::attributors::Attributor;
 use crate::data::{Dataset, Split, Splits};
@@ -49,6 +51,17 @@ impl Run {
         Ok(run)
     }
 
+    /// This config with `items` (`a.b=value`, as `--cfg-options`) merged over it, checked again.
+    pub fn with_options(&self, items: &[String]) -> Result<Self> {
+        let fig = items
+            .iter()
+            .try_fold(self.fig.clone(), |f, item| Ok::<_, Error>(f.merge(crate::config::CfgOption::parse(item)?)))?;
+        let cfg: RunConfig = fig.extract().map_err(|e| Error::config("<root>", e))?;
+        let run = Run { fig, cfg, device: self.device };
+        run.validate()?;
+        Ok(run)
+    }
+
     /// Checks every component table of the config (types registered, parameters parse) without
     /// touching data or weights, so a typo fails before any work starts.
     pub fn validate(&self) -> Result<()> {
@@ -78,6 +91,13 @@ impl Run {
         }
         if let Some(t) = &self.cfg.train_senn {
             t.validate().map_err(at("train_senn"))?;
+        }
+        let o = &self.cfg.output;
+        crate::config::validate::one_of("colormap", &o.colormap, &crate::output::heatmap::COLORMAPS)
+            .and_then(|_| crate::config::validate::at_least("heatmap_min_side", o.heatmap_min_side as i64, 1))
+            .map_err(at("output"))?;
+        if let Some(t) = &self.cfg.senn_sweep {
+            t.validate().map_err(at("senn_sweep"))?;
         }
         for label in self.cfg.eval.iter().flat_map(|e| e.metrics.keys()) {
             registry::check::<crate::registry::MetricKind>(&self.fig, &format!("eval.metrics.{label}"))?;

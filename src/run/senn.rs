@@ -26,13 +26,11 @@ impl Run {
         let mut net = Senn::new(&SennParams { weights: String::new(), ..p.clone() }, self.device)?;
         let (train, test) = (self.dataset("train")?, self.dataset("test")?);
         let validation = self.cfg.data.validation.as_ref().map(|_| self.dataset("validation")).transpose()?;
-        let model_table = serde_json::to_string(&SennParams { weights: String::new(), ..p }).expect("json");
-        let table = crate::registry::resolve::<crate::registry::DatasetKind>(&self.fig, "data.train")?;
-        let key = format!("{model_table}|{}|{}", crate::io::digest::text(&table.to_string()), train.len());
+        let key = self.senn_key(&p, train.as_ref())?;
         let dir = out.with_extension("checkpoints");
         let run = crate::training::senn::Run {
             cfg: tc,
-            key,
+            key: key.clone(),
             dir: Some(dir.clone()),
             device: self.device,
             scalars: Some(std::sync::Arc::new(std::sync::Mutex::new(crate::output::LazyEventWriter::new(
@@ -42,12 +40,55 @@ impl Run {
         let valid_acc = run.train(&net, train.as_ref(), validation.as_deref())?;
         let acc = accuracy(&net, test.as_ref(), tc.batch_size, self.device)?;
         crate::training::save_weights(&mut net, &out)?;
-        let report = serde_json::json!({ "test_accuracy": acc, "validation_accuracy_of_the_epochs_trained_now": valid_acc, "train_senn": tc });
+        let report = serde_json::json!({
+            "test_accuracy": acc,
+            "validation_accuracy_of_the_epochs_trained_now": valid_acc,
+            "train_senn": tc,
+            "key": trained_key(&key, tc),
+        });
         let side = out.with_extension("json");
         crate::io::atomic::write(&side, serde_json::to_string_pretty(&report).expect("json").as_bytes())?;
         log::info!("saved {} (test accuracy {acc:.4}; report {})", out.display(), side.display());
         Ok(acc)
     }
+
+    /// What the weights depend on besides `[train_senn]`: the model's table, the train split's
+    /// table, its size and its samples' names.
+    fn senn_key(&self, p: &SennParams, train: &dyn crate::data::Dataset) -> Result<String> {
+        let model_table = serde_json::to_string(&SennParams { weights: String::new(), ..p.clone() }).expect("json");
+        let table = crate::registry::resolve::<crate::registry::DatasetKind>(&self.fig, "data.train")?;
+        let names: Vec<String> = (0..train.len()).map(|i| train.name(i)).collect();
+        Ok(format!(
+            "{model_table}|{}|{}|{}",
+            crate::io::digest::text(&table.to_string()),
+            train.len(),
+            crate::io::digest::text(&names.join("/"))
+        ))
+    }
+
+    /// The test accuracy in the report beside `model.weights` when the weights there were trained
+    /// under this config (the report's key); `None` when there are no such weights or report.
+    pub fn senn_trained(&self) -> Result<Option<f64>> {
+        let (Some(tc), Some(out)) = (self.cfg.train_senn.as_ref(), self.weights_path()) else {
+            return Ok(None);
+        };
+        let side = out.with_extension("json");
+        if !out.is_file() || !side.is_file() {
+            return Ok(None);
+        }
+        let p: SennParams = self.fig.extract_inner("model").map_err(|e| Error::ConfigMsg(format!("model: {e}")))?;
+        let key = trained_key(&self.senn_key(&p, self.dataset("train")?.as_ref())?, tc);
+        let bytes = std::fs::read(&side).map_err(|e| Error::io(&side, e))?;
+        let report: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::file(&side, format!("not a SENN report: {e}")))?;
+        Ok(report["test_accuracy"].as_f64().filter(|_| report["key"].as_str() == Some(key.as_str())))
+    }
+}
+
+/// The digest of everything trained weights depend on: `key` and the settings but the log's.
+fn trained_key(key: &str, tc: &crate::training::senn::TrainSennConfig) -> String {
+    let settings = crate::training::senn::TrainSennConfig { print_freq: 0, ..tc.clone() };
+    crate::io::digest::text(&format!("{key}|{}", serde_json::to_string(&settings).expect("json")))
 }
 
 /// Top-1 accuracy on `data` in eval mode, in batches.

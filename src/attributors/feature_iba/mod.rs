@@ -251,7 +251,7 @@ impl Attributor for FeatureIba {
         self.estimate(model, data.get(Split::Estimation)?, data.identity(Split::Estimation), cx)
     }
     fn outputs(&self) -> Vec<MapSpec> {
-        vec![MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
+        vec![MapSpec::input(FEAT_MASKS, PngScale::MaxNormalised, Reduce::Sum)]
     }
     fn attribute(&mut self, model: &dyn Classifier, s: &Sample, cx: &AttributionCtx) -> Result<Attribution> {
         let x = model.embed(&s.input.to_device(cx.device).unsqueeze(0))?.squeeze_dim(0);

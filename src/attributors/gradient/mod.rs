@@ -73,7 +73,7 @@ impl<M: GradMethod> Attributor for M {
     }
     fn outputs(&self) -> Vec<MapSpec> {
         let c = self.common();
-        vec![MapSpec { dir: c.out_dir.clone(), scale: PngScale::MaxNormalised, reduce: c.reduce }]
+        vec![MapSpec::input(&c.out_dir, PngScale::MaxNormalised, c.reduce)]
     }
     fn batch_size(&self) -> usize {
         self.common().batch_size.max(1)

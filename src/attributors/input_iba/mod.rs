@@ -112,11 +112,11 @@ impl Attributor for InputIba {
     }
     fn outputs(&self) -> Vec<MapSpec> {
         let mut v = vec![
-            MapSpec { dir: FEAT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum },
-            MapSpec { dir: INPUT_MASKS.into(), scale: PngScale::Raw, reduce: Reduce::Sum },
+            MapSpec::input(FEAT_MASKS, PngScale::MaxNormalised, Reduce::Sum),
+            MapSpec::input(INPUT_MASKS, PngScale::Raw, Reduce::Sum),
         ];
         if self.p.save_gan_mask {
-            v.push(MapSpec { dir: GAN_MASKS.into(), scale: PngScale::Raw, reduce: Reduce::Sum });
+            v.push(MapSpec::input(GAN_MASKS, PngScale::Raw, Reduce::Sum));
         }
         v
     }

@@ -256,7 +256,7 @@ impl Attributor for ReadoutBottleneck {
         Ok(())
     }
     fn outputs(&self) -> Vec<MapSpec> {
-        vec![MapSpec { dir: READOUT_MASKS.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum }]
+        vec![MapSpec::input(READOUT_MASKS, PngScale::MaxNormalised, Reduce::Sum)]
     }
     fn batch_size(&self) -> usize {
         self.p.batch_size

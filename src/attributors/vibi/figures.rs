@@ -68,7 +68,7 @@ pub(super) fn grids(
         let js = js_bits(bb, &t.approximate_top_k(x));
         let strength = (js.ones_like() - js).sqrt();
         let right = bb.argmax(-1, false).eq_tensor(labels);
-        let frame = |tiles: Tensor| tile(&framed(&tiles, &right, &strength));
+        let frame = |tiles: Tensor| crate::attributors::grid::tile(&framed(&tiles, &right, &strength), COLUMNS);
         vec![
             ("vibi_test_batch".into(), frame(images.shallow_clone())),
             ("vibi_distribution".into(), frame(pi.expand([-1, 3, -1, -1], false))),
@@ -80,9 +80,7 @@ pub(super) fn grids(
 /// Tiles [B,3,h,w] upscaled to at least 56 pixels a side, each in a frame of green (right) or
 /// red (wrong) blended with white by `strength` [B].
 fn framed(tiles: &Tensor, right: &Tensor, strength: &Tensor) -> Tensor {
-    let side = tiles.size()[2];
-    let scale = (56 + side - 1) / side;
-    let tiles = tiles.upsample_nearest2d([side * scale, tiles.size()[3] * scale], None, None);
+    let tiles = crate::attributors::grid::enlarge(tiles, 56);
     let dev = tiles.device();
     let green = Tensor::from_slice(&[0.1f32, 0.75, 0.2]).to_device(dev);
     let red = Tensor::from_slice(&[0.9f32, 0.1, 0.1]).to_device(dev);
@@ -92,14 +90,4 @@ fn framed(tiles: &Tensor, right: &Tensor, strength: &Tensor) -> Tensor {
     let padded = tiles.constant_pad_nd([FRAME, FRAME, FRAME, FRAME]);
     let inside = tiles.ones_like().constant_pad_nd([FRAME, FRAME, FRAME, FRAME]);
     &padded * &inside + colour * (inside.ones_like() - &inside)
-}
-
-/// Tiles [B,3,h,w] in rows of [`COLUMNS`], one pixel of white between them: [3,H,W].
-fn tile(tiles: &Tensor) -> Tensor {
-    let b = tiles.size()[0];
-    let rows = (b + COLUMNS - 1) / COLUMNS;
-    let blank = Tensor::ones([rows * COLUMNS - b, 3, tiles.size()[2], tiles.size()[3]], (Kind::Float, tiles.device()));
-    let all = Tensor::cat(&[tiles.to_kind(Kind::Float), blank], 0).pad([0, 1, 0, 1], "constant", 1.0);
-    let (h, w) = (all.size()[2], all.size()[3]);
-    all.view([rows, COLUMNS, 3, h, w]).permute([2, 0, 3, 1, 4]).reshape([3, rows * h, COLUMNS * w])
 }

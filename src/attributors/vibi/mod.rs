@@ -245,19 +245,14 @@ impl Attributor for Vibi {
         Ok(())
     }
     fn fit_report(&self) -> FitReport {
-        FitReport {
-            figures: self.report.figures.clone(),
-            pictures: self.report.pictures.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
-        }
+        self.report.shallow_clone()
     }
     /// The top-k chunks: the explanation the approximator is scored on.
     fn main_output(&self) -> String {
         TOP_K.into()
     }
     fn outputs(&self) -> Vec<MapSpec> {
-        [DISTRIBUTION, TOP_K]
-            .map(|d| MapSpec { dir: d.into(), scale: PngScale::MaxNormalised, reduce: Reduce::Sum })
-            .to_vec()
+        [DISTRIBUTION, TOP_K].map(|d| MapSpec::input(d, PngScale::MaxNormalised, Reduce::Sum)).to_vec()
     }
     fn batch_size(&self) -> usize {
         self.p.batch_size

@@ -16,6 +16,14 @@ pub trait Conceptizer: Send {
     fn decode(&self, _z: &Tensor) -> Option<Tensor> {
         None
     }
+    /// Whether h is a posterior mean (the β-VAE).
+    fn variational(&self) -> bool {
+        false
+    }
+    /// The last encoder convolution's weights [K,C,kh,kw].
+    fn filters(&self) -> Option<Tensor> {
+        None
+    }
 }
 
 /// COMPAS: the features are the concepts (h = x, x̂ = x).
@@ -70,6 +78,9 @@ impl Conceptizer for Conv {
         let d = self.dec[1].forward(&d).relu();
         Some(self.dec[2].forward(&d).tanh())
     }
+    fn filters(&self) -> Option<Tensor> {
+        Some(self.enc[1].ws.detach().copy())
+    }
 }
 
 /// DiSENN's β-VAE: encoder 784→512→256→100 (ReLU after each), μ and log σ² from Linear(100 → K);
@@ -116,5 +127,8 @@ impl Conceptizer for Vae {
     }
     fn decode(&self, z: &Tensor) -> Option<Tensor> {
         Some(self.dec.forward(z).view([-1, 1, self.side, self.side]))
+    }
+    fn variational(&self) -> bool {
+        true
     }
 }

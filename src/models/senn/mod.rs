@@ -164,6 +164,18 @@ impl super::SelfExplaining for Senn {
         let out = tch::no_grad(|| self.parts(x, false));
         (out.h, out.theta)
     }
+    fn variational(&self) -> bool {
+        self.conceptizer.variational()
+    }
+    fn posterior(&self, x: &Tensor) -> Option<(Tensor, Tensor)> {
+        tch::no_grad(|| self.conceptizer.concepts(x, false)).vae
+    }
+    fn decode(&self, z: &Tensor) -> Option<Tensor> {
+        tch::no_grad(|| self.conceptizer.decode(z))
+    }
+    fn concept_filters(&self) -> Option<Tensor> {
+        self.conceptizer.filters()
+    }
 }
 
 impl Build<ModelKind> for Senn {
