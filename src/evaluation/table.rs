@@ -36,7 +36,7 @@ pub fn summary_table(f: &MetricsFile, labels: &[String]) -> String {
             *why.entry(w.as_str()).or_default() += 1;
         }
         let mut why: Vec<(&str, usize)> = why.into_iter().collect();
-        why.sort_by(|a, b| b.1.cmp(&a.1));
+        why.sort_by_key(|w| std::cmp::Reverse(w.1));
         let reasons: Vec<String> = why.iter().take(3).map(|(w, n)| format!("{w} ({n}×)")).collect();
         let reasons = if reasons.is_empty() { "no sample gave a value".to_string() } else { reasons.join("; ") };
         s += &format!("\n{label}: no values from its {} samples: {reasons}\n", r.evaluated.len());
