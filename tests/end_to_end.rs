@@ -137,7 +137,9 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
             String::from_utf8_lossy(&check.stderr)
         );
         let said = String::from_utf8_lossy(&check.stdout);
-        assert!(said.contains("feat_iba/loss 160") && said.contains("images 8 64x64"), "{said}");
+        let one = format!("feat_iba/loss/{} 10", names[0]);
+        assert!(said.contains(&one) && said.contains("images 8 64x64"), "{said}");
+        assert!(said.contains("feat_iba/loss_final 16"), "one final value per sample: {said}");
     }
 
     // a second run resumes: nothing is redone, the estimator is reused, a new event file starts
@@ -172,7 +174,8 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out"))
         .unwrap();
     let tags = scalar_tags(&ev);
-    assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error").count(), 16);
+    assert_eq!(tags.iter().filter(|t| *t == "ig/completeness_error_final").count(), 16, "one value per sample");
+    assert!(!tags.iter().any(|t| t.starts_with("ig/completeness_error/")), "no one-point curves");
 
     readout_killed_and_resumed_equals_uninterrupted(cwd);
 
