@@ -205,7 +205,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert!(agg["mean"].as_f64().unwrap() > 2.0, "{agg}");
     assert_eq!(metrics["metrics"]["region_perturbation"]["curves"]["morf"]["mean"].as_array().unwrap().len(), 64);
     let plot = image::open(wd.join("plots/region_perturbation.png")).unwrap();
-    assert_eq!((plot.width(), plot.height()), (720, 480));
+    assert!(plot.width() > 720 && plot.height() == 480, "the plot and its legend right of it");
     let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
     assert!(
         String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4,
