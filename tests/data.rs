@@ -189,6 +189,21 @@ fn image_folder_orders_classes_by_folder_name() {
         .unwrap()
         .to_string();
     assert!(e.contains("none") && e.contains("ImageFolder"), "{e}");
+    // a flat folder: images without labels, which only a predicted or fixed class can explain
+    let flat = d.path().join("flat");
+    save_rgb(&flat.join("b.png"), 6, 4, [10, 10, 10]);
+    save_rgb(&flat.join("a.jpg"), 6, 4, [10, 10, 10]);
+    let ds =
+        ImageFolder::new(&ImageFolderParams { root: flat, img_size: [4, 6], ..ImageFolderParams::default() }).unwrap();
+    assert_eq!(ds.len(), 2);
+    assert!(ds.class_names().is_empty());
+    let s = ds.get(0).unwrap();
+    assert_eq!((s.name.as_str(), s.target), ("a", ibex::data::UNLABELLED));
+    let vgg = common::tiny_vgg();
+    let x = tch::Tensor::zeros([3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
+    let e = ibex::attributors::Target::Label.resolve(&vgg, &x, s.target).unwrap_err().to_string();
+    assert!(e.contains("no label") && e.contains("predicted"), "{e}");
+    assert!(ibex::attributors::Target::Predicted.resolve(&vgg, &x, s.target).is_ok());
 }
 
 #[test]

@@ -379,3 +379,29 @@ fn a_libtorch_panic_is_an_error_for_the_sample() {
     assert!(e.contains("img7") && !e.contains("frame #") && e.lines().count() == 1, "{e}");
     assert_eq!(ibex::panics::guard("ok", || Ok(3)).unwrap(), 3);
 }
+
+/// One TorchScript file (input → logits) serves the methods that need no layer: its forward is the
+/// file's (here the tiny VGG's tail as a whole model, equal to the halves' tail), it offers no layer,
+/// and a method that cuts at one is told to give `head` and `tail`; a config with both forms, or
+/// with neither, is refused.
+#[test]
+fn one_torchscript_file_is_enough_for_the_methods_that_need_no_layer() {
+    use ibex::models::{TorchScript, TorchScriptParams};
+    use ibex::registry::{Build, ModelKind};
+    let p = TorchScriptParams { model: fixture("tiny_vgg_tail.ts.pt"), num_classes: 10, ..Default::default() };
+    <TorchScript as Build<ModelKind>>::validate(&p).unwrap();
+    let whole = TorchScript::new(&p, Device::Cpu).unwrap();
+    let halves = tiny_torchscript();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let z = tch::no_grad(|| halves.features(&x, "features.8").unwrap());
+    let want = tch::no_grad(|| halves.head(&z, "features.8").unwrap());
+    assert!(common::max_abs_diff(&tch::no_grad(|| whole.forward(&z)), &want) < 1e-6);
+    assert!(whole.layer_names().is_empty());
+    let e = whole.features(&z, "features.8").unwrap_err().to_string();
+    assert!(e.contains("`head` and `tail`"), "{e}");
+    let both = TorchScriptParams { head: fixture("tiny_vgg_head.ts.pt"), ..p.clone() };
+    assert!(<TorchScript as Build<ModelKind>>::validate(&both).is_err());
+    let neither = TorchScriptParams::default();
+    let e = format!("{:?}", <TorchScript as Build<ModelKind>>::validate(&neither).unwrap_err());
+    assert!(e.contains("model"), "{e}");
+}

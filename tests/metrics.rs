@@ -399,3 +399,19 @@ fn metrics_files_keep_every_map_folder_and_no_nan() {
     f.switch_to("input_masks");
     assert!(f.metrics.contains_key("m") && f.other_maps["feat_masks"].contains_key("m2"));
 }
+
+/// A metric that gave no value (EHR on images without boxes) says why under the table instead of
+/// leaving an empty row: its samples' warnings, the most frequent first, with counts.
+#[test]
+fn the_summary_says_why_a_metric_gave_no_values() {
+    use ibex::evaluation::{summary_table, MetricReport, MetricsFile};
+    let mut r = MetricReport::default();
+    for (name, w) in [("a", "no ground-truth box: skipped"), ("b", "no ground-truth box: skipped"), ("c", "odd")] {
+        r.evaluated.push(name.into());
+        r.warnings.insert(name.into(), vec![w.into()]);
+    }
+    let mut f = MetricsFile { maps: "maps".into(), ..MetricsFile::default() };
+    f.metrics.insert("ehr".into(), r);
+    let text = summary_table(&f, &["ehr".into()]);
+    assert!(text.contains("ehr: no values from its 3 samples: no ground-truth box: skipped (2×); odd (1×)"), "{text}");
+}

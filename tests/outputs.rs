@@ -99,14 +99,23 @@ fn a_line_plot_draws_its_series_axes_and_labels() {
         ],
     };
     let img = p.render();
-    assert_eq!(img.dimensions(), (720, 480));
+    assert_eq!(img.dimensions(), (720 + 12 + 50, 480), "the legend right of the frame");
     let count = |c: [u8; 3]| img.pixels().filter(|px| px.0 == c).count();
     // the first series' colour draws its line and legend; ink draws axes and text
     assert!(count([31, 119, 180]) > 500, "{}", count([31, 119, 180]));
     assert!(count([30, 30, 30]) > 2000);
+    // round ticks inside the range widened by 4%, so a curve at 1 is not hidden under the frame
+    let ((lo, hi), ticks) = ibex::output::plot::axis([0.137, 0.912].into_iter());
+    assert!((lo - (0.137 - 0.031)).abs() < 1e-12 && (hi - (0.912 + 0.031)).abs() < 1e-12);
+    assert_eq!(ticks.len(), 4);
+    for (t, want) in ticks.iter().zip([0.2, 0.4, 0.6, 0.8]) {
+        assert!((t - want).abs() < 1e-12, "{ticks:?}");
+    }
+    let (_, ticks) = ibex::output::plot::axis([-3.0, 0.0, 1.0].into_iter());
+    assert!(ticks.contains(&0.0) && ticks.contains(&-3.0) && ticks.contains(&1.0), "{ticks:?}");
     let d = tempfile::tempdir().unwrap();
     p.write(&d.path().join("sub/plot.png")).unwrap();
-    assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), 720);
+    assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), 782);
 }
 
 /// Maps read back for evaluation: a truncated `.npy` is refused naming the file (libtorch would

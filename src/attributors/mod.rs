@@ -200,6 +200,7 @@ impl Target {
     /// class for is an error naming it, not an index out of range deep in libtorch.
     pub fn resolve(self, model: &dyn Classifier, image: &Tensor, label: i64) -> Result<i64> {
         let c = match self {
+            Target::Label if label == crate::data::UNLABELLED => return Err(unlabelled()),
             Target::Label => label,
             Target::Class(c) => c,
             Target::Predicted => {
@@ -212,6 +213,7 @@ impl Target {
     /// Classes for a batch [N,C,H,W] with labels `labels`, as a [N] int64 tensor on the batch's device.
     pub fn resolve_batch(self, model: &dyn Classifier, x: &Tensor, labels: &[i64]) -> Result<Tensor> {
         let t = match self {
+            Target::Label if labels.contains(&crate::data::UNLABELLED) => return Err(unlabelled()),
             Target::Label => {
                 Tensor::from_slice(&labels.iter().map(|&l| in_range(model, l)).collect::<Result<Vec<_>>>()?)
             }
@@ -220,6 +222,14 @@ impl Target {
         };
         Ok(t.to_device(x.device()))
     }
+}
+
+fn unlabelled() -> Error {
+    Error::ConfigMsg(
+        "the sample has no label (a folder of images without class folders): set the attributor's \
+         target = \"predicted\" or a class index"
+            .into(),
+    )
 }
 
 fn in_range(model: &dyn Classifier, class: i64) -> Result<i64> {

@@ -1,4 +1,5 @@
-//! torchvision's `ImageFolder`: `<root>/<class>/<image>`, class index = sorted folder order.
+//! torchvision's `ImageFolder`: `<root>/<class>/<image>`, class index = sorted folder order; or a
+//! flat folder of images without labels (explained with `target = "predicted"`).
 use super::{find_images, require_dir, shuffle, Dataset, ImageTransform, Sample};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
@@ -77,6 +78,10 @@ impl ImageFolder {
             let target = index(k, c)?;
             items.extend(find_images(&p.root.join(c), &p.extensions)?.into_iter().map(|f| (f, target)));
         }
+        if classes.is_empty() {
+            // a flat folder: images without labels, explained for the model's prediction
+            items.extend(find_images(&p.root, &p.extensions)?.into_iter().map(|f| (f, super::UNLABELLED)));
+        }
         if !p.class_index.is_empty() {
             // class_names()[i] is the name of class i
             let n = p.class_index.values().max().map_or(0, |m| m + 1) as usize;
@@ -87,7 +92,10 @@ impl ImageFolder {
             classes = named;
         }
         if items.is_empty() {
-            return Err(Error::file(&p.root, format!("no images with extensions {:?} in class folders", p.extensions)));
+            return Err(Error::file(
+                &p.root,
+                format!("no images with extensions {:?} in class folders or in the folder itself", p.extensions),
+            ));
         }
         let mut items: Vec<(PathBuf, i64, String)> =
             items.into_iter().map(|(f, k)| (f.clone(), k, super::name_below(&p.root, &f))).collect();

@@ -100,6 +100,10 @@ pub fn box_mask_with(boxes: &[BBox], h: i64, w: i64, inclusive_end: bool) -> Ten
     m
 }
 
+/// The target of a sample without a label (a flat image folder): only `target = "predicted"` or a
+/// fixed class can explain it.
+pub const UNLABELLED: i64 = -1;
+
 /// Image files under `root` (recursively) whose extension is in `exts`, sorted by path.
 pub(crate) fn find_images(root: &Path, exts: &[String]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();

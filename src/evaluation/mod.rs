@@ -390,14 +390,15 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
         );
     }
     let mut ev = Evaluation { run, wd, cfg, model, model_digest, data, chosen: None, explainer: None };
-    let mut tb = crate::output::tensorboard::EventWriter::create(wd.root())?;
+    // made on the first value, so an evaluation that fails first leaves no empty events file
+    let mut tb = crate::output::LazyEventWriter::new(wd.root());
     for label in labels {
         let Some(report) = ev.report(label, file.metrics.get(label))? else {
             log::info!("{label}: already in {} (same parameters and samples)", out.display());
             continue;
         };
         for (k, s) in &report.aggregate {
-            tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
+            crate::logging::ScalarLog::scalar(&mut tb, &format!("eval/{label}/{k}"), 0, s.mean)?;
         }
         file.metrics.insert(label.clone(), report);
         crate::io::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;

@@ -5,9 +5,12 @@ use crate::error::Result;
 use crate::output::plot::{LinePlot, Series};
 use std::path::Path;
 
-/// Axis labels by the curves' names; Sensitivity-N's n goes on a log10 axis.
-fn axes(curve: &str) -> (&'static str, &'static str, bool) {
+/// Axis labels by the curves' names and whether the metric reads text; Sensitivity-N's n (pixels)
+/// goes on a log10 axis, the text version's fractions of words on a linear one.
+fn axes(curve: &str, text: bool) -> (&'static str, &'static str, bool) {
     match curve {
+        "insertion" | "deletion" if text => ("fraction of words perturbed", "softmax of the target", false),
+        "sensitivity_n" if text => ("fraction of words removed", "pearson correlation", false),
         "insertion" | "deletion" => ("fraction of pixels perturbed", "softmax of the target", false),
         "sensitivity_n" => ("log10 n (pixels removed)", "pearson correlation", true),
         "ssim" => ("cascade step (output layer first)", "ssim to the original map", false),
@@ -17,15 +20,20 @@ fn axes(curve: &str) -> (&'static str, &'static str, bool) {
     }
 }
 
+/// Whether the report is of a text metric (`TextInsertionDeletion`, `TextSensitivityN`).
+fn is_text(r: &MetricReport) -> bool {
+    r.params["type"].as_str().is_some_and(|t| t.starts_with("Text"))
+}
+
 fn series(name: String, curve: &str, r: &MetricReport) -> Option<Series> {
     let c = r.curves.get(curve)?;
-    let log = axes(curve).2;
+    let log = axes(curve, is_text(r)).2;
     Some(Series { name, x: c.x.iter().map(|&x| if log { x.max(1.0).log10() } else { x }).collect(), y: c.mean.clone() })
 }
 
 fn plot(title: String, rows: &[(String, &MetricReport)]) -> Option<LinePlot> {
-    let first = rows.first()?.1.curves.keys().next()?.clone();
-    let (x_label, y_label, _) = axes(&first);
+    let (_, r) = rows.first()?;
+    let (x_label, y_label, _) = axes(r.curves.keys().next()?, is_text(r));
     let mut all = Vec::new();
     for (name, r) in rows {
         for curve in r.curves.keys() {

@@ -20,13 +20,26 @@ fn cell(f: &MetricsFile, (label, key): &(String, String)) -> Option<(f64, f64, u
     f.metrics.get(label).and_then(|r| r.aggregate.get(key)).map(|s| (s.mean, s.std, s.n))
 }
 
-/// Markdown: metric, value, mean ± std, n.
+/// Markdown: metric, value, mean ± std, n; then, for each metric that gave no value, why (its
+/// samples' warnings, the most frequent first), so that an empty row is never silent.
 pub fn summary_table(f: &MetricsFile, labels: &[String]) -> String {
     let mut s = format!("maps: {}\n\n| metric | value | mean ± std | n |\n|---|---|---|---|\n", f.maps);
     for c in columns(std::iter::once(f)).iter().filter(|c| labels.contains(&c.0)) {
         if let Some((m, sd, n)) = cell(f, c) {
             s += &format!("| {} | {} | {m:.4} ± {sd:.4} | {n} |\n", c.0, c.1);
         }
+    }
+    for label in labels {
+        let Some(r) = f.metrics.get(label).filter(|r| r.aggregate.is_empty()) else { continue };
+        let mut why: std::collections::BTreeMap<&str, usize> = Default::default();
+        for w in r.warnings.values().flatten() {
+            *why.entry(w.as_str()).or_default() += 1;
+        }
+        let mut why: Vec<(&str, usize)> = why.into_iter().collect();
+        why.sort_by_key(|w| std::cmp::Reverse(w.1));
+        let reasons: Vec<String> = why.iter().take(3).map(|(w, n)| format!("{w} ({n}×)")).collect();
+        let reasons = if reasons.is_empty() { "no sample gave a value".to_string() } else { reasons.join("; ") };
+        s += &format!("\n{label}: no values from its {} samples: {reasons}\n", r.evaluated.len());
     }
     s
 }

@@ -15,6 +15,9 @@ use tch::{CModule, Tensor};
 pub struct TorchScriptParams {
     #[serde(rename = "type")]
     pub type_: String,
+    /// One TorchScript file, input [N,C,H,W] → logits: enough for the methods that need no layer
+    /// (the gradient family but Grad-CAM); leave `head` and `tail` empty then.
+    pub model: PathBuf,
     /// TorchScript file: input [N,C,H,W] → output of `layer`.
     pub head: PathBuf,
     /// TorchScript file: output of `layer` → logits [N,classes].
@@ -33,6 +36,7 @@ impl Default for TorchScriptParams {
     fn default() -> Self {
         TorchScriptParams {
             type_: "TorchScript".into(),
+            model: PathBuf::new(),
             head: PathBuf::new(),
             tail: PathBuf::new(),
             layer: "features.17".into(),
@@ -44,8 +48,7 @@ impl Default for TorchScriptParams {
 }
 
 pub struct TorchScript {
-    head: CModule,
-    tail: CModule,
+    halves: Halves,
     layer: String,
     num_classes: i64,
     readouts: Option<(CModule, Vec<String>)>,
@@ -68,11 +71,21 @@ fn load(path: &PathBuf, what: &str, device: tch::Device) -> Result<CModule> {
     Ok(m)
 }
 
+/// The model as two files cut at `layer`, or as one file that cannot be cut.
+enum Halves {
+    Cut { head: CModule, tail: CModule },
+    Whole(CModule),
+}
+
 impl TorchScript {
     pub fn new(p: &TorchScriptParams, device: tch::Device) -> Result<Self> {
+        let halves = if p.model.as_os_str().is_empty() {
+            Halves::Cut { head: load(&p.head, "head", device)?, tail: load(&p.tail, "tail", device)? }
+        } else {
+            Halves::Whole(load(&p.model, "model", device)?)
+        };
         Ok(TorchScript {
-            head: load(&p.head, "head", device)?,
-            tail: load(&p.tail, "tail", device)?,
+            halves,
             layer: p.layer.clone(),
             num_classes: p.num_classes,
             readouts: match p.readouts.as_os_str().is_empty() {
@@ -117,29 +130,53 @@ impl Classifier for TorchScript {
         Modality::Image
     }
     fn forward_t(&self, x: &Tensor, _train: bool) -> Tensor {
-        let z = Self::run(&self.head, x, "head").expect("the head runs on valid input");
-        Self::run(&self.tail, &z, "tail").expect("the tail runs on the head's output")
+        match &self.halves {
+            Halves::Whole(m) => Self::run(m, x, "model").expect("the model runs on valid input"),
+            Halves::Cut { head, tail } => {
+                let z = Self::run(head, x, "head").expect("the head runs on valid input");
+                Self::run(tail, &z, "tail").expect("the tail runs on the head's output")
+            }
+        }
     }
     fn layer_names(&self) -> Vec<String> {
-        vec![self.layer.clone()]
+        match self.halves {
+            Halves::Whole(_) => Vec::new(),
+            Halves::Cut { .. } => vec![self.layer.clone()],
+        }
+    }
+    fn check_layer(&self, layer: &str) -> Result<()> {
+        match self.halves {
+            Halves::Whole(_) => Err(Error::Model(format!(
+                "a TorchScript `model` (one file) cannot be cut at `{layer}`: give `head` and `tail` (README, \
+                 \"Your own model\") for the methods that need a layer"
+            ))),
+            Halves::Cut { .. } if layer == self.layer => Ok(()),
+            Halves::Cut { .. } => Err(Error::Model(format!("no layer `{layer}` to cut at; available: {}", self.layer))),
+        }
     }
     fn features(&self, x: &Tensor, layer: &str) -> Result<Tensor> {
         self.check_layer(layer)?;
-        Self::run(&self.head, x, "head")
+        match &self.halves {
+            Halves::Cut { head, .. } => Self::run(head, x, "head"),
+            Halves::Whole(_) => unreachable!("check_layer refuses a whole model"),
+        }
     }
     fn head(&self, z: &Tensor, layer: &str) -> Result<Tensor> {
         self.check_layer(layer)?;
         // A traced tail often starts with torchvision's in-place ReLU: on the caller's tensor it
         // would fail for a leaf that requires grad, and silently rectify the caller's feature map
         // otherwise (spec §10.3). A differentiable copy keeps both intact.
-        Self::run(&self.tail, &z.copy(), "tail")
+        match &self.halves {
+            Halves::Cut { tail, .. } => Self::run(tail, &z.copy(), "tail"),
+            Halves::Whole(_) => unreachable!("check_layer refuses a whole model"),
+        }
     }
     fn num_classes(&self) -> i64 {
         self.num_classes
     }
     fn readout_names(&self) -> Vec<String> {
         let extra = self.readouts.iter().flat_map(|(_, names)| names.iter().cloned());
-        [self.layer.clone(), super::LOGITS.to_string()].into_iter().chain(extra).collect()
+        self.layer_names().into_iter().chain([super::LOGITS.to_string()]).chain(extra).collect()
     }
     /// One call of the readouts module when it gives every asked layer; else the cut layer and the
     /// logits from the two halves.
@@ -159,6 +196,22 @@ impl Classifier for TorchScript {
 
 impl Build<ModelKind> for TorchScript {
     type Params = TorchScriptParams;
+    fn validate(p: &TorchScriptParams) -> crate::config::Checked {
+        let [whole, head, tail] = [&p.model, &p.head, &p.tail].map(|f| !f.as_os_str().is_empty());
+        if whole && (head || tail) {
+            return Err(crate::config::Invalid::new(
+                "model",
+                "give either `model` (one file) or `head` and `tail`, not both",
+            ));
+        }
+        if !(whole || head && tail) {
+            return Err(crate::config::Invalid::new(
+                "head",
+                "give `model` (one TorchScript file, input → logits) or both `head` and `tail` (cut at `layer`)",
+            ));
+        }
+        Ok(())
+    }
     fn build(p: TorchScriptParams, cx: &BuildCtx) -> Result<Box<dyn Classifier>> {
         Ok(Box::new(TorchScript::new(&p, cx.device)?))
     }

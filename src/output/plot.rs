@@ -1,5 +1,6 @@
-//! Line plots as PNG (`tools/eval`'s curves, `tools/compare`'s overlays): axes with five labelled
-//! ticks each, one colour per series, a legend, our own 5×7 font. Written atomically.
+//! Line plots as PNG (`tools/eval`'s curves, `tools/compare`'s overlays): axes with round tick
+//! values (1, 2 or 5 × 10^k apart) over the data range widened by 4%, one colour per series, the
+//! legend right of the frame, our own 5×7 font. Written atomically.
 use super::font::{draw_text, text_width};
 use crate::error::{Error, Result};
 use image::{Rgb, RgbImage};
@@ -70,11 +71,36 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// The largest tick step of 1, 2 or 5 × 10^k that puts at least four ticks in [lo, hi].
+fn nice_step(lo: f64, hi: f64) -> f64 {
+    let mag = 10f64.powf(((hi - lo) / 5.0).log10().floor());
+    let count = |step: f64| (hi / step).floor() - (lo / step).ceil() + 1.0;
+    [10.0, 5.0, 2.0, 1.0].into_iter().map(|m| m * mag).find(|&s| count(s) >= 4.0).unwrap_or(mag)
+}
+
+/// The axis: the data range widened by 4% each side (so a curve at its extreme is not hidden by
+/// the frame) and the round tick values inside it.
+pub fn axis(vals: impl Iterator<Item = f64>) -> ((f64, f64), Vec<f64>) {
+    let (lo, hi) = range(vals);
+    let pad = (hi - lo) * 0.04;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let step = nice_step(lo, hi);
+    let first = (lo / step).ceil() as i64;
+    let ticks = (first..)
+        .map(|k| k as f64 * step)
+        .take_while(|t| *t <= hi + 1e-9 * step)
+        .map(|t| if t.abs() < 1e-9 * step { 0.0 } else { t })
+        .collect();
+    ((lo, hi), ticks)
+}
+
 impl LinePlot {
     pub fn render(&self) -> RgbImage {
-        let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-        let (x0, x1) = range(self.series.iter().flat_map(|s| s.x.iter().copied()));
-        let (y0, y1) = range(self.series.iter().flat_map(|s| s.y.iter().copied()));
+        let legend = self.series.iter().map(|s| text_width(&s.name, 2) as i64).max().unwrap_or(0) + 50;
+        let w = W + legend as u32;
+        let mut img = RgbImage::from_pixel(w, H, Rgb([255, 255, 255]));
+        let ((x0, x1), x_ticks) = axis(self.series.iter().flat_map(|s| s.x.iter().copied()));
+        let ((y0, y1), y_ticks) = axis(self.series.iter().flat_map(|s| s.y.iter().copied()));
         let (pw, ph) = (W as i64 - LEFT - RIGHT, H as i64 - TOP - BOTTOM);
         let px = |x: f64| LEFT + ((x - x0) / (x1 - x0) * pw as f64).round() as i64;
         let py = |y: f64| TOP + ph - ((y - y0) / (y1 - y0) * ph as f64).round() as i64;
@@ -86,16 +112,17 @@ impl LinePlot {
         ] {
             line(&mut img, a, b, INK);
         }
-        for i in 0..5 {
-            let (xv, yv) = (x0 + (x1 - x0) * i as f64 / 4.0, y0 + (y1 - y0) * i as f64 / 4.0);
-            let (tx, ty) = (px(xv), py(yv));
+        for xv in x_ticks {
+            let (tx, xl) = (px(xv), label(xv));
             line(&mut img, (tx, TOP + ph), (tx, TOP + ph + 5), INK);
-            line(&mut img, (LEFT - 5, ty), (LEFT, ty), INK);
-            let (xl, yl) = (label(xv), label(yv));
             draw_text(&mut img, tx - text_width(&xl, 2) as i64 / 2, TOP + ph + 10, &xl, 2, INK);
+        }
+        for yv in y_ticks {
+            let (ty, yl) = (py(yv), label(yv));
+            line(&mut img, (LEFT - 5, ty), (LEFT, ty), INK);
             draw_text(&mut img, LEFT - 10 - text_width(&yl, 2) as i64, ty - 7, &yl, 2, INK);
         }
-        draw_text(&mut img, (W as i64 - text_width(&self.title, 2) as i64) / 2, 10, &self.title, 2, INK);
+        draw_text(&mut img, (w as i64 - text_width(&self.title, 2) as i64) / 2, 10, &self.title, 2, INK);
         draw_text(
             &mut img,
             LEFT + (pw - text_width(&self.x_label, 2) as i64) / 2,
@@ -116,8 +143,8 @@ impl LinePlot {
             for w in pts.windows(2) {
                 line(&mut img, w[0], w[1], c);
             }
-            let ly = TOP + 10 + 20 * k as i64;
-            let lx = LEFT + pw - 20 - text_width(&s.name, 2) as i64 - 30;
+            // the legend right of the frame, never on the data
+            let (ly, lx) = (TOP + 10 + 20 * k as i64, LEFT + pw + 12);
             line(&mut img, (lx, ly + 7), (lx + 22, ly + 7), c);
             draw_text(&mut img, lx + 28, ly, &s.name, 2, c);
         }

@@ -28,6 +28,10 @@ pub struct OutputConfig {
     pub heatmap_min_side: u32,
     /// How many samples' overlays go to TensorBoard.
     pub tensorboard_images: usize,
+    /// How many samples' per-step loss curves go to TensorBoard, each under its own tag
+    /// (`<curve>/<sample>`, steps from 0), so that they can be read one by one; every sample's final
+    /// values go to `<curve>_final`, one point per sample.
+    pub tensorboard_curves: usize,
     /// Stop at the first failing sample instead of recording it and going on.
     pub fail_fast: bool,
 }
@@ -42,6 +46,7 @@ impl Default for OutputConfig {
             colormap: "viridis".into(),
             heatmap_min_side: 224,
             tensorboard_images: 8,
+            tensorboard_curves: 16,
             fail_fast: false,
         }
     }
@@ -112,8 +117,10 @@ impl<'a> MapSink<'a> {
             if let Some(last) = curve.last() {
                 self.tb.scalar(&format!("{tag}_final"), step, *last)?;
             }
-            for (k, v) in curve.iter().enumerate() {
-                self.tb.scalar(tag, step * curve.len() as i64 + k as i64, *v)?;
+            if index < self.cfg.tensorboard_curves && curve.len() > 1 {
+                for (k, v) in curve.iter().enumerate() {
+                    self.tb.scalar(&format!("{tag}/{}", s.name), k as i64, *v)?;
+                }
             }
         }
         for spec in &self.specs {

@@ -14,7 +14,8 @@ struct Args {
     work_dir: PathBuf,
     /// Metric labels: a table [eval.metrics.<label>] of the config, or a registered metric in
     /// snake_case (insertion_deletion, sensitivity_n, ehr, pointing_game, relevance_mass,
-    /// region_perturbation); `tools/list` shows them
+    /// region_perturbation, …), or roar (retrains a classifier per fraction removed, settings in
+    /// [eval.roar]); `tools/list` shows them
     #[arg(long, num_args = 1.., required = true)]
     metric: Vec<String>,
     /// The folder of maps to evaluate (eval.maps; default: the attributor's own, e.g. input_masks for InputIBA)

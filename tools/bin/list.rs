@@ -6,4 +6,5 @@ fn main() {
     println!("dataset:    {}", names::<DatasetKind>().join(", "));
     println!("attributor: {}", names::<AttributorKind>().join(", "));
     println!("metric:     {}", names::<MetricKind>().join(", "));
+    println!("            roar (tools/eval --metric roar: retrains a classifier per fraction removed; [eval.roar])");
 }
