@@ -3,13 +3,10 @@
 //! and every map the run made as its picture (the heatmap where written, else the overlay or PNG;
 //! a concept map's bars; a figure). Self-contained, relative links, no scripts, written atomically.
 use super::sink::EXPLAINED;
+use super::text_page::escape;
 use crate::error::{Error, Result};
 use crate::explanation::{Explained, Layout, MapSpec};
 use std::path::Path;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 /// The picture of sample `name`'s map in `spec` that exists in `root`, as a relative link.
 fn picture(root: &Path, spec: &MapSpec, name: &str) -> Option<String> {

@@ -111,8 +111,7 @@ pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, tit
             out.put_pixel(bx + x, TITLE + y, Rgb(c));
         }
     }
-    let label =
-        |v: f64| if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) { format!("{v:.1e}") } else { format!("{v:.3}") };
+    use super::plot::label;
     draw_text(&mut out, (bx + BAR + 4) as i64, TITLE as i64, &label(hi), 1, INK);
     draw_text(&mut out, (bx + BAR + 4) as i64, (TITLE + ph) as i64 - 8, &label(lo), 1, INK);
     Ok(out)

@@ -50,8 +50,9 @@ fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u
     }
 }
 
-/// A tick label: few digits, scientific notation for very large or small values.
-fn label(v: f64) -> String {
+/// A number on a figure (ticks, bars, colour bars): few digits, scientific notation for very
+/// large or small values.
+pub(crate) fn label(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
         format!("{v:.1e}")
     } else {

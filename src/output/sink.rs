@@ -152,8 +152,7 @@ impl<'a> MapSink<'a> {
                 }
             }
             if self.cfg.heatmap {
-                let title =
-                    format!("{}: {}{}", s.name, spec.dir, a.target.map_or(String::new(), |c| format!(", class {c}")));
+                let title = figure_title(s, spec, a);
                 let figure =
                     super::heatmap::render(&image01, map, &self.cfg.colormap, self.cfg.heatmap_min_side, &title)?;
                 super::plot::write_image(&figure, &dir.join(format!("{}_heatmap.png", s.name)))?;
@@ -219,8 +218,7 @@ impl<'a> MapSink<'a> {
             maps::write_npy(&dir.join(format!("{}.npy", s.name)), &map.view(-1))?;
         }
         if self.cfg.png {
-            let class = a.target.map_or(String::new(), |c| format!(", class {c}"));
-            let title = format!("{}: {}{class}", s.name, spec.dir);
+            let title = figure_title(s, spec, a);
             super::bars::BarPlot { title, labels: names.clone(), values: scores.clone() }
                 .write(&dir.join(format!("{}.png", s.name)))?;
         }
@@ -243,4 +241,9 @@ impl<'a> MapSink<'a> {
         }
         Ok(())
     }
+}
+
+/// A sample's figure title: its name, the map and the class explained.
+fn figure_title(s: &Sample, spec: &MapSpec, a: &Attribution) -> String {
+    format!("{}: {}{}", s.name, spec.dir, a.target.map_or(String::new(), |c| format!(", class {c}")))
 }

@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use std::path::Path;
 
-fn escape(s: &str) -> String {
+/// Text made safe inside HTML elements and attribute values.
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
