@@ -6,8 +6,10 @@
 //! `data.test` for accuracy and for the local Lipschitz estimate of its relevances
 //! ([`crate::metrics::lipschitz`]), and the whole written as `sweep.json` and two plots.
 use super::Run;
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::fitting::{Batch, Rows};
+use crate::models::{Classifier, SelfExplaining};
 use crate::output::plot::{LinePlot, Series};
 use crate::output::WorkDir;
 use serde::{Deserialize, Serialize};
@@ -102,22 +104,25 @@ impl Run {
                 points.push((lambda, seed, weights, run));
             }
         }
-        let mut done = Vec::new();
+        let (mut done, total) = (Vec::new(), points.len());
         for (i, (lambda, seed, weights, run)) in points.into_iter().enumerate() {
-            log::info!(
-                "sweep point {}/{}: lambda {lambda:e}, seed {seed}",
-                i + 1,
-                sc.lambdas.len() * sc.seeds(0).len()
-            );
-            run.prepare()?; // the data, and the SENN when its weights are missing
-                            // weights of other settings: trained again, resuming from their checkpoints where
-                            // only the epochs differ (other settings are refused there, naming the checkpoint)
+            log::info!("sweep point {}/{total}: lambda {lambda:e}, seed {seed}", i + 1);
+            // the data, and the SENN when its weights are missing; weights of other settings are
+            // trained again, resuming from their checkpoints where only the epochs differ (other
+            // settings are refused there, naming the checkpoint)
+            run.prepare()?;
             let test_accuracy = match run.senn_trained()? {
                 Some(a) => a,
                 None => run.train_senn()?,
             };
-            let (lipschitz_mean, lipschitz_max) = run.lipschitz(&sc)?;
-            let planted_recall = run.cfg.compas.is_some().then(|| run.planted_recall()).transpose()?;
+            let (model, test) = (run.model()?, run.dataset("test")?);
+            let (lipschitz_mean, lipschitz_max) = lipschitz(model.as_ref(), test.as_ref(), &sc, run.device)?;
+            let planted_recall = run
+                .cfg
+                .compas
+                .is_some()
+                .then(|| planted_recall(model.as_ref(), test.as_ref(), run.device))
+                .transpose()?;
             done.push(SweepPoint {
                 lambda,
                 seed,
@@ -131,46 +136,51 @@ impl Run {
         write(wd, &done)?;
         Ok(done)
     }
+}
 
-    /// Mean and largest local Lipschitz estimate over the first `lipschitz_rows` test samples.
-    fn lipschitz(&self, sc: &SennSweepConfig) -> Result<(f64, f64)> {
-        let model = self.model()?;
-        let explainer = model.self_explaining().ok_or_else(|| Error::Model("not a self-explaining model".into()))?;
-        let test = self.dataset("test")?;
-        let part = Rows { data: test.as_ref(), rows: (0..test.len().min(sc.lipschitz_rows)).collect() };
-        tch::manual_seed(sc.lipschitz_seed as i64);
-        let mut all = Vec::new();
-        for at in part.batches(256) {
-            let b = Batch::load(&part, &at, self.device)?;
-            let l = crate::metrics::lipschitz::local_lipschitz(explainer, &b.x, sc.lipschitz_eps, sc.lipschitz_samples);
-            all.extend(Vec::<f64>::try_from(l.to_device(tch::Device::Cpu))?);
-        }
-        let mean = all.iter().sum::<f64>() / all.len().max(1) as f64;
-        Ok((mean, all.iter().copied().fold(0.0, f64::max)))
-    }
+fn explainer(model: &dyn Classifier) -> Result<&dyn SelfExplaining> {
+    model.self_explaining().ok_or_else(|| Error::Model("not a self-explaining model".into()))
+}
 
-    /// Recall@k of [`crate::data::compas_gen::PLANTED`] in the relevances of the predicted class,
-    /// over `data.test` (the concepts of a COMPAS SENN are its columns, in the file's order).
-    fn planted_recall(&self) -> Result<f64> {
-        use crate::data::{compas::FEATURES, compas_gen::PLANTED};
-        let model = self.model()?;
-        let explainer = model.self_explaining().ok_or_else(|| Error::Model("not a self-explaining model".into()))?;
-        let test = self.dataset("test")?;
-        let planted: Vec<i64> =
-            FEATURES.iter().enumerate().filter(|(_, f)| PLANTED.contains(f)).map(|(k, _)| k as i64).collect();
-        let planted = tch::Tensor::from_slice(&planted);
-        let (part, mut hits) = (Rows::all(test.as_ref()), 0i64);
-        for at in part.batches(256) {
-            let b = Batch::load(&part, &at, self.device)?;
-            let (h, theta) = explainer.concepts_and_relevances(&b.x);
-            let pred = theta.transpose(1, 2).matmul(&h.unsqueeze(-1)).squeeze_dim(-1).argmax(-1, false);
-            let relevance = theta.gather(2, &pred.view([-1, 1, 1]).expand([-1, theta.size()[1], 1], false), false);
-            let (_, top) = relevance.squeeze_dim(-1).abs().topk(planted.size()[0], 1, true, false);
-            let is_planted = top.unsqueeze(-1).eq_tensor(&planted.to_device(top.device()).view([1, 1, -1]));
-            hits += is_planted.sum(tch::Kind::Int64).int64_value(&[]);
-        }
-        Ok(hits as f64 / (planted.size()[0] as usize * test.len().max(1)) as f64)
+/// Mean and largest local Lipschitz estimate over the first `lipschitz_rows` test samples.
+fn lipschitz(
+    model: &dyn Classifier,
+    test: &dyn Dataset,
+    sc: &SennSweepConfig,
+    device: tch::Device,
+) -> Result<(f64, f64)> {
+    let explainer = explainer(model)?;
+    let part = Rows { data: test, rows: (0..test.len().min(sc.lipschitz_rows)).collect() };
+    tch::manual_seed(sc.lipschitz_seed as i64);
+    let mut all = Vec::new();
+    for at in part.batches(256) {
+        let b = Batch::load(&part, &at, device)?;
+        let l = crate::metrics::lipschitz::local_lipschitz(explainer, &b.x, sc.lipschitz_eps, sc.lipschitz_samples);
+        all.extend(Vec::<f64>::try_from(l.to_device(tch::Device::Cpu))?);
     }
+    let mean = all.iter().sum::<f64>() / all.len().max(1) as f64;
+    Ok((mean, all.iter().copied().fold(0.0, f64::max)))
+}
+
+/// Recall@k of [`crate::data::compas_gen::PLANTED`] in the relevances of the predicted class,
+/// over `data.test` (the concepts of a COMPAS SENN are its columns, in the file's order).
+fn planted_recall(model: &dyn Classifier, test: &dyn Dataset, device: tch::Device) -> Result<f64> {
+    use crate::data::{compas::FEATURES, compas_gen::PLANTED};
+    let explainer = explainer(model)?;
+    let planted: Vec<i64> =
+        FEATURES.iter().enumerate().filter(|(_, f)| PLANTED.contains(f)).map(|(k, _)| k as i64).collect();
+    let planted = tch::Tensor::from_slice(&planted);
+    let (part, mut hits) = (Rows::all(test), 0i64);
+    for at in part.batches(256) {
+        let b = Batch::load(&part, &at, device)?;
+        let (_, theta) = explainer.concepts_and_relevances(&b.x);
+        let pred = tch::no_grad(|| model.forward(&b.x)).argmax(-1, false);
+        let relevance = theta.gather(2, &pred.view([-1, 1, 1]).expand([-1, theta.size()[1], 1], false), false);
+        let (_, top) = relevance.squeeze_dim(-1).abs().topk(planted.size()[0], 1, true, false);
+        let is_planted = top.unsqueeze(-1).eq_tensor(&planted.to_device(top.device()).view([1, 1, -1]));
+        hits += is_planted.sum(tch::Kind::Int64).int64_value(&[]);
+    }
+    Ok(hits as f64 / (planted.size()[0] as usize * test.len().max(1)) as f64)
 }
 
 /// `sweep.json` (every point, and per λ the mean and standard deviation over seeds) and the two

@@ -24,15 +24,21 @@ pub(super) fn report(
     device: tch::Device,
 ) -> Result<FitReport> {
     let mut report = FitReport::default();
+    let mut test_h = None;
     if let Some(test) = test {
-        let (_, right) = concepts(model, test, p.batch_size, device)?;
+        let (h, right) = concepts(model, test, p.batch_size, device)?;
         report.figures.insert("test_accuracy".into(), right as f64 / test.len() as f64);
         report.figures.insert("test_samples".into(), test.len() as f64);
+        test_h = Some(h);
     }
     let Some(source) = source.filter(|_| model.modality() == Modality::Image) else {
         return Ok(report);
     };
-    let (h, _) = concepts(model, source, p.batch_size, device)?; // [N,K]
+    // prototypes from the test split reuse its concepts
+    let h = match (test, test_h) {
+        (Some(t), Some(h)) if std::ptr::addr_eq(t, source) => h,
+        _ => concepts(model, source, p.batch_size, device)?.0,
+    }; // [N,K]
     let n = (p.num_prototypes as i64).min(h.size()[0]);
     let contrast = &h * 2.0 - h.sum_dim_intlist(1, true, Kind::Float); // h_k − Σ_{j≠k} h_j
     let mut names = serde_json::Map::new();
@@ -60,9 +66,9 @@ fn concepts(model: &dyn Classifier, data: &dyn Dataset, batch: usize, device: tc
     let (mut h, mut right) = (Vec::new(), 0i64);
     for at in all.batches(batch) {
         let b = Batch::load(&all, &at, device)?;
-        let (hb, theta) = explainer.concepts_and_relevances(&b.x);
-        let logits = theta.transpose(1, 2).matmul(&hb.unsqueeze(-1)).squeeze_dim(-1);
-        right += logits.argmax(-1, false).eq_tensor(&b.y).sum(Kind::Int64).int64_value(&[]);
+        let (hb, _) = explainer.concepts_and_relevances(&b.x);
+        let pred = tch::no_grad(|| model.forward(&b.x)).argmax(-1, false);
+        right += pred.eq_tensor(&b.y).sum(Kind::Int64).int64_value(&[]);
         h.push(hb.to_device(tch::Device::Cpu));
     }
     Ok((Tensor::cat(&h, 0), right))
