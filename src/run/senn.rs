@@ -66,22 +66,22 @@ impl Run {
         ))
     }
 
-    /// The test accuracy in the report beside `model.weights` when the weights there were trained
-    /// under this config (the report's key); `None` when there are no such weights or report.
-    pub fn senn_trained(&self) -> Result<Option<f64>> {
+    /// Whether `model.weights` holds weights trained under this config (its report's key); the
+    /// report's test accuracy is not reused, as `data.test` is not in that key.
+    pub fn senn_trained(&self) -> Result<bool> {
         let (Some(tc), Some(out)) = (self.cfg.train_senn.as_ref(), self.weights_path()) else {
-            return Ok(None);
+            return Ok(false);
         };
         let side = out.with_extension("json");
         if !out.is_file() || !side.is_file() {
-            return Ok(None);
+            return Ok(false);
         }
         let p: SennParams = self.fig.extract_inner("model").map_err(|e| Error::ConfigMsg(format!("model: {e}")))?;
         let key = trained_key(&self.senn_key(&p, self.dataset("train")?.as_ref())?, tc);
         let bytes = std::fs::read(&side).map_err(|e| Error::io(&side, e))?;
         let report: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| Error::file(&side, format!("not a SENN report: {e}")))?;
-        Ok(report["test_accuracy"].as_f64().filter(|_| report["key"].as_str() == Some(key.as_str())))
+        Ok(report["key"].as_str() == Some(key.as_str()))
     }
 }
 
@@ -92,7 +92,12 @@ fn trained_key(key: &str, tc: &crate::training::senn::TrainSennConfig) -> String
 }
 
 /// Top-1 accuracy on `data` in eval mode, in batches.
-fn accuracy(net: &Senn, data: &dyn crate::data::Dataset, batch: usize, device: tch::Device) -> Result<f64> {
+pub(super) fn accuracy(
+    net: &dyn Classifier,
+    data: &dyn crate::data::Dataset,
+    batch: usize,
+    device: tch::Device,
+) -> Result<f64> {
     let mut right = 0i64;
     let all = Rows::all(data);
     for at in all.batches(batch) {

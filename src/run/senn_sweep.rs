@@ -111,11 +111,11 @@ impl Run {
             // trained again, resuming from their checkpoints where only the epochs differ (other
             // settings are refused there, naming the checkpoint)
             run.prepare()?;
-            let test_accuracy = match run.senn_trained()? {
-                Some(a) => a,
-                None => run.train_senn()?,
-            };
+            if !run.senn_trained()? {
+                run.train_senn()?;
+            }
             let (model, test) = (run.model()?, run.dataset("test")?);
+            let test_accuracy = super::senn::accuracy(model.as_ref(), test.as_ref(), tc.batch_size, run.device)?;
             let (lipschitz_mean, lipschitz_max) = lipschitz(model.as_ref(), test.as_ref(), &sc, run.device)?;
             let planted_recall = run
                 .cfg
