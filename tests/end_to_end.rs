@@ -307,25 +307,23 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     // ROAR with the ground-truth boxes as the ranking (an oracle): removing the top 30% of pixels
     // takes the objects away and retrained accuracy falls to chance (measured 0.23, 4 classes),
     // removing a random 30% leaves it high (0.75), with 3 epochs
-    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
-        .current_dir(cwd)
-        .args([
-            "--config",
-            repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
-            "--work-dir",
-            "workdirs/quickstart",
-            "--metric",
-            "roar",
-            "--cfg-options",
-            "eval.roar.maps=\"boxes\"",
-            "eval.roar.fractions=[0.3]",
-            "eval.roar.modes=[\"roar\"]",
-            "train_classifier.epochs=3",
-            "data.test.with_bbox=true",
-            "data.test.annot_root=\"data/synthetic/annotations/test/\"",
-        ])
-        .output()
-        .unwrap();
+    let roar = |options: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eval"))
+            .current_dir(cwd)
+            .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap()])
+            .args(["--work-dir", "workdirs/quickstart", "--metric", "roar", "--cfg-options"])
+            .args(options)
+            .output()
+            .unwrap()
+    };
+    let out = roar(&[
+        "eval.roar.maps=\"boxes\"",
+        "eval.roar.fractions=[0.3]",
+        "eval.roar.modes=[\"roar\"]",
+        "train_classifier.epochs=3",
+        "data.test.with_bbox=true",
+        "data.test.annot_root=\"data/synthetic/annotations/test/\"",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(wd.join("metrics.json")).unwrap()).unwrap();
@@ -337,25 +335,14 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     );
 
     // eval.num_samples limits ROAR's images too (and is part of its key): 100 train, 100 test
-    let out = Command::new(env!("CARGO_BIN_EXE_eval"))
-        .current_dir(cwd)
-        .args([
-            "--config",
-            repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
-            "--work-dir",
-            "workdirs/quickstart",
-            "--metric",
-            "roar",
-            "--cfg-options",
-            "eval.roar.maps=\"random\"",
-            "eval.roar.random_baseline=false",
-            "eval.roar.fractions=[0.3]",
-            "eval.roar.modes=[\"roar\"]",
-            "train_classifier.epochs=1",
-            "eval.num_samples=100",
-        ])
-        .output()
-        .unwrap();
+    let out = roar(&[
+        "eval.roar.maps=\"random\"",
+        "eval.roar.random_baseline=false",
+        "eval.roar.fractions=[0.3]",
+        "eval.roar.modes=[\"roar\"]",
+        "train_classifier.epochs=1",
+        "eval.num_samples=100",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.contains("ROAR: 100 train and 100 test images"), "{err}");
     let metrics: serde_json::Value =
