@@ -6,6 +6,7 @@
 //! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
 //! not recomputed; one interrupted half-way resumes from its progress in `state/`.
 mod explainer;
+pub mod grid;
 mod plots;
 mod report;
 pub mod roar;
@@ -173,7 +174,7 @@ impl<'a> Evaluation<'a> {
     /// samples.
     fn report(&mut self, label: &str, done: Option<&MetricReport>) -> Result<Option<MetricReport>> {
         if label == "roar" {
-            let params = serde_json::to_value(&self.cfg.roar).expect("json");
+            let params = roar::params(&self.cfg);
             if done.is_some_and(|r| r.params == params) {
                 return Ok(None);
             }
@@ -181,7 +182,7 @@ impl<'a> Evaluation<'a> {
                 self.ensure_explainer()?;
             }
             let ex = self.explainer.as_ref().map(|e| e as &dyn crate::metrics::Explain);
-            return roar::run(self.run, self.wd, &self.cfg.roar, self.model.as_ref(), ex).map(Some);
+            return roar::run(self.run, self.wd, &self.cfg, self.model.as_ref(), ex).map(Some);
         }
         let (fig, key) = metric_config(&self.run.fig, label);
         let params: serde_json::Value = fig.extract_inner(&key).map_err(|e| Error::config(key.clone(), e))?;
@@ -392,6 +393,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
     let mut ev = Evaluation { run, wd, cfg, model, model_digest, data, chosen: None, explainer: None };
     // made on the first value, so an evaluation that fails first leaves no empty events file
     let mut tb = crate::output::LazyEventWriter::new(wd.root());
+    let mut computed = false;
     for label in labels {
         let Some(report) = ev.report(label, file.metrics.get(label))? else {
             log::info!("{label}: already in {} (same parameters and samples)", out.display());
@@ -402,6 +404,10 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
         }
         file.metrics.insert(label.clone(), report);
         crate::io::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;
+        computed = true;
+    }
+    if computed {
+        tb.text("eval/summary", 0, &summary_table(&file, labels))?;
     }
     write_eval_plots(&file, &wd.path("plots"))?;
     Ok(file)

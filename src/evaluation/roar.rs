@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::metrics::perturb::ranks;
 use crate::metrics::Explain;
 use crate::registry::{self, BuildCtx, ModelKind};
-use crate::run::{RoarConfig, Run};
+use crate::run::Run;
 use tch::Tensor;
 
 /// A split held in memory (read once, perturbed for every fraction).
@@ -25,9 +25,19 @@ struct Split {
 }
 
 impl Split {
-    fn load(d: &dyn Dataset) -> Result<Split> {
+    /// The split in memory: all of it, or `limit` samples drawn with `seed` (in their order).
+    fn load(d: &dyn Dataset, limit: usize, seed: u64) -> Result<Split> {
+        let mut chosen: Vec<usize> = (0..d.len()).collect();
+        if limit > 0 && limit < chosen.len() {
+            let mut rng = crate::rng::SplitMix::new(seed);
+            for i in (1..chosen.len()).rev() {
+                chosen.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            chosen.truncate(limit);
+            chosen.sort_unstable();
+        }
         Ok(Split {
-            samples: (0..d.len()).map(|i| d.get(i)).collect::<Result<_>>()?,
+            samples: chosen.into_iter().map(|i| d.get(i)).collect::<Result<_>>()?,
             classes: d.class_names().to_vec(),
             transform: d.transform().clone(),
         })
@@ -121,24 +131,47 @@ fn rankings(
     out
 }
 
+/// What a ROAR report depends on besides the maps: `[eval.roar]`, and `eval.num_samples` (with
+/// its seed) when it limits the train and test images.
+pub fn params(cfg: &crate::run::EvalConfig) -> serde_json::Value {
+    let mut p = serde_json::to_value(&cfg.roar).expect("json");
+    if cfg.num_samples > 0 {
+        p["num_samples"] = cfg.num_samples.into();
+        p["num_samples_seed"] = cfg.seed.into();
+    }
+    p
+}
+
 /// Runs ROAR/KAR; the report holds `<mode>@<r>` (and `random_<mode>@<r>`) test accuracies and one
 /// curve per mode.
 pub fn run(
     run: &Run,
     wd: &crate::output::WorkDir,
-    cfg: &RoarConfig,
+    eval: &crate::run::EvalConfig,
     model: &dyn crate::models::Classifier,
     explainer: Option<&dyn Explain>,
 ) -> Result<MetricReport> {
+    let cfg = &eval.roar;
     let tc = run.cfg.train_classifier.clone().ok_or_else(|| {
         Error::ConfigMsg("ROAR/KAR retrains the classifier: the config needs a [train_classifier] table".into())
     })?;
-    let (train, test) = (Split::load(run.dataset("train")?.as_ref())?, Split::load(run.dataset("test")?.as_ref())?);
+    let (n, seed) = (eval.num_samples, eval.seed);
+    let (train, test) = (
+        Split::load(run.dataset("train")?.as_ref(), n, seed)?,
+        Split::load(run.dataset("test")?.as_ref(), n, seed ^ 1)?,
+    );
+    if n > 0 {
+        log::info!(
+            "ROAR: {} train and {} test images (eval.num_samples = {n})",
+            train.samples.len(),
+            test.samples.len()
+        );
+    }
     let mut sources = vec![cfg.maps.clone()];
     if cfg.random_baseline && cfg.maps != "random" {
         sources.push("random".into());
     }
-    let mut report = MetricReport { params: serde_json::to_value(cfg).expect("json"), ..Default::default() };
+    let mut report = MetricReport { params: params(eval), ..Default::default() };
     for source in &sources {
         let cache = wd.path("roar/maps");
         let (tr_rank, te_rank) = (

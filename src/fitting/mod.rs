@@ -162,7 +162,7 @@ impl Means {
 
 /// Where an epoch's steps stand, for the progress report.
 struct Clock {
-    bar: indicatif::ProgressBar,
+    bar: crate::logging::Progress,
     started: std::time::Instant,
     /// Steps before this call (a resumed run's).
     before: i64,
@@ -195,7 +195,7 @@ impl Fit<'_> {
         let resumed_after = at.epoch;
         let left = self.cfg.epochs.saturating_sub(at.epoch) * train.len().div_ceil(self.cfg.batch_size);
         let clock = Clock {
-            bar: crate::logging::progress(left as u64, "fit"),
+            bar: crate::logging::progress(left as u64, "fit").without_lines(),
             started: std::time::Instant::now(),
             before: at.step,
         };

@@ -68,10 +68,15 @@ const BAR: u32 = 14;
 const TITLE: u32 = 26;
 const INK: Rgb<u8> = Rgb([30, 30, 30]);
 
-/// The figure for one map: `image01` [3,H,W] in [0,1], `map` [H,W] (any range; NaN as the min).
-pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, title: &str) -> Result<RgbImage> {
-    let img = image01.to_device(tch::Device::Cpu).to_kind(Kind::Float).clamp(0.0, 1.0);
-    let (h, w) = (img.size()[1], img.size()[2]);
+/// A map resized to [h,w] and min–max normalised, row-major, with the range it spanned.
+pub struct Normalised {
+    pub heat: Vec<f64>,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// `map` [H',W'] (any range; NaN as the min) bilinearly resized to [h,w], then scaled to [0,1].
+pub fn normalised(map: &Tensor, h: i64, w: i64) -> Result<Normalised> {
     let mut m = map.to_device(tch::Device::Cpu).to_kind(Kind::Double);
     if m.size() != [h, w] {
         m = m.view([1, 1, m.size()[0], m.size()[1]]).upsample_bilinear2d([h, w], false, None, None).view([h, w]);
@@ -84,8 +89,21 @@ pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, tit
         (vals.min().double_value(&[]), vals.max().double_value(&[]))
     };
     let norm = ((m.nan_to_num(lo, Some(hi), Some(lo)) - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
-    let to_vec = |t: Tensor| Vec::<f64>::try_from(t.to_kind(Kind::Double).contiguous().view(-1));
-    let (pix, heat) = (to_vec(img)?, to_vec(norm)?);
+    Ok(Normalised { heat: Vec::<f64>::try_from(norm.contiguous().view(-1))?, lo, hi })
+}
+
+/// Half the pixel's grey level, half the heat colour: the heat over the image without hiding it.
+pub fn blend(rgb01: [f64; 3], heat: [u8; 3]) -> [u8; 3] {
+    let grey = 0.299 * rgb01[0] + 0.587 * rgb01[1] + 0.114 * rgb01[2];
+    std::array::from_fn(|k| (0.5 * grey * 255.0 + 0.5 * heat[k] as f64).round() as u8)
+}
+
+/// The figure for one map: `image01` [3,H,W] in [0,1], `map` [H,W] (any range; NaN as the min).
+pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, title: &str) -> Result<RgbImage> {
+    let img = image01.to_device(tch::Device::Cpu).to_kind(Kind::Float).clamp(0.0, 1.0);
+    let (h, w) = (img.size()[1], img.size()[2]);
+    let Normalised { heat, lo, hi } = normalised(map, h, w)?;
+    let pix = Vec::<f64>::try_from(img.to_kind(Kind::Double).contiguous().view(-1))?;
     let s = scale(h.min(w), min_side);
     let (pw, ph) = (w as u32 * s, h as u32 * s);
     let width = 3 * pw + 2 * GAP + GAP + BAR + 70;
@@ -97,8 +115,7 @@ pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, tit
             let i = (y / s) as usize * w as usize + (x / s) as usize;
             let rgb: [f64; 3] = std::array::from_fn(|c| pix[c * plane + i]);
             let c = colour(colormap, heat[i]);
-            let grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-            let blend: [u8; 3] = std::array::from_fn(|k| (0.5 * grey * 255.0 + 0.5 * c[k] as f64).round() as u8);
+            let blend = blend(rgb, c);
             out.put_pixel(x, TITLE + y, Rgb(rgb.map(|v| (v * 255.0).round() as u8)));
             out.put_pixel(pw + GAP + x, TITLE + y, Rgb(c));
             out.put_pixel(2 * (pw + GAP) + x, TITLE + y, Rgb(blend));

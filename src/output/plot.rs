@@ -158,10 +158,16 @@ impl LinePlot {
 }
 
 /// A rendered figure as PNG, atomically, its folder made if missing.
-pub fn write_image(img: &RgbImage, path: &Path) -> Result<()> {
+/// The image encoded as PNG (in memory, for a file or a TensorBoard event).
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| Error::file(path, e.to_string()))?;
+        .map_err(|e| Error::Data(format!("encoding a PNG: {e}")))?;
+    Ok(bytes)
+}
+
+pub fn write_image(img: &RgbImage, path: &Path) -> Result<()> {
+    let bytes = png_bytes(img).map_err(|e| Error::file(path, e.to_string()))?;
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }

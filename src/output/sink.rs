@@ -26,8 +26,9 @@ pub struct OutputConfig {
     /// viridis, inferno, jet or gray.
     pub colormap: String,
     pub heatmap_min_side: u32,
-    /// How many samples' overlays go to TensorBoard.
-    pub tensorboard_images: usize,
+    /// How many samples of every class (the label; the prediction where there is none) have their
+    /// heatmaps in TensorBoard's Images tab.
+    pub tensorboard_images_per_class: usize,
     /// How many samples' per-step loss curves go to TensorBoard, each under its own tag
     /// (`<curve>/<sample>`, steps from 0), so that they can be read one by one; every sample's final
     /// values go to `<curve>_final`, one point per sample.
@@ -45,7 +46,7 @@ impl Default for OutputConfig {
             heatmap: true,
             colormap: "viridis".into(),
             heatmap_min_side: 224,
-            tensorboard_images: 8,
+            tensorboard_images_per_class: 2,
             tensorboard_curves: 16,
             fail_fast: false,
         }
@@ -63,12 +64,14 @@ pub struct MapSink<'a> {
     /// Images get overlays; 1-D inputs (text) get one score per element, written as a 50-row strip
     /// PNG (the original's format) and `<name>.json` (words and scores) instead.
     modality: Modality,
+    /// Samples of each class whose heatmaps went to TensorBoard so far.
+    tb_images: std::collections::HashMap<i64, usize>,
 }
 
 impl<'a> MapSink<'a> {
     /// Starts a new TensorBoard event file in the work dir.
     pub fn new(wd: &'a WorkDir, cfg: OutputConfig, specs: Vec<MapSpec>, modality: Modality) -> Result<Self> {
-        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs, modality })
+        Ok(MapSink { tb: EventWriter::create(wd.root())?, wd, cfg, specs, modality, tb_images: Default::default() })
     }
 
     fn strips(&self) -> bool {
@@ -137,25 +140,29 @@ impl<'a> MapSink<'a> {
             return self.write_text(s, a, data);
         }
         let image01 = data.transform().denormalize(&s.input);
+        let class = if explained.label >= 0 { explained.label } else { explained.prediction };
+        let shown = self.tb_images.entry(class).or_insert(0);
+        let to_tensorboard = *shown < self.cfg.tensorboard_images_per_class;
+        *shown += usize::from(to_tensorboard);
         for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
             let raw = a.map(&spec.dir)?;
             let dir = self.wd.path(&spec.dir);
             let map = &spec.reduce.apply(raw);
-            let to_tensorboard = index < self.cfg.tensorboard_images;
-            if to_tensorboard || self.cfg.overlay {
-                let overlay = maps::overlay(&image01, map);
-                if to_tensorboard {
-                    self.tb.image(&format!("{}/{}", spec.dir, s.name), step, &overlay)?;
-                }
-                if self.cfg.overlay {
-                    maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &overlay)?;
-                }
+            if self.cfg.overlay {
+                maps::write_rgb(&dir.join(format!("{}_overlay.jpg", s.name)), &maps::overlay(&image01, map))?;
             }
-            if self.cfg.heatmap {
+            if self.cfg.heatmap || to_tensorboard {
                 let title = figure_title(s, spec, a);
                 let figure =
                     super::heatmap::render(&image01, map, &self.cfg.colormap, self.cfg.heatmap_min_side, &title)?;
-                super::plot::write_image(&figure, &dir.join(format!("{}_heatmap.png", s.name)))?;
+                if self.cfg.heatmap {
+                    super::plot::write_image(&figure, &dir.join(format!("{}_heatmap.png", s.name)))?;
+                }
+                if to_tensorboard {
+                    let png = super::plot::png_bytes(&figure)?;
+                    let (w, h) = figure.dimensions();
+                    self.tb.image_png(&format!("{}/{}", spec.dir, s.name), step, h as i32, w as i32, png)?;
+                }
             }
             if self.cfg.npy {
                 maps::write_npy(&dir.join(format!("{}.npy", s.name)), raw)?;

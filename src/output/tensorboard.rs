@@ -37,7 +37,10 @@ pub struct Summary {
 pub struct SummaryValue {
     #[prost(string, tag = "1")]
     pub tag: String,
-    #[prost(oneof = "Payload", tags = "2, 4")]
+    /// Which TensorBoard plugin shows a tensor payload (`text` for Markdown).
+    #[prost(message, optional, tag = "9")]
+    pub metadata: Option<SummaryMetadata>,
+    #[prost(oneof = "Payload", tags = "2, 4, 8")]
     pub payload: Option<Payload>,
 }
 
@@ -47,7 +50,37 @@ pub enum Payload {
     SimpleValue(f32),
     #[prost(message, tag = "4")]
     Image(Image),
+    #[prost(message, tag = "8")]
+    Tensor(TensorProto),
 }
+
+/// `tensorflow.SummaryMetadata`: the plugin that reads the value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SummaryMetadata {
+    #[prost(message, optional, tag = "1")]
+    pub plugin_data: Option<PluginData>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PluginData {
+    #[prost(string, tag = "1")]
+    pub plugin_name: String,
+}
+
+/// `tensorflow.TensorProto`, as far as a string scalar needs it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorProto {
+    /// 7 = DT_STRING.
+    #[prost(int32, tag = "1")]
+    pub dtype: i32,
+    #[prost(message, optional, tag = "2")]
+    pub tensor_shape: Option<TensorShape>,
+    #[prost(bytes = "vec", repeated, tag = "8")]
+    pub string_val: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorShape {}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Image {
@@ -92,15 +125,32 @@ impl EventWriter {
     }
 
     pub fn scalar(&mut self, tag: &str, step: i64, value: f64) -> Result<()> {
-        self.summary(step, SummaryValue { tag: tag.into(), payload: Some(Payload::SimpleValue(value as f32)) })
+        self.summary(step, value_of(tag, Payload::SimpleValue(value as f32)))
     }
 
     /// A [3,H,W] u8 image, stored as PNG (height and width as given, never transposed).
     pub fn image(&mut self, tag: &str, step: i64, rgb_u8: &tch::Tensor) -> Result<()> {
         let size = rgb_u8.size();
         let png = super::maps::png_bytes(rgb_u8)?;
-        let img = Image { height: size[1] as i32, width: size[2] as i32, colorspace: 3, encoded_image_string: png };
-        self.summary(step, SummaryValue { tag: tag.into(), payload: Some(Payload::Image(img)) })
+        self.image_png(tag, step, size[1] as i32, size[2] as i32, png)
+    }
+
+    /// An RGB image already encoded as PNG.
+    pub fn image_png(&mut self, tag: &str, step: i64, height: i32, width: i32, png: Vec<u8>) -> Result<()> {
+        let img = Image { height, width, colorspace: 3, encoded_image_string: png };
+        self.summary(step, value_of(tag, Payload::Image(img)))
+    }
+
+    /// Markdown for TensorBoard's Text tab (tables render as tables).
+    pub fn text(&mut self, tag: &str, step: i64, markdown: &str) -> Result<()> {
+        let tensor = TensorProto {
+            dtype: 7,
+            tensor_shape: Some(TensorShape {}),
+            string_val: vec![markdown.as_bytes().to_vec()],
+        };
+        let mut v = value_of(tag, Payload::Tensor(tensor));
+        v.metadata = Some(SummaryMetadata { plugin_data: Some(PluginData { plugin_name: "text".into() }) });
+        self.summary(step, v)
     }
 
     fn summary(&mut self, step: i64, v: SummaryValue) -> Result<()> {
@@ -132,14 +182,28 @@ impl LazyEventWriter {
     }
 }
 
+impl LazyEventWriter {
+    fn writer(&mut self) -> Result<&mut EventWriter> {
+        match self.writer {
+            Some(ref mut w) => Ok(w),
+            None => Ok(self.writer.insert(EventWriter::create(&self.dir)?)),
+        }
+    }
+
+    /// Markdown for TensorBoard's Text tab, in the file made on the first value.
+    pub fn text(&mut self, tag: &str, step: i64, markdown: &str) -> Result<()> {
+        self.writer()?.text(tag, step, markdown)
+    }
+}
+
 impl crate::logging::ScalarLog for LazyEventWriter {
     fn scalar(&mut self, tag: &str, step: i64, value: f64) -> Result<()> {
-        let w = match self.writer.as_mut() {
-            Some(w) => w,
-            None => self.writer.insert(EventWriter::create(&self.dir)?),
-        };
-        w.scalar(tag, step, value)
+        self.writer()?.scalar(tag, step, value)
     }
+}
+
+fn value_of(tag: &str, payload: Payload) -> SummaryValue {
+    SummaryValue { tag: tag.into(), metadata: None, payload: Some(payload) }
 }
 
 fn wall_time() -> f64 {

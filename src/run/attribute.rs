@@ -111,7 +111,7 @@ impl Run {
         let mine: Vec<usize> = (0..data.len()).filter(|&i| shard.is_none_or(|s| i % s.count == s.index)).collect();
         let pending: Vec<usize> = mine.iter().copied().filter(|&i| !sink.is_done(&data.name(i))).collect();
         summary.skipped = mine.len() - pending.len();
-        let bar = crate::logging::progress(mine.len() as u64, "attribution");
+        let bar = crate::logging::progress(mine.len() as u64, "attribution").every(std::time::Duration::from_secs(2));
         bar.inc(summary.skipped as u64);
         for chunk in pending.chunks(attr.batch_size().max(1)) {
             let mut samples = Vec::new();
@@ -151,7 +151,7 @@ impl Run {
                     self.failed(&mut summary, samples.first().map(|(_, s)| s.name.clone()).unwrap_or_default(), e)?
                 }
             }
-            bar.inc(chunk.len() as u64);
+            bar.inc_named(chunk.len() as u64, &chunk.last().map(|&i| data.name(i)).unwrap_or_default());
         }
         bar.finish_and_clear();
         sink.finish(data.class_names())?;

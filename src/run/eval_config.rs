@@ -12,7 +12,8 @@ pub struct EvalConfig {
     pub maps: String,
     /// `png` (the original's evaluation reads the 8-bit PNGs) or `npy` (the float maps).
     pub map_format: MapFormat,
-    /// Evaluate a random subset of this many samples (0 = all), drawn with `seed`.
+    /// Evaluate a random subset of this many samples (0 = all), drawn with `seed`; ROAR retrains on
+    /// this many train images and tests on this many test images.
     pub num_samples: usize,
     pub seed: u64,
     /// Keep only samples whose softmax on the target is at least this (the original filters with

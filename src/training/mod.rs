@@ -120,7 +120,7 @@ pub fn train(
     let mut history = Vec::new();
     for epoch in 0..cfg.epochs {
         let perm = Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu));
-        let bar = crate::logging::progress(n as u64, &format!("epoch {}", epoch + 1));
+        let bar = crate::logging::progress(n as u64, &format!("epoch {}", epoch + 1)).without_lines();
         let mut loss_sum = 0.0;
         for start in (0..n).step_by(cfg.batch_size as usize) {
             let len = cfg.batch_size.min(n - start);

@@ -1,6 +1,7 @@
 //! `tools/compare workdirs/a workdirs/b … [--csv out.csv]`: one table of every metric in the work
 //! dirs' `metrics.json` (methods as rows), as Markdown on stdout, optionally CSV, and with
-//! `--plots DIR` one PNG per curve metric with a line per work dir.
+//! `--plots DIR` one PNG per curve metric with a line per work dir; `--grid DIR` draws the same
+//! images' maps in one column per work dir (PNG and HTML), and needs no metrics.
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
@@ -16,11 +17,36 @@ struct Args {
     /// Write one PNG plot per curve metric into this folder
     #[arg(long)]
     plots: Option<PathBuf>,
+    /// Draw the same images' maps side by side, one column per work dir, into DIR/grid.png and DIR/grid.html
+    #[arg(long, value_name = "DIR")]
+    grid: Option<PathBuf>,
+    /// Rows of the grid: the first N samples every work dir has a map of
+    #[arg(long, default_value_t = 16)]
+    grid_samples: usize,
+    /// The grid's colour map: viridis, inferno, jet or gray
+    #[arg(long, default_value = "viridis")]
+    colormap: String,
 }
 
 fn main() -> anyhow::Result<()> {
     ibex::cli::start();
     let a = Args::parse();
+    if let Some(d) = &a.grid {
+        anyhow::ensure!(
+            ibex::output::heatmap::COLORMAPS.contains(&a.colormap.as_str()),
+            "--colormap {}: expected one of {:?}",
+            a.colormap,
+            ibex::output::heatmap::COLORMAPS
+        );
+        let opts =
+            ibex::evaluation::grid::GridOptions { samples: a.grid_samples, colormap: a.colormap.clone(), cell: 128 };
+        ibex::evaluation::grid::write_grid(&a.work_dirs, d, &opts)
+            .with_context(|| format!("drawing the grid into {}", d.display()))?;
+        println!("grid: {} and {}", d.join("grid.png").display(), d.join("grid.html").display());
+        if a.work_dirs.iter().all(|w| !w.join("metrics.json").is_file()) {
+            return Ok(());
+        }
+    }
     let rows = a
         .work_dirs
         .iter()

@@ -8,12 +8,14 @@ command -v cargo >/dev/null || { echo "ibex: cargo not found; install the Rust t
 LIBTORCH=$("$root/tools/lib/libtorch.sh")
 export LIBTORCH
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# only the tool asked for: the others are built (in seconds) when first used
 if [[ ! -x "$root/target/release/$tool" ]]; then
-  echo "ibex setup: building the release binaries (first time: about 3 minutes on 2 cores)" >&2
-  cargo build --release --bins --manifest-path "$root/Cargo.toml" >&2
+  [[ -f "$root/target/release/libibex.rlib" ]] ||
+    echo "ibex setup: building the library and tools/$tool (first time only: about 6 minutes on 2 cores)" >&2
+  cargo build --release --bin "$tool" --manifest-path "$root/Cargo.toml" >&2
 else
   log=$(mktemp)
-  cargo build --release --bins --quiet --manifest-path "$root/Cargo.toml" 2>"$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  cargo build --release --bin "$tool" --quiet --manifest-path "$root/Cargo.toml" 2>"$log" || { cat "$log" >&2; rm -f "$log"; exit 1; }
   rm -f "$log"
 fi
 exec "$root/target/release/$tool" "$@"
