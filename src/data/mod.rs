@@ -158,6 +158,17 @@ pub(crate) fn shuffle<T>(v: &mut [T], seed: u64) {
     }
 }
 
+/// `limit` of `items` drawn with `seed` ([`shuffle`]), kept in their order; all of them when
+/// `limit` is 0 or not below their count.
+pub(crate) fn subset(mut items: Vec<usize>, limit: usize, seed: u64) -> Vec<usize> {
+    if limit > 0 && limit < items.len() {
+        shuffle(&mut items, seed);
+        items.truncate(limit);
+        items.sort_unstable();
+    }
+    items
+}
+
 pub(crate) fn require_dir(path: &Path, what: &str) -> Result<()> {
     if path.is_dir() {
         Ok(())

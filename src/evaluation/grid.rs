@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use crate::explanation::Explained;
 use crate::output::font::draw_text;
-use crate::output::heatmap::{blend, colour, normalised};
+use crate::output::gallery::class_label;
+use crate::output::heatmap::{blend, colour, normalised, scale, Normalised};
 use crate::output::plot::png_bytes;
 use crate::output::text_page::escape;
 use crate::output::MapFormat;
@@ -75,11 +76,11 @@ pub fn write_grid(work_dirs: &[PathBuf], out: &Path, opts: &GridOptions) -> Resu
     std::fs::create_dir_all(&cells).map_err(|e| Error::io(&cells, e))?;
     let mut grid_rows = Vec::new();
     for (i, name) in &rows {
-        let image01 = data.transform().denormalize(&data.get(*i)?.input);
-        let mut row = vec![cell(&image01, None, &opts.colormap, opts.cell)?];
+        let image = Pixels::of(&data.transform().denormalize(&data.get(*i)?.input))?;
+        let mut row = vec![image.cell(None, &opts.colormap, opts.cell)];
         for c in &columns {
             let map = MapFormat::Png.load(&MapFormat::Png.path(&c.maps, name))?;
-            row.push(cell(&image01, Some(&map), &opts.colormap, opts.cell)?);
+            row.push(image.cell(Some(&normalised(&map, image.h, image.w)?), &opts.colormap, opts.cell));
         }
         for (k, img) in row.iter().enumerate() {
             let f = cells.join(format!("{name}_{k}.png"));
@@ -93,22 +94,34 @@ pub fn write_grid(work_dirs: &[PathBuf], out: &Path, opts: &GridOptions) -> Resu
     crate::io::atomic::write(&out.join("grid.html"), html(&rows, &titles, &explained, data.class_names()).as_bytes())
 }
 
-/// The image (no map) or the map's heat blended over it, each pixel a `s`×`s` block.
-fn cell(image01: &tch::Tensor, map: Option<&tch::Tensor>, colormap: &str, min_side: u32) -> Result<RgbImage> {
-    let img = image01.to_device(tch::Device::Cpu).to_kind(Kind::Double).clamp(0.0, 1.0);
-    let (h, w) = (img.size()[1], img.size()[2]);
-    let pix = Vec::<f64>::try_from(img.contiguous().view(-1))?;
-    let heat = map.map(|m| normalised(m, h, w)).transpose()?;
-    let s = (min_side as u64).div_ceil(h.min(w).max(1) as u64).max(1) as u32;
-    let plane = (h * w) as usize;
-    Ok(RgbImage::from_fn(w as u32 * s, h as u32 * s, |x, y| {
-        let i = (y / s) as usize * w as usize + (x / s) as usize;
-        let rgb: [f64; 3] = std::array::from_fn(|c| pix[c * plane + i]);
-        Rgb(match &heat {
-            Some(n) => blend(rgb, colour(colormap, n.heat[i])),
-            None => rgb.map(|v| (v * 255.0).round() as u8),
+/// A row's image in [0,1], channel-major, read once for all of its cells.
+struct Pixels {
+    pix: Vec<f64>,
+    h: i64,
+    w: i64,
+}
+
+impl Pixels {
+    fn of(image01: &tch::Tensor) -> Result<Pixels> {
+        let img = image01.to_device(tch::Device::Cpu).to_kind(Kind::Double).clamp(0.0, 1.0);
+        let (h, w) = (img.size()[1], img.size()[2]);
+        Ok(Pixels { pix: Vec::<f64>::try_from(img.contiguous().view(-1))?, h, w })
+    }
+
+    /// The image (no map) or the map's heat blended over it, each pixel an `s`×`s` block.
+    fn cell(&self, heat: Option<&Normalised>, colormap: &str, min_side: u32) -> RgbImage {
+        let (h, w) = (self.h, self.w);
+        let s = scale(h.min(w), min_side);
+        let plane = (h * w) as usize;
+        RgbImage::from_fn(w as u32 * s, h as u32 * s, |x, y| {
+            let i = (y / s) as usize * w as usize + (x / s) as usize;
+            let rgb: [f64; 3] = std::array::from_fn(|c| self.pix[c * plane + i]);
+            Rgb(match heat {
+                Some(n) => blend(rgb, colour(colormap, n.heat[i])),
+                None => rgb.map(|v| (v * 255.0).round() as u8),
+            })
         })
-    }))
+    }
 }
 
 /// The rows of cells under a header of column titles (cut to the cell's width).
@@ -136,10 +149,7 @@ fn compose(rows: &[Vec<RgbImage>], titles: &[&str]) -> RgbImage {
 
 /// The page: a row per sample with what it explains (from the first work dir), a column per method.
 fn html(rows: &[(usize, String)], titles: &[&str], explained: &Path, classes: &[String]) -> String {
-    let class = |c: i64| match usize::try_from(c).ok().and_then(|i| classes.get(i)) {
-        Some(n) => format!("{c} ({})", escape(n)),
-        None => c.to_string(),
-    };
+    let class = |c: i64| class_label(c, classes);
     let mut s = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ibex: maps side by side</title>\n<style>\
          body{font-family:sans-serif;margin:1.5em} table{border-collapse:collapse} \

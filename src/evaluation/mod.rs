@@ -10,6 +10,7 @@ pub mod grid;
 mod plots;
 mod report;
 pub mod roar;
+mod samples;
 mod table;
 
 pub use crate::output::MapFormat;
@@ -19,13 +20,13 @@ pub use report::{CurveMean, MetricReport, MetricsFile, Stat};
 pub use table::{compare, summary_table};
 
 use crate::error::{Error, Result};
+use crate::logging::ScalarLog;
 use crate::metrics::{EvalSample, Metric};
 use crate::modality::Modality;
 use crate::output::workdir::WorkDir;
 use crate::registry::{self, BuildCtx, MetricKind};
 use crate::run::Run;
 use figment::providers::Serialized;
-use serde::Deserialize;
 
 /// `insertion_deletion` → `InsertionDeletion`.
 fn type_name(label: &str) -> String {
@@ -37,99 +38,6 @@ fn type_name(label: &str) -> String {
 pub fn metric_config(fig: &figment::Figment, label: &str) -> (figment::Figment, String) {
     let key = format!("eval.metrics.{label}");
     (fig.clone().join(Serialized::default(&format!("{key}.type"), type_name(label))), key)
-}
-
-/// The names of the samples to evaluate: those with a map, subset and confidence filter applied.
-fn select(
-    run: &Run,
-    wd: &WorkDir,
-    cfg: &EvalConfig,
-    model: &dyn crate::models::Classifier,
-    data: &dyn crate::data::Dataset,
-) -> Result<Vec<usize>> {
-    let dir = &wd.path(&cfg.maps);
-    let mut with_map: Vec<usize> =
-        (0..data.len()).filter(|&i| cfg.map_format.path(dir, &data.name(i)).is_file()).collect();
-    if with_map.is_empty() {
-        return Err(Error::file(
-            dir,
-            format!(
-                "no {:?} maps of the attribution split here: run tools/train first, or set eval.maps / eval.map_format",
-                cfg.map_format
-            ),
-        ));
-    }
-    if with_map.len() < data.len() {
-        log::warn!(
-            "{} of {} samples have no map in {}; evaluating the others",
-            data.len() - with_map.len(),
-            data.len(),
-            dir.display()
-        );
-    }
-    if cfg.num_samples > 0 && cfg.num_samples < with_map.len() {
-        let mut rng = crate::rng::SplitMix::new(cfg.seed);
-        for i in (1..with_map.len()).rev() {
-            with_map.swap(i, rng.below(i as u64 + 1) as usize);
-        }
-        with_map.truncate(cfg.num_samples);
-        with_map.sort_unstable();
-    }
-    if cfg.min_confidence > 0.0 {
-        let file = (!cfg.scores_file.as_os_str().is_empty()).then(|| read_scores(&cfg.scores_file)).transpose()?;
-        let mut keep = Vec::new();
-        for i in with_map {
-            let p = match &file {
-                Some(f) => {
-                    let name = data.name(i);
-                    *f.get(&name)
-                        .ok_or_else(|| Error::file(&cfg.scores_file, format!("no score for sample `{name}`")))?
-                }
-                None => {
-                    let s = data.get(i)?;
-                    let x = model.embed(&s.input.unsqueeze(0).to_device(run.device))?;
-                    let target = explained_target(wd, &s)?;
-                    tch::no_grad(|| model.forward(&x).softmax(-1, tch::Kind::Float)).double_value(&[0, target])
-                }
-            };
-            if p >= cfg.min_confidence {
-                keep.push(i);
-            }
-        }
-        log::info!("{} samples with target confidence ≥ {}", keep.len(), cfg.min_confidence);
-        with_map = keep;
-    }
-    Ok(with_map)
-}
-
-/// What `tools/train` recorded of sample `name` (`explained/<name>.json`); `None` for maps made
-/// before that record existed.
-fn explained(wd: &WorkDir, name: &str) -> Result<Option<crate::explanation::Explained>> {
-    let path = wd.path(&format!("{}/{name}.json", crate::output::sink::EXPLAINED));
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| Error::file(&path, format!("not a record of a sample: {e}"))),
-        Err(_) => Ok(None),
-    }
-}
-
-/// The class sample `s`'s maps explain; the dataset's label for maps made before that was recorded.
-fn explained_target(wd: &WorkDir, s: &crate::data::Sample) -> Result<i64> {
-    Ok(explained(wd, &s.name)?.map_or(s.target, |e| e.target))
-}
-
-/// The original's scores file: sample name → the model's softmax on its target (`pred`).
-fn read_scores(path: &std::path::Path) -> Result<std::collections::HashMap<String, f64>> {
-    #[derive(Deserialize)]
-    struct Entry {
-        pred: f64,
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let raw: std::collections::HashMap<String, Entry> = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::file(path, format!("not a scores file ({{name: {{\"target\": int, \"pred\": float}}}}): {e}"))
-    })?;
-    Ok(raw.into_iter().map(|(k, v)| (k, v.pred)).collect())
 }
 
 /// What the metrics of one `tools/eval` call share; the sample list and the explainer are made on
@@ -213,12 +121,12 @@ impl<'a> Evaluation<'a> {
     /// The samples to evaluate, chosen, digested and their records read on first use.
     fn chosen(&mut self) -> Result<&Chosen> {
         if self.chosen.is_none() {
-            let indices = select(self.run, self.wd, &self.cfg, self.model.as_ref(), self.data.as_ref())?;
+            let indices = samples::select(self.run, self.wd, &self.cfg, self.model.as_ref(), self.data.as_ref())?;
             let names: Vec<String> = indices.iter().map(|&i| self.data.name(i)).collect();
             let source = self.source(&names)?;
             let mut records = std::collections::HashMap::new();
             for n in &names {
-                if let Some(e) = explained(self.wd, n)? {
+                if let Some(e) = samples::explained(self.wd, n)? {
                     records.insert(n.clone(), e);
                 }
             }
@@ -400,7 +308,7 @@ pub fn evaluate(run: &Run, wd: &WorkDir, labels: &[String]) -> Result<MetricsFil
             continue;
         };
         for (k, s) in &report.aggregate {
-            crate::logging::ScalarLog::scalar(&mut tb, &format!("eval/{label}/{k}"), 0, s.mean)?;
+            tb.scalar(&format!("eval/{label}/{k}"), 0, s.mean)?;
         }
         file.metrics.insert(label.clone(), report);
         crate::io::atomic::write(&out, serde_json::to_string_pretty(&file).expect("json").as_bytes())?;

@@ -27,15 +27,7 @@ struct Split {
 impl Split {
     /// The split in memory: all of it, or `limit` samples drawn with `seed` (in their order).
     fn load(d: &dyn Dataset, limit: usize, seed: u64) -> Result<Split> {
-        let mut chosen: Vec<usize> = (0..d.len()).collect();
-        if limit > 0 && limit < chosen.len() {
-            let mut rng = crate::rng::SplitMix::new(seed);
-            for i in (1..chosen.len()).rev() {
-                chosen.swap(i, rng.below(i as u64 + 1) as usize);
-            }
-            chosen.truncate(limit);
-            chosen.sort_unstable();
-        }
+        let chosen = crate::data::subset((0..d.len()).collect(), limit, seed);
         Ok(Split {
             samples: chosen.into_iter().map(|i| d.get(i)).collect::<Result<_>>()?,
             classes: d.class_names().to_vec(),

@@ -17,6 +17,14 @@ fn picture(root: &Path, spec: &MapSpec, name: &str) -> Option<String> {
     candidates.iter().map(|ext| format!("{}/{name}{ext}", spec.dir)).find(|rel| root.join(rel).is_file())
 }
 
+/// Class `c` for a page: `3 (cat)` where `classes` names it, else `3` (HTML-escaped).
+pub(crate) fn class_label(c: i64, classes: &[String]) -> String {
+    match usize::try_from(c).ok().and_then(|i| classes.get(i)) {
+        Some(n) => format!("{c} ({})", escape(n)),
+        None => c.to_string(),
+    }
+}
+
 /// Writes `<root>/index.html` for the maps of `specs`; `classes` names the class indices.
 pub fn write(root: &Path, specs: &[MapSpec], classes: &[String]) -> Result<()> {
     let dir = root.join(EXPLAINED);
@@ -27,10 +35,7 @@ pub fn write(root: &Path, specs: &[MapSpec], classes: &[String]) -> Result<()> {
         Err(_) => return Ok(()),
     };
     files.sort();
-    let class = |c: i64| match usize::try_from(c).ok().and_then(|i| classes.get(i)) {
-        Some(n) => format!("{c} ({})", escape(n)),
-        None => c.to_string(),
-    };
+    let class = |c: i64| class_label(c, classes);
     let mut html = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ibex run</title>\n<style>\
          body{font-family:sans-serif;margin:1.5em} table{border-collapse:collapse} \

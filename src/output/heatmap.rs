@@ -58,7 +58,7 @@ pub fn colour(name: &str, v: f64) -> [u8; 3] {
 }
 
 /// Pixels of a panel side: at least `min_side`, a whole multiple of the input's.
-fn scale(side: i64, min_side: u32) -> u32 {
+pub fn scale(side: i64, min_side: u32) -> u32 {
     let side = side.max(1);
     ((min_side as i64 + side - 1) / side).max(1) as u32
 }

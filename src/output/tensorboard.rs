@@ -180,9 +180,7 @@ impl LazyEventWriter {
     pub fn new(dir: &Path) -> Self {
         LazyEventWriter { dir: dir.to_path_buf(), writer: None }
     }
-}
 
-impl LazyEventWriter {
     fn writer(&mut self) -> Result<&mut EventWriter> {
         match self.writer {
             Some(ref mut w) => Ok(w),
