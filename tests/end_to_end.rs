@@ -241,6 +241,8 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert!(table.contains("| relevance_mass | mass_vs_uniform |") && table.contains("| ehr |"), "{table}");
     let plot = image::open(wd.join("plots/region_perturbation.png")).unwrap();
     assert!(plot.width() > 720 && plot.height() == 480, "the plot and its legend right of it");
+    let svg = std::fs::read_to_string(wd.join("plots/region_perturbation.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "the plot as SVG beside the PNG");
     let out = eval(&repo("configs/quickstart_feature_iba.toml"), "workdirs/quickstart", "feat_masks");
     assert!(
         String::from_utf8_lossy(&out.stderr).matches("already in").count() == 4,

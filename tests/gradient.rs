@@ -277,6 +277,33 @@ fn smoothgrad_with_zero_noise_is_the_wrapped_method() {
     assert!(max_abs_diff(&a, &plain) > 1e-4);
 }
 
+/// The noisy copies go through the base method together, `internal_batch_size` images a call;
+/// copy d's noise does not depend on the call it is in, so one copy per call (the loop before)
+/// and all copies at once give the same map, up to float rounding in the larger batch.
+#[test]
+fn smoothgrad_is_the_same_whatever_the_internal_batch() {
+    let _rng = rng_lock();
+    let vgg = tiny_vgg();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let base = BaseMethod::Saliency(SaliencyParams { abs: false, ..Default::default() });
+    let with = |internal_batch_size: usize| {
+        let p = NoiseTunnelParams {
+            kind: TunnelKind::Vargrad,
+            noise_level: 0.15,
+            samples: 7,
+            base: base.clone(),
+            internal_batch_size,
+            ..Default::default()
+        };
+        run(&NoiseTunnel::from_params(p), &vgg, &x, 3)
+    };
+    let one_by_one = with(1);
+    for b in [3, 64] {
+        let got = with(b);
+        assert!(max_abs_diff(&got, &one_by_one) < 1e-6 * one_by_one.abs().max().double_value(&[]), "{b}");
+    }
+}
+
 fn noise_tunnel(kind: TunnelKind, noise_level: f64, samples: usize, base: BaseMethod) -> NoiseTunnel {
     NoiseTunnel::from_params(NoiseTunnelParams { kind, noise_level, samples, base, ..Default::default() })
 }

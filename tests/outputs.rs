@@ -86,6 +86,14 @@ fn tensorboard_events_round_trip_with_non_square_images() {
     assert!(read_events(&path).unwrap_err().to_string().contains("CRC"));
 }
 
+/// The text elements of an SVG, trimmed (plotters writes each on a line of its own).
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_string()))
+        .collect()
+}
+
 #[test]
 fn a_line_plot_draws_its_series_axes_and_labels() {
     use ibex::output::plot::{LinePlot, Series};
@@ -93,29 +101,100 @@ fn a_line_plot_draws_its_series_axes_and_labels() {
         title: "deletion".into(),
         x_label: "fraction".into(),
         y_label: "softmax".into(),
+        x_log: false,
         series: vec![
             Series { name: "a".into(), x: vec![0.0, 0.5, 1.0], y: vec![1.0, 0.4, 0.1] },
             Series { name: "b".into(), x: vec![0.0, 1.0], y: vec![f64::NAN, 0.5] },
         ],
     };
-    let img = p.render();
-    assert_eq!(img.dimensions(), (720 + 12 + 50, 480), "the legend right of the frame");
-    let count = |c: [u8; 3]| img.pixels().filter(|px| px.0 == c).count();
-    // the first series' colour draws its line and legend; ink draws axes and text
-    assert!(count([31, 119, 180]) > 500, "{}", count([31, 119, 180]));
-    assert!(count([30, 30, 30]) > 2000);
-    // round ticks inside the range widened by 4%, so a curve at 1 is not hidden under the frame
-    let ((lo, hi), ticks) = ibex::output::plot::axis([0.137, 0.912].into_iter());
-    assert!((lo - (0.137 - 0.031)).abs() < 1e-12 && (hi - (0.912 + 0.031)).abs() < 1e-12);
-    assert_eq!(ticks.len(), 4);
-    for (t, want) in ticks.iter().zip([0.2, 0.4, 0.6, 0.8]) {
-        assert!((t - want).abs() < 1e-12, "{ticks:?}");
+    let img = p.render().unwrap();
+    let (w, h) = img.dimensions();
+    assert_eq!(h, 480);
+    assert!(w > 720 && w < 720 + 100, "the legend right of the frame: {w}");
+    let count = |c: [u8; 3], x0: u32, x1: u32| {
+        img.enumerate_pixels().filter(|(x, _, px)| px.0 == c && (x0..x1).contains(x)).count()
+    };
+    // the first series' colour draws its line (inside the plot) and its legend (right of it)
+    assert!(count([31, 119, 180], 0, 720) > 500, "{}", count([31, 119, 180], 0, 720));
+    assert!(count([31, 119, 180], 720, w) > 20, "the legend's line");
+    // the frame and tick labels in ink, the labels anti-aliased (grey levels between ink and white)
+    assert!(count([30, 30, 30], 0, 720) > 800);
+    let greys = img.pixels().filter(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2] && (60..200).contains(&p.0[0])).count();
+    assert!(greys > 200, "real font rendering is anti-aliased: {greys}");
+    // the SVG is a vector figure with its text as text
+    let svg = p.svg().unwrap();
+    let texts = svg_texts(&svg);
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline") && svg.contains("DejaVu Sans"), "{svg:.300}");
+    for t in ["deletion", "softmax", "fraction", "0.5", "a", "b"] {
+        assert!(texts.iter().any(|x| x == t), "{t} not among {texts:?}");
     }
-    let (_, ticks) = ibex::output::plot::axis([-3.0, 0.0, 1.0].into_iter());
-    assert!(ticks.contains(&0.0) && ticks.contains(&-3.0) && ticks.contains(&1.0), "{ticks:?}");
+    // the data range widened by 4% either side, so a curve at 1 is not hidden under the frame
+    let (lo, hi) = ibex::output::plot::padded([0.137, 0.912].into_iter(), false);
+    assert!((lo - (0.137 - 0.031)).abs() < 1e-12 && (hi - (0.912 + 0.031)).abs() < 1e-12);
+    let (lo, hi) = ibex::output::plot::padded([1.0, 100.0, 0.0, -1.0].into_iter(), true);
+    assert!((lo.log10() + 0.08).abs() < 1e-12 && (hi.log10() - 2.08).abs() < 1e-12, "decades, non-positive left out");
     let d = tempfile::tempdir().unwrap();
     p.write(&d.path().join("sub/plot.png")).unwrap();
-    assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), 782);
+    assert_eq!(image::open(d.path().join("sub/plot.png")).unwrap().width(), w);
+    assert_eq!(std::fs::read_to_string(d.path().join("sub/plot.svg")).unwrap(), svg);
+}
+
+/// A log x axis (Sensitivity-N's n, SENN's λ) puts its ticks at decades and labels them by value.
+#[test]
+fn a_log_axis_labels_decades() {
+    use ibex::output::plot::{LinePlot, Series};
+    let p = LinePlot {
+        title: "sensitivity".into(),
+        x_label: "n".into(),
+        y_label: "r".into(),
+        x_log: true,
+        series: vec![Series { name: "m".into(), x: vec![1.0, 10.0, 100.0, 1000.0], y: vec![0.1, 0.3, 0.2, 0.4] }],
+    };
+    let texts = svg_texts(&p.svg().unwrap());
+    for tick in ["1", "10", "100", "1000"] {
+        assert!(texts.iter().any(|x| x == tick), "{tick} not among {texts:?}");
+    }
+}
+
+/// SENN's bar chart: positive bars blue, negative red, each concept's name and value as text.
+#[test]
+fn a_bar_plot_draws_signed_bars_with_names_and_values() {
+    use ibex::output::bars::BarPlot;
+    let p = BarPlot {
+        title: "relevance".into(),
+        labels: vec!["age".into(), "priors".into(), "sex".into()],
+        values: vec![0.5, -0.25, 0.0],
+    };
+    let img = p.render().unwrap();
+    let count = |c: [u8; 3]| img.pixels().filter(|px| px.0 == c).count();
+    let (blue, red) = (count([31, 119, 180]), count([214, 39, 40]));
+    assert!(blue > 0 && red > 0, "{blue} {red}");
+    assert!((blue as f64 / red as f64 - 2.0).abs() < 0.25, "bar length proportional to |value|: {blue} vs {red}");
+    // the first concept on top: the blue bar lies above the red one
+    let rows = |c: [u8; 3]| img.enumerate_pixels().filter(|(_, _, px)| px.0 == c).map(|(_, y, _)| y).min().unwrap();
+    assert!(rows([31, 119, 180]) < rows([214, 39, 40]));
+    let d = tempfile::tempdir().unwrap();
+    p.write(&d.path().join("bars.png")).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(d.path().join("bars.svg")).unwrap());
+    for t in ["age", "priors", "sex", "0.5", "-0.25", "0", "relevance"] {
+        assert!(texts.iter().any(|x| x == t), "{t} not among {texts:?}");
+    }
+}
+
+/// Labels drawn into our own images (heatmap titles, grid headers) use the embedded font, cut with
+/// an ellipsis to the room they have.
+#[test]
+fn text_is_drawn_anti_aliased_and_cut_to_fit() {
+    use ibex::output::font::{draw_text, fit, text_width};
+    let mut img = image::RgbImage::from_pixel(200, 30, image::Rgb([255, 255, 255]));
+    draw_text(&mut img, 2, 2, "Saliency 0.93", 16.0, image::Rgb([0, 0, 0]));
+    let inked = img.pixels().filter(|p| p.0[0] < 128).count();
+    let partial = img.pixels().filter(|p| (30..225).contains(&p.0[0])).count();
+    assert!(inked > 60 && partial > 30, "{inked} {partial}");
+    assert!(text_width("WWW", 16.0) > text_width("iii", 16.0), "proportional widths");
+    assert_eq!(fit("short", 13.0, 200), "short");
+    let cut = fit("integrated_gradients_smoothgrad", 13.0, 80);
+    assert!(cut.ends_with('…') && text_width(&cut, 13.0) <= 80, "{cut}");
 }
 
 /// Maps read back for evaluation: a truncated `.npy` is refused naming the file (libtorch would

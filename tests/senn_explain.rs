@@ -247,6 +247,7 @@ fn the_sweep_trains_a_senn_per_lambda_and_seed_and_reuses_them() {
     assert_eq!(result["by_lambda"].as_array().unwrap().len(), 2);
     for plot in ["accuracy_vs_lambda.png", "robustness_vs_lambda.png"] {
         image::open(wd.join(plot)).unwrap();
+        assert!(std::fs::read_to_string(wd.join(plot).with_extension("svg")).unwrap().contains("<polyline"));
     }
     // the planted columns' recall@3 as the rows' own relevance files give it
     let first = tmp.path().join(points[0]["weights"].as_str().unwrap());

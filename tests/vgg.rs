@@ -30,6 +30,26 @@ fn logits_features_and_gradient_match_pytorch() {
     assert!(max_abs_diff(&xg.grad(), &want_g) < 1e-6);
 }
 
+/// A frozen Vgg runs its convolutions channels-last on the CPU: the same PyTorch values to the same
+/// tolerance, features and gradients handed out as plain NCHW tensors (a `view` on them works).
+#[test]
+fn a_frozen_vgg_runs_channels_last_and_still_matches_pytorch() {
+    let mut vgg = common::tiny_vgg();
+    vgg.freeze();
+    let x = Tensor::read_npy(fixture("tiny_vgg_input.npy")).unwrap();
+    let want = Tensor::read_npy(fixture("tiny_vgg_logits.npy")).unwrap();
+    assert!(max_abs_diff(&tch::no_grad(|| vgg.forward(&x)), &want) < 1e-5);
+    let f8 = tch::no_grad(|| vgg.features(&x, "features.8")).unwrap();
+    assert!(f8.is_contiguous(), "features leave the model NCHW");
+    let _ = f8.view([-1]);
+    assert!(max_abs_diff(&f8, &Tensor::read_npy(fixture("tiny_vgg_features8.npy")).unwrap()) < 1e-5);
+    let targets = Tensor::from_slice(&vec![3i64; x.size()[0] as usize]);
+    let (g, _) = ibex::attributors::gradient::input_gradients(&vgg, &x, &targets, Default::default()).unwrap();
+    assert!(g.is_contiguous());
+    let want_g = Tensor::read_npy(fixture("tiny_vgg_input_grad_class3.npy")).unwrap();
+    assert!(max_abs_diff(&g, &want_g) < 1e-6);
+}
+
 #[test]
 fn layer_names_follow_torchvision() {
     let vgg = Vgg::new(

@@ -100,9 +100,10 @@ pub struct BatchReport {
     pub batch_size: usize,
 }
 
-/// Times the config's attributor on `n` attribution images, one at a time and in its batches
-/// (after one warm-up call).
-pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
+/// Times the config's attributor on `n` attribution images, one at a time and in its batches,
+/// each after a warm-up call of its shape (oneDNN sets up kernels per shape); each figure is the
+/// fastest of `repeat` passes, since on a shared machine the slower passes measure the neighbours.
+pub fn run_batched(run: &Run, n: usize, repeat: usize) -> Result<BatchReport> {
     let mut model = run.model()?;
     model.freeze();
     let mut attr = run.attributor()?;
@@ -110,25 +111,24 @@ pub fn run_batched(run: &Run, n: usize) -> Result<BatchReport> {
     let data = run.dataset("attribution")?;
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
-    attr.attribute(model.as_ref(), &samples[0], &cx)?;
-    let sync = || {
-        if let tch::Device::Cuda(i) = run.device {
-            tch::Cuda::synchronize(i as i64);
-        }
-    };
-    let t = Instant::now();
-    for s in &samples {
-        attr.attribute(model.as_ref(), s, &cx)?;
-    }
-    sync();
-    let single = t.elapsed().as_secs_f64() / samples.len() as f64;
     let bs = attr.batch_size();
-    let t = Instant::now();
-    for chunk in samples.chunks(bs) {
-        attr.attribute_batch(model.as_ref(), chunk, &cx)?;
-    }
-    sync();
-    let batched = t.elapsed().as_secs_f64() / samples.len() as f64;
+    let mut pass = |batch: usize| -> Result<f64> {
+        attr.attribute_batch(model.as_ref(), &samples[..batch.min(samples.len())], &cx)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeat.max(1) {
+            let t = Instant::now();
+            for chunk in samples.chunks(batch) {
+                attr.attribute_batch(model.as_ref(), chunk, &cx)?;
+            }
+            if let tch::Device::Cuda(i) = run.device {
+                tch::Cuda::synchronize(i as i64);
+            }
+            best = best.min(t.elapsed().as_secs_f64() / samples.len() as f64);
+        }
+        Ok(best)
+    };
+    let single = pass(1)?;
+    let batched = pass(bs)?;
     let method: String = run.fig.extract_inner("attributor.type").unwrap_or_default();
     Ok(BatchReport {
         device: format!("{:?}", run.device),

@@ -5,7 +5,7 @@
 //! explained and the prediction of each row).
 use crate::error::{Error, Result};
 use crate::explanation::Explained;
-use crate::output::font::draw_text;
+use crate::output::font::{draw_text, fit};
 use crate::output::gallery::class_label;
 use crate::output::heatmap::{blend, colour, normalised, scale, Normalised};
 use crate::output::plot::png_bytes;
@@ -124,7 +124,7 @@ impl Pixels {
     }
 }
 
-/// The rows of cells under a header of column titles (cut to the cell's width).
+/// The rows of cells under a header of column titles (cut to the cell's width, with "…").
 fn compose(rows: &[Vec<RgbImage>], titles: &[&str]) -> RgbImage {
     let (cw, ch) = rows[0][0].dimensions();
     let cols = rows[0].len() as u32;
@@ -133,10 +133,8 @@ fn compose(rows: &[Vec<RgbImage>], titles: &[&str]) -> RgbImage {
         HEADER + rows.len() as u32 * (ch + GAP) + GAP,
         Rgb([255, 255, 255]),
     );
-    let fits = (cw / 6).max(1) as usize;
     for (k, t) in titles.iter().enumerate() {
-        let t: String = t.chars().take(fits).collect();
-        draw_text(&mut out, (GAP + k as u32 * (cw + GAP)) as i64, 6, &t, 1, INK);
+        draw_text(&mut out, (GAP + k as u32 * (cw + GAP)) as i64, 4, &fit(t, 13.0, cw), 13.0, INK);
     }
     for (r, row) in rows.iter().enumerate() {
         for (k, img) in row.iter().enumerate() {

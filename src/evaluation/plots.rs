@@ -1,18 +1,19 @@
-//! The PNG plots of the curve metrics: `<work dir>/plots/<metric>.png` from `tools/eval` (the
-//! sample-mean curves), `<dir>/<metric>.png` from `tools/compare` (one line per work dir and curve).
+//! The plots of the curve metrics, PNG and SVG: `<work dir>/plots/<metric>.{png,svg}` from
+//! `tools/eval` (the sample-mean curves), `<dir>/<metric>.{png,svg}` from `tools/compare` (one line
+//! per work dir and curve).
 use super::{MetricReport, MetricsFile};
 use crate::error::Result;
 use crate::output::plot::{LinePlot, Series};
 use std::path::Path;
 
-/// Axis labels by the curves' names and whether the metric reads text; Sensitivity-N's n (pixels)
-/// goes on a log10 axis, the text version's fractions of words on a linear one.
+/// Axis labels by the curves' names and whether the metric reads text; Sensitivity-N's n (pixels,
+/// spanning decades) goes on a log axis, the text version's fractions of words on a linear one.
 fn axes(curve: &str, text: bool) -> (&'static str, &'static str, bool) {
     match curve {
         "insertion" | "deletion" if text => ("fraction of words perturbed", "softmax of the target", false),
         "sensitivity_n" if text => ("fraction of words removed", "pearson correlation", false),
         "insertion" | "deletion" => ("fraction of pixels perturbed", "softmax of the target", false),
-        "sensitivity_n" => ("log10 n (pixels removed)", "pearson correlation", true),
+        "sensitivity_n" => ("n (pixels removed)", "pearson correlation", true),
         "ssim" => ("cascade step (output layer first)", "ssim to the original map", false),
         "morf" | "lerf" => ("fraction of tiles removed", "softmax - clean softmax", false),
         "selectivity" => ("fraction of patches removed", "softmax of the target", false),
@@ -27,13 +28,12 @@ fn is_text(r: &MetricReport) -> bool {
 
 fn series(name: String, curve: &str, r: &MetricReport) -> Option<Series> {
     let c = r.curves.get(curve)?;
-    let log = axes(curve, is_text(r)).2;
-    Some(Series { name, x: c.x.iter().map(|&x| if log { x.max(1.0).log10() } else { x }).collect(), y: c.mean.clone() })
+    Some(Series { name, x: c.x.clone(), y: c.mean.clone() })
 }
 
 fn plot(title: String, rows: &[(String, &MetricReport)]) -> Option<LinePlot> {
     let (_, r) = rows.first()?;
-    let (x_label, y_label, _) = axes(r.curves.keys().next()?, is_text(r));
+    let (x_label, y_label, x_log) = axes(r.curves.keys().next()?, is_text(r));
     let mut all = Vec::new();
     for (name, r) in rows {
         for curve in r.curves.keys() {
@@ -47,10 +47,10 @@ fn plot(title: String, rows: &[(String, &MetricReport)]) -> Option<LinePlot> {
             all.extend(series(n, curve, r));
         }
     }
-    Some(LinePlot { title, x_label: x_label.into(), y_label: y_label.into(), series: all })
+    Some(LinePlot { title, x_label: x_label.into(), y_label: y_label.into(), x_log, series: all })
 }
 
-/// One plot per metric of `file` that has curves, into `dir/<metric>.png`.
+/// One plot per metric of `file` that has curves, into `dir/<metric>.{png,svg}`.
 pub fn write_eval_plots(file: &MetricsFile, dir: &Path) -> Result<()> {
     for (label, r) in &file.metrics {
         if let Some(p) = plot(
@@ -63,7 +63,7 @@ pub fn write_eval_plots(file: &MetricsFile, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One plot per metric across the work dirs, into `dir/<metric>.png`.
+/// One plot per metric across the work dirs, into `dir/<metric>.{png,svg}`.
 pub fn write_compare_plots(rows: &[(String, MetricsFile)], dir: &Path) -> Result<()> {
     let labels: std::collections::BTreeSet<&String> = rows.iter().flat_map(|(_, f)| f.metrics.keys()).collect();
     for label in labels {

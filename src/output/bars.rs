@@ -1,10 +1,13 @@
-//! Horizontal bar charts as PNG: one named bar per concept (SENN's explanation plot, spec peers
-//! §2.8: the seed's `create_barplot`, blue above zero, red below), scaled symmetrically about zero
-//! so that the sign of each bar is read at a glance.
-use super::font::{draw_text, text_width};
-use super::plot::label;
+//! Horizontal bar charts as PNG and SVG: one named bar per concept (SENN's explanation plot, spec
+//! peers §2.8: the seed's `create_barplot`, blue above zero, red below), scaled symmetrically
+//! about zero so that the sign of each bar is read at a glance, each value printed at its bar.
+use super::font::{text_width, FAMILY};
+use super::plot::{drawing, label, render_with, svg_with, write_image, write_svg, COLOURS, INK};
 use crate::error::Result;
-use image::{Rgb, RgbImage};
+use image::RgbImage;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
 pub struct BarPlot {
@@ -13,50 +16,78 @@ pub struct BarPlot {
     pub values: Vec<f64>,
 }
 
-const ROW: u32 = 26;
-const BAR_W: u32 = 360;
-const MARGIN: u32 = 14;
-const TOP: u32 = 40;
-const INK: Rgb<u8> = Rgb([30, 30, 30]);
-const POSITIVE: Rgb<u8> = Rgb([31, 119, 180]);
-const NEGATIVE: Rgb<u8> = Rgb([214, 39, 40]);
-
-fn fill(img: &mut RgbImage, x0: u32, x1: u32, y0: u32, y1: u32, c: Rgb<u8>) {
-    for y in y0..y1.min(img.height()) {
-        for x in x0..x1.min(img.width()) {
-            img.put_pixel(x, y, c);
-        }
-    }
-}
+const ROW: u32 = 30;
+const BAR_W: u32 = 420;
+const TOP: u32 = 48;
+const LABEL_PX: f32 = 15.0;
+const VALUE_PX: f32 = 13.0;
 
 impl BarPlot {
-    /// The chart: labels on the left, bars about a zero line in the middle, each value at its bar.
-    pub fn render(&self) -> RgbImage {
-        let label_w = self.labels.iter().map(|l| text_width(l, 2)).max().unwrap_or(0);
-        let value_w = self.values.iter().map(|v| text_width(&label(*v), 1)).max().unwrap_or(0);
-        let w = (MARGIN * 3 + label_w + BAR_W + 2 * value_w).max(text_width(&self.title, 2) + 2 * MARGIN);
-        let h = TOP + ROW * self.values.len() as u32 + MARGIN;
-        let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-        draw_text(&mut img, MARGIN as i64, 12, &self.title, 2, INK);
-        let scale = self.values.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs()));
-        let left = MARGIN * 2 + label_w + value_w;
-        let zero = left + BAR_W / 2;
-        for (k, (name, &v)) in self.labels.iter().zip(&self.values).enumerate() {
-            let y = TOP + ROW * k as u32;
-            draw_text(&mut img, MARGIN as i64, y as i64 + 5, name, 2, INK);
-            let len =
-                if scale > 0.0 && v.is_finite() { (v.abs() / scale * (BAR_W / 2) as f64).round() as u32 } else { 0 };
-            let (x0, x1, c) = if v >= 0.0 { (zero, zero + len, POSITIVE) } else { (zero - len, zero, NEGATIVE) };
-            fill(&mut img, x0, x1, y + 4, y + ROW - 4, c);
-            let text = label(v);
-            let tx = if v >= 0.0 { x1 as i64 + 4 } else { x0 as i64 - 4 - text_width(&text, 1) as i64 };
-            draw_text(&mut img, tx, y as i64 + 9, &text, 1, INK);
-        }
-        fill(&mut img, zero, zero + 1, TOP - 4, h - MARGIN + 4, INK);
-        img
+    /// The figure's size: the label column, the bars with room for their values, the title.
+    pub fn size(&self) -> (u32, u32) {
+        let label_w = self.labels.iter().map(|l| text_width(l, LABEL_PX)).max().unwrap_or(0);
+        let w = (label_w + BAR_W + 60).max(text_width(&self.title, 20.0) + 40);
+        (w, TOP + ROW * self.values.len().max(1) as u32 + 20)
     }
 
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        root.fill(&WHITE).map_err(drawing)?;
+        let n = self.values.len();
+        let m = self.values.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs()));
+        // room either side for the value printed past the longest bar
+        let m = if m > 0.0 { m * 1.3 } else { 1.0 };
+        let label_w = self.labels.iter().map(|l| text_width(l, LABEL_PX)).max().unwrap_or(0);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 20))
+            .margin(12)
+            .y_label_area_size(label_w + 14)
+            .x_label_area_size(0)
+            .build_cartesian_2d(-m..m, (0..n as i32).into_segmented())
+            .map_err(drawing)?;
+        // the first concept on top: row k sits at segment n-1-k
+        let name = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) => self.labels.get(n - 1 - *i as usize).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(n)
+            .y_label_formatter(&name)
+            .label_style((FAMILY, LABEL_PX as f64))
+            .axis_style(WHITE)
+            .draw()
+            .map_err(drawing)?;
+        let (blue, red) = (COLOURS[0], COLOURS[1]);
+        for (k, &v) in self.values.iter().enumerate() {
+            let row = (n - 1 - k) as i32;
+            let v = if v.is_finite() { v } else { 0.0 };
+            let (lo, hi) = (SegmentValue::Exact(row), SegmentValue::Exact(row + 1));
+            let colour = if v >= 0.0 { blue } else { red };
+            chart.draw_series([Rectangle::new([(0.0, lo), (v, hi)], colour.filled())]).map_err(drawing)?;
+            let text = label(v);
+            // the value just past the bar's end, on its side of zero
+            let (at, anchor) = if v >= 0.0 { (v + m * 0.02, HPos::Left) } else { (v - m * 0.02, HPos::Right) };
+            let style = (FAMILY, VALUE_PX as f64).into_font().color(&INK).pos(Pos::new(anchor, VPos::Center));
+            chart.draw_series([Text::new(text, (at, SegmentValue::CenterOf(row)), style)]).map_err(drawing)?;
+        }
+        chart
+            .draw_series([PathElement::new(
+                vec![(0.0, SegmentValue::Exact(0)), (0.0, SegmentValue::Exact(n as i32))],
+                INK,
+            )])
+            .map_err(drawing)?;
+        root.present().map_err(drawing)
+    }
+
+    pub fn render(&self) -> Result<RgbImage> {
+        render_with(self.size(), |root| self.draw(root))
+    }
+
+    /// `path` (PNG) and the same chart as SVG beside it.
     pub fn write(&self, path: &Path) -> Result<()> {
-        super::plot::write_image(&self.render(), path)
+        write_image(&self.render()?, path)?;
+        write_svg(&svg_with(self.size(), |root| self.draw(root))?, path)
     }
 }

@@ -1,83 +1,85 @@
-//! A 5×7 bitmap font for the labels of our PNG plots, so that they need no system fonts (the
-//! machines this runs on may have none). Lowercase letters, digits and the punctuation that metric
-//! names and numbers use; capitals are drawn as lowercase, anything else as '?'.
+//! DejaVu Sans, embedded (the `dejavu` crate's bytes), for every label ibex draws: the machines
+//! this runs on may have no system fonts, and a figure's text must read the same everywhere.
+//! [`draw_text`] rasterises into our own images (heatmap titles, colour-bar values, grid headers);
+//! [`register_for_plots`] hands the same font to `plotters` for the line and bar plots.
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
+use std::sync::{LazyLock, Once};
 
-fn glyph(c: char) -> [u8; 7] {
-    match c.to_ascii_lowercase() {
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        'a' => [0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F],
-        'b' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
-        'c' => [0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E],
-        'd' => [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
-        'e' => [0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E],
-        'f' => [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
-        'g' => [0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E],
-        'h' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
-        'i' => [0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E],
-        'j' => [0x02, 0, 0x06, 0x02, 0x02, 0x12, 0x0C],
-        'k' => [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12],
-        'l' => [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        'm' => [0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11],
-        'n' => [0, 0, 0x16, 0x19, 0x11, 0x11, 0x11],
-        'o' => [0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E],
-        'p' => [0, 0, 0x1E, 0x11, 0x1E, 0x10, 0x10],
-        'q' => [0, 0, 0x0D, 0x13, 0x0F, 0x01, 0x01],
-        'r' => [0, 0, 0x16, 0x19, 0x10, 0x10, 0x10],
-        's' => [0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E],
-        't' => [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
-        'u' => [0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D],
-        'v' => [0, 0, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        'w' => [0, 0, 0x11, 0x11, 0x15, 0x15, 0x0A],
-        'x' => [0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11],
-        'y' => [0, 0, 0x11, 0x11, 0x0F, 0x01, 0x0E],
-        'z' => [0, 0, 0x1F, 0x02, 0x04, 0x08, 0x1F],
-        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
-        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
-        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
-        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
-        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
-        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
-        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
-        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
-        '@' => [0x0E, 0x11, 0x17, 0x15, 0x17, 0x10, 0x0E],
-        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
-        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-        ' ' => [0; 7],
-        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
-    }
+/// The family name plots ask for. In an SVG it is written as the `font-family` attribute, so a
+/// viewer without DejaVu falls back to its own sans-serif rather than to a serif default.
+pub const FAMILY: &str = "DejaVu Sans, sans-serif";
+
+static REGULAR: LazyLock<FontRef<'static>> = LazyLock::new(|| {
+    FontRef::try_from_slice(dejavu::sans::regular()).expect("the dejavu crate's DejaVuSans.ttf parses")
+});
+
+/// Registers the font with `plotters` (once per process) under [`FAMILY`], regular and bold.
+pub fn register_for_plots() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use plotters::style::{register_font, FontStyle};
+        // the bytes are a TrueType file that ab_glyph parses (REGULAR proves it for the first)
+        let _ = register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular());
+        let _ = register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold());
+    });
 }
 
-/// Pixels a string takes at `scale`: 6 columns a character (5 and a gap), 7 rows.
-pub fn text_width(s: &str, scale: u32) -> u32 {
-    s.chars().count() as u32 * 6 * scale
-}
-
-/// Draws `s` with its top-left corner at (x, y); pixels outside the image are skipped.
-pub fn draw_text(img: &mut RgbImage, x: i64, y: i64, s: &str, scale: u32, colour: Rgb<u8>) {
-    let sc = scale as i64;
-    for (i, c) in s.chars().enumerate() {
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..5 {
-                if bits & (0x10 >> col) != 0 {
-                    for (dy, dx) in (0..sc).flat_map(|a| (0..sc).map(move |b| (a, b))) {
-                        let (px, py) = (x + (i as i64 * 6 + col) * sc + dx, y + row as i64 * sc + dy);
-                        if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                            img.put_pixel(px as u32, py as u32, colour);
-                        }
-                    }
-                }
-            }
+/// The advance width of `text` at `px` pixels (the font's ascent-to-descent height), kerned.
+pub fn text_width(text: &str, px: f32) -> u32 {
+    let font = REGULAR.as_scaled(PxScale::from(px));
+    let mut width = 0.0f32;
+    let mut prev = None;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        if let Some(p) = prev {
+            width += font.kern(p, id);
         }
+        width += font.h_advance(id);
+        prev = Some(id);
     }
+    width.ceil() as u32
+}
+
+/// Draws `text` with its top-left corner at (x, y), `px` pixels high, anti-aliased: each glyph's
+/// coverage blends `ink` over what is there. Pixels outside the image are skipped.
+pub fn draw_text(img: &mut RgbImage, x: i64, y: i64, text: &str, px: f32, ink: Rgb<u8>) {
+    let font = REGULAR.as_scaled(PxScale::from(px));
+    let baseline = y as f32 + font.ascent();
+    let mut pen = x as f32;
+    let mut prev = None;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        if let Some(p) = prev {
+            pen += font.kern(p, id);
+        }
+        let glyph = id.with_scale_and_position(font.scale(), ab_glyph::point(pen, baseline));
+        pen += font.h_advance(id);
+        prev = Some(id);
+        let Some(outline) = REGULAR.outline_glyph(glyph) else { continue };
+        let bounds = outline.px_bounds();
+        outline.draw(|gx, gy, coverage| {
+            let (px_x, px_y) = (bounds.min.x as i64 + gx as i64, bounds.min.y as i64 + gy as i64);
+            if px_x < 0 || px_y < 0 || px_x >= img.width() as i64 || px_y >= img.height() as i64 {
+                return;
+            }
+            let a = coverage.clamp(0.0, 1.0);
+            let p = img.get_pixel_mut(px_x as u32, px_y as u32);
+            for k in 0..3 {
+                p.0[k] = (p.0[k] as f32 * (1.0 - a) + ink.0[k] as f32 * a).round() as u8;
+            }
+        });
+    }
+}
+
+/// The longest prefix of `text` that fits in `width` pixels at `px`, with "…" when cut.
+pub fn fit(text: &str, px: f32, width: u32) -> String {
+    if text_width(text, px) <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.to_string();
+    while !cut.is_empty() && text_width(&format!("{cut}…"), px) > width {
+        cut.pop();
+    }
+    format!("{cut}…")
 }

@@ -2,7 +2,7 @@
 //! normalised in a colour map with its colour bar, and the two blended, side by side and upscaled so
 //! that a 28×28 or 64×64 input is visible. The colour maps are matplotlib's, as nine anchors
 //! linearly interpolated.
-use super::font::draw_text;
+use super::font::{draw_text, fit};
 use crate::error::Result;
 use image::{Rgb, RgbImage};
 use tch::{Kind, Tensor};
@@ -108,7 +108,7 @@ pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, tit
     let (pw, ph) = (w as u32 * s, h as u32 * s);
     let width = 3 * pw + 2 * GAP + GAP + BAR + 70;
     let mut out = RgbImage::from_pixel(width, TITLE + ph + GAP, Rgb([255, 255, 255]));
-    draw_text(&mut out, 4, 6, title, 2, INK);
+    draw_text(&mut out, 4, 4, &fit(title, 16.0, width - 8), 16.0, INK);
     let plane = (h * w) as usize;
     for y in 0..ph {
         for x in 0..pw {
@@ -129,7 +129,7 @@ pub fn render(image01: &Tensor, map: &Tensor, colormap: &str, min_side: u32, tit
         }
     }
     use super::plot::label;
-    draw_text(&mut out, (bx + BAR + 4) as i64, TITLE as i64, &label(hi), 1, INK);
-    draw_text(&mut out, (bx + BAR + 4) as i64, (TITLE + ph) as i64 - 8, &label(lo), 1, INK);
+    draw_text(&mut out, (bx + BAR + 4) as i64, TITLE as i64 - 2, &label(hi), 12.0, INK);
+    draw_text(&mut out, (bx + BAR + 4) as i64, (TITLE + ph) as i64 - 12, &label(lo), 12.0, INK);
     Ok(out)
 }

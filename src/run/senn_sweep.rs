@@ -184,7 +184,7 @@ fn planted_recall(model: &dyn Classifier, test: &dyn Dataset, device: tch::Devic
 }
 
 /// `sweep.json` (every point, and per λ the mean and standard deviation over seeds) and the two
-/// plots against log10 λ, one line per seed and their mean.
+/// plots (PNG and SVG) against λ on a log axis (λ = 0 left out), one line per seed and their mean.
 fn write(wd: &WorkDir, points: &[SweepPoint]) -> Result<()> {
     let mut lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
     lambdas.dedup();
@@ -209,7 +209,6 @@ fn write(wd: &WorkDir, points: &[SweepPoint]) -> Result<()> {
     let mut seeds: Vec<u64> = points.iter().map(|p| p.seed).collect();
     seeds.sort_unstable();
     seeds.dedup();
-    let log10 = |l: f64| if l > 0.0 { l.log10() } else { f64::NAN };
     for (file, y_label, f) in [
         ("accuracy_vs_lambda.png", "test accuracy", (|p: &SweepPoint| p.test_accuracy) as fn(&SweepPoint) -> f64),
         ("robustness_vs_lambda.png", "mean local lipschitz estimate", |p: &SweepPoint| p.lipschitz_mean),
@@ -220,17 +219,18 @@ fn write(wd: &WorkDir, points: &[SweepPoint]) -> Result<()> {
                 let mine: Vec<&SweepPoint> = points.iter().filter(|p| p.seed == s).collect();
                 Series {
                     name: format!("seed {s}"),
-                    x: mine.iter().map(|p| log10(p.lambda)).collect(),
+                    x: mine.iter().map(|p| p.lambda).collect(),
                     y: mine.iter().map(|p| f(p)).collect(),
                 }
             })
             .collect();
         if seeds.len() > 1 {
             let y = lambdas.iter().map(|&l| stats(l, &|p| f(p)).0).collect();
-            series.push(Series { name: "mean".into(), x: lambdas.iter().map(|&l| log10(l)).collect(), y });
+            series.push(Series { name: "mean".into(), x: lambdas.clone(), y });
         }
         let title = format!("senn: {} vs lambda", if file.starts_with("acc") { "accuracy" } else { "robustness" });
-        LinePlot { title, x_label: "log10 lambda".into(), y_label: y_label.into(), series }.write(&wd.path(file))?;
+        LinePlot { title, x_label: "lambda".into(), y_label: y_label.into(), x_log: true, series }
+            .write(&wd.path(file))?;
     }
     Ok(())
 }

@@ -98,7 +98,8 @@ pub fn input_gradients(model: &dyn Classifier, x: &Tensor, targets: &Tensor, sco
     let xg = x.detach().set_requires_grad(true);
     let scores = target_scores(&model.forward(&xg), targets, score);
     let g = Tensor::run_backward(&[&scores.sum(Kind::Float)], &[&xg], false, false);
-    Ok((g.into_iter().next().expect("one input, one gradient"), scores.detach()))
+    // a channels-last model returns the gradient in its layout; ours are NCHW
+    Ok((g.into_iter().next().expect("one input, one gradient").contiguous(), scores.detach()))
 }
 
 /// Draws, for each sample i, a tensor of `shape` from `draw` with the generator seeded by seeds[i]

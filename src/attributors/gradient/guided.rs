@@ -1,7 +1,8 @@
 //! Guided Backpropagation (Springenberg et al. 2015) and DeconvNet (Zeiler & Fergus 2014): the
 //! input gradient with the backward rule of the ReLUs replaced. tch has no backward hooks, so we
 //! walk the model's [`Stage`] chain backwards ourselves: every other layer contributes its exact
-//! vector–Jacobian product (autograd on that layer alone), ReLUs apply the method's rule.
+//! vector–Jacobian product (autograd on that layer's graph from the one forward pass), ReLUs apply
+//! the method's rule.
 use super::common::{grad_method, grad_params};
 use super::{GradMethod, GradOutput, Score};
 use crate::error::{Error, Result};
@@ -29,15 +30,21 @@ pub fn relu_rule_backward(
     features_only: bool,
 ) -> Result<Tensor> {
     let stages = model.stages().ok_or_else(|| Error::Model("this model does not expose its layers".into()))?.chain();
+    // one forward that keeps each layer's own graph (its input a leaf), for the walk back
     let mut inputs = Vec::with_capacity(stages.len());
-    let out = tch::no_grad(|| {
-        let mut h = x.detach();
-        for st in &stages {
-            inputs.push(h.shallow_clone());
-            h = st.forward(&h);
-        }
-        h
-    });
+    let mut outputs = Vec::with_capacity(stages.len());
+    let mut h = x.detach();
+    for st in &stages {
+        let xi = match st {
+            Stage::Op(_) => h.detach().set_requires_grad(true),
+            Stage::Relu { .. } => h.detach(),
+        };
+        let y = st.forward(&xi);
+        h = y.detach();
+        inputs.push(xi);
+        outputs.push(y);
+    }
+    let out = h;
     let onehot = out.zeros_like().scatter_value(1, &targets.view([-1, 1]), 1.0);
     let mut g = match score {
         Score::Logit => onehot,
@@ -47,7 +54,7 @@ pub fn relu_rule_backward(
             p.gather(1, &targets.view([-1, 1]), false) * (onehot - &p)
         }
     };
-    for (st, input) in stages.iter().zip(&inputs).rev() {
+    for ((st, input), output) in stages.iter().zip(&inputs).zip(&outputs).rev() {
         g = match st {
             Stage::Relu { in_features } => {
                 let r = if features_only && !in_features { ReluRule::Gradient } else { rule };
@@ -58,14 +65,10 @@ pub fn relu_rule_backward(
                     ReluRule::Deconv => g.relu(),
                 }
             }
-            Stage::Op(f) => {
-                let xi = input.detach().set_requires_grad(true);
-                let y = f(&xi);
-                Tensor::run_backward(&[&(y * &g).sum(Kind::Float)], &[&xi], false, false).remove(0)
-            }
+            Stage::Op(_) => Tensor::run_backward(&[&(output * &g).sum(Kind::Float)], &[input], false, false).remove(0),
         };
     }
-    Ok(g)
+    Ok(g.contiguous())
 }
 
 fn needs_stages(model: &dyn Classifier, method: &str) -> Result<()> {

@@ -70,6 +70,9 @@ grad_params! {
         /// Noise std as a fraction of each image's value range (SmoothGrad paper: 0.1–0.2).
         noise_level: f64 = 0.15,
         base: BaseMethod = BaseMethod::Saliency(SaliencyParams::default()),
+        /// Images per call of the base method: the noisy copies of the batch go through it
+        /// together (as Captum's NoiseTunnel expands its input), this many at most.
+        internal_batch_size: usize = 64,
     }
 }
 
@@ -101,21 +104,37 @@ impl GradMethod for NoiseTunnel {
     }
     fn compute(&self, model: &dyn Classifier, x: &Tensor, targets: &Tensor, seeds: &[i64]) -> Result<GradOutput> {
         let size = x.size();
+        let n = size[0] as usize;
         let range = x.amax(sample_dims(x), true) - x.amin(sample_dims(x), true);
         let std = range * self.p.noise_level;
+        // whole copies of the batch per base call; copy d's noise is the same whichever call it is in
+        let per_call = (self.p.internal_batch_size / n).max(1);
         let (mut sum, mut sq): (Option<Tensor>, Option<Tensor>) = (None, None);
-        for d in 0..self.p.samples {
-            let n =
-                per_sample_noise(seeds, 1000 + d as i64, || Tensor::randn(&size[1..], (Kind::Float, tch::Device::Cpu)));
-            let a = self.base.compute(model, &(x + n.to_device(x.device()) * &std), targets, seeds)?.maps;
-            sq = Some(match sq {
-                Some(s) => s + a.square(),
-                None => a.square(),
-            });
-            sum = Some(match sum {
-                Some(s) => s + a,
-                None => a,
-            });
+        for first in (0..self.p.samples).step_by(per_call) {
+            let copies: Vec<Tensor> = (first..(first + per_call).min(self.p.samples))
+                .map(|d| {
+                    let noise = per_sample_noise(seeds, 1000 + d as i64, || {
+                        Tensor::randn(&size[1..], (Kind::Float, tch::Device::Cpu))
+                    });
+                    x + noise.to_device(x.device()) * &std
+                })
+                .collect();
+            let k = copies.len();
+            let all_seeds: Vec<i64> = seeds.iter().copied().cycle().take(k * n).collect();
+            let maps =
+                self.base.compute(model, &Tensor::cat(&copies, 0), &targets.repeat([k as i64]), &all_seeds)?.maps;
+            // accumulated copy by copy, in order, as one call per copy would
+            for j in 0..k {
+                let a = maps.narrow(0, (j * n) as i64, n as i64);
+                sq = Some(match sq {
+                    Some(s) => s + a.square(),
+                    None => a.square(),
+                });
+                sum = Some(match sum {
+                    Some(s) => s + a,
+                    None => a,
+                });
+            }
         }
         let k = self.p.samples as f64;
         let mean = sum.expect("samples ≥ 1") / k;
@@ -136,6 +155,7 @@ impl Build<AttributorKind> for NoiseTunnel {
         at_least("batch_size", p.batch_size as i64, 1)?;
         crate::config::validate::inside("out_dir", &p.out_dir)?;
         at_least("samples", p.samples as i64, 1)?;
+        at_least("internal_batch_size", p.internal_batch_size as i64, 1)?;
         non_negative("noise_level", p.noise_level)
     }
     fn build(p: NoiseTunnelParams, _cx: &BuildCtx) -> Result<Box<dyn crate::attributors::Attributor>> {
