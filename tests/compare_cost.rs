@@ -27,6 +27,7 @@ fn metrics(ehr: f64, ratio: f64) -> MetricsFile {
     let mut f = MetricsFile { maps: "input_masks".into(), ..Default::default() };
     f.metrics.insert("ehr".into(), report(&[("ehr", ehr)]));
     f.metrics.insert("relevance_mass".into(), report(&[("mass", ehr - 0.1), ("mass_vs_uniform", ratio)]));
+    f.metrics.insert("sensitivity_n".into(), report(&[("corr@1", 0.5), ("mean_corr", ehr - 0.9)]));
     f
 }
 
@@ -68,6 +69,7 @@ fn the_quality_cost_plot_draws_the_bounded_metrics_against_seconds() {
     assert!(tmp.path().join("quality_cost.png").is_file());
     assert!(svg.contains("ehr/ehr") && svg.contains("relevance_mass/mass"), "the bounded metrics are drawn");
     assert!(!svg.contains("mass_vs_uniform"), "a ratio would flatten the others");
+    assert!(svg.contains("sensitivity_n/mean_corr") && !svg.contains("corr@1"), "a curve's points are not drawn");
     assert!(svg.contains("seconds per image"));
     // one timed work dir is no curve
     let empty = tempfile::tempdir().unwrap();

@@ -3,7 +3,8 @@
 //! figure: each metric value that lives in [−1, 1] (EHR, relevance mass and rank, insertion and
 //! deletion AUC, Sensitivity-N's correlation) against seconds per image on a log axis, one line per
 //! value through the work dirs in order of cost. Ratios such as `mass_vs_uniform` would flatten
-//! the others and are left to the table.
+//! the others, and the points of a curve (Sensitivity-N's `corr@n`, a line each) would bury them:
+//! both are left to the table, the curve's summary (`mean_corr`) is drawn.
 use super::MetricsFile;
 use crate::error::{Error, Result};
 use crate::explanation::Explained;
@@ -36,7 +37,7 @@ fn points(rows: &[(String, MetricsFile)], seconds: &[Option<f64>]) -> BTreeMap<S
     for ((_, f), s) in rows.iter().zip(seconds) {
         let Some(s) = s.filter(|s| *s > 0.0) else { continue };
         for (label, r) in &f.metrics {
-            for (value, stat) in &r.aggregate {
+            for (value, stat) in r.aggregate.iter().filter(|(v, _)| !v.contains('@')) {
                 out.entry(format!("{label}/{value}")).or_default().push((s, stat.mean));
             }
         }
