@@ -100,6 +100,11 @@ pub struct Explained {
     /// Why the result says nothing (see [`degenerate`]); empty for a usable one.
     #[serde(default)]
     pub degenerate: Vec<String>,
+    /// Wall-clock seconds its attribution took (a batch's time shared equally among its samples;
+    /// fitting, e.g. an estimator, not included): the cost side of `tools/compare`'s quality–cost
+    /// plot. Absent in work dirs made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// A result that looks like an explanation but says nothing, each with its reason: an input mask

@@ -1,5 +1,6 @@
 //! A small seeded generator for host-side randomness (shuffles, synthetic scenes), so that data
 //! order and generated files do not depend on libtorch's global generator or on the device.
+#[derive(Clone, Debug)]
 pub struct SplitMix(u64);
 
 impl SplitMix {

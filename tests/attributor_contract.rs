@@ -2,7 +2,7 @@
 //! built from its config table alone, maps of the input's H×W, finite, the same twice with the
 //! same seed, and a batch of N equal to N single runs.
 mod common;
-use common::{rng_lock, tiny_vgg, TensorDataset};
+use common::{attributor_table as table, rng_lock, tiny_vgg, TensorDataset};
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use ibex::attributors::{AttributionCtx, Split, Splits};
@@ -10,22 +10,6 @@ use ibex::data::{Dataset, Sample};
 use ibex::models::Classifier;
 use ibex::registry::{build, names, AttributorKind, BuildCtx};
 use tch::{Device, Kind, Tensor};
-
-/// Settings that make each method small enough for a test, on the tiny VGG (32×32, features.0–10).
-fn table(name: &str) -> String {
-    let extra = match name {
-        "FeatureIba" => "layer = \"features.8\"\nn_samples = 12",
-        "InputIba" => "[attributor.feat_iba]\nlayer = \"features.8\"\nn_samples = 12\n[attributor.gan]\ndataset_size = 16\nbatch_size = 8\nepochs = 1\n[attributor.input_iba]\nopt_steps = 3",
-        "ReadoutBottleneck" => "layer = \"features.3\"\nreadouts = [\"features.3\", \"features.6\", \"logits\"]\nn_samples = 12\n[attributor.fit]\nepochs = 1\nbatch_size = 8",
-        "Vibi" => "explainer_widths = [8, 16]\napproximator_widths = [8, 16]\nk = 4\nwarmup = 2\n[attributor.fit]\nepochs = 1\nbatch_size = 8",
-        "GradCam" | "GuidedGradCam" => "layer = \"features.9\"",
-        "IntegratedGradients" => "steps = 8\ninternal_batch_size = 8",
-        "NoiseTunnel" => "samples = 3",
-        "Occlusion" => "window = [8, 8]\nstride = [8, 8]",
-        _ => "",
-    };
-    format!("[attributor]\ntype = \"{name}\"\n{extra}\n")
-}
 
 fn close(a: &Tensor, b: &Tensor) -> bool {
     let scale = 1.0 + b.abs().max().double_value(&[]);

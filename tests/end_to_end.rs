@@ -93,6 +93,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         assert_eq!(e["target"], e["label"], "target = \"label\": {e}");
         assert!(e["degenerate"].is_array(), "{e}");
         assert!(e["p_target"].as_f64().unwrap() > 0.0 && e["prediction"].is_i64(), "{e}");
+        assert!(e["seconds"].as_f64().unwrap() > 0.0, "what the sample's attribution cost: {e}");
     }
     assert!(wd.join("state/model_digest.txt").is_file());
     let log = std::fs::read_to_string(wd.join("log.txt")).unwrap();
@@ -282,9 +283,11 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
     assert!(
         table.contains("| quickstart (feat_masks) |")
             && table.contains("| ig (maps) |")
-            && table.contains("pointing_game/hit"),
+            && table.contains("pointing_game/hit")
+            && table.contains("| s / image |"),
         "{table}"
     );
+    assert!(cwd.join("compare_plots/quality_cost.svg").is_file(), "{table}");
     assert_eq!(std::fs::read_to_string(cwd.join("compare.csv")).unwrap().lines().count(), 3);
     assert!(cwd.join("compare_plots/region_perturbation.png").is_file());
 

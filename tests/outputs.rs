@@ -386,6 +386,7 @@ fn the_gallery_lists_every_sample_with_its_pictures_and_flags() {
         p_prediction: 0.75,
         p_target: Some(0.25),
         degenerate,
+        seconds: None,
     };
     std::fs::write(root.join("explained/a.json"), serde_json::to_string(&e(vec![])).unwrap()).unwrap();
     std::fs::write(

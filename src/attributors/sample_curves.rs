@@ -8,12 +8,19 @@ pub struct SampleCurves {
     tags: Vec<&'static str>,
     /// values[k][j]: sample k, series j, one entry per push.
     values: Vec<Vec<Vec<f64>>>,
+    /// Samples whose optimisation has ended while others in the batch go on: nothing more is
+    /// recorded or checked for them, as if they had run alone.
+    ended: Vec<bool>,
 }
 
 impl SampleCurves {
     /// `tags[0]` is the loss whose finiteness is checked.
     pub fn new(tags: &[&'static str], samples: usize) -> Self {
-        SampleCurves { tags: tags.to_vec(), values: vec![vec![Vec::new(); tags.len()]; samples] }
+        SampleCurves {
+            tags: tags.to_vec(),
+            values: vec![vec![Vec::new(); tags.len()]; samples],
+            ended: vec![false; samples],
+        }
     }
 
     /// Appends one value per sample of each series ([N] tensors, in `tags` order). `what` describes
@@ -24,7 +31,7 @@ impl SampleCurves {
             .map(|t| Vec::<f64>::try_from(t.detach().to_kind(tch::Kind::Double).to_device(tch::Device::Cpu).view(-1)))
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Model(e.to_string()))?;
-        for (k, v) in self.values.iter_mut().enumerate() {
+        for (k, v) in self.values.iter_mut().enumerate().filter(|(k, _)| !self.ended[*k]) {
             let loss = host[0][k];
             if !loss.is_finite() {
                 return Err(Error::Attribution { sample: names[k].into(), why: what(loss) });
@@ -34,6 +41,11 @@ impl SampleCurves {
             }
         }
         Ok(())
+    }
+
+    /// Sample k's curves end here.
+    pub fn end(&mut self, k: usize) {
+        self.ended[k] = true;
     }
 
     /// One [`Curves`] per sample.

@@ -48,6 +48,16 @@ impl Streams {
             .collect()
     }
 
+    /// Stream k's state, to [`Streams::restore`] later: a sample that stops early in a batch
+    /// leaves its stream where it would be had it run alone.
+    pub fn snapshot(&self, k: usize) -> SplitMix {
+        self.0[k].clone()
+    }
+
+    pub fn restore(&mut self, k: usize, state: SplitMix) {
+        self.0[k] = state;
+    }
+
     /// The host-side generator of stream k (noise statistics and other scalars).
     pub fn host(&mut self, k: usize) -> &mut SplitMix {
         &mut self.0[k]

@@ -11,6 +11,7 @@ use std::time::Instant;
 use tch::Tensor;
 
 mod fitted;
+pub mod gpu_check;
 pub use fitted::{run_fitted, FittedReport};
 
 #[derive(Debug, serde::Serialize)]
@@ -100,15 +101,19 @@ pub struct BatchReport {
     pub batch_size: usize,
 }
 
-/// Times the config's attributor on `n` attribution images, one at a time and in its batches,
-/// each after a warm-up call of its shape (oneDNN sets up kernels per shape); each figure is the
-/// fastest of `repeat` passes, since on a shared machine the slower passes measure the neighbours.
-pub fn run_batched(run: &Run, n: usize, repeat: usize) -> Result<BatchReport> {
+/// Times the config's attributor on `n` attribution images (random ones of side `random` when
+/// given), one at a time and in its batches, each after a warm-up call of its shape (oneDNN and
+/// cuDNN set up kernels per shape); each figure is the fastest of `repeat` passes, since on a
+/// shared machine the slower passes measure the neighbours.
+pub fn run_batched(run: &Run, n: usize, repeat: usize, random: Option<i64>) -> Result<BatchReport> {
     let mut model = run.model()?;
     model.freeze();
     let mut attr = run.attributor()?;
     attr.check(model.as_ref())?;
-    let data = run.dataset("attribution")?;
+    let data = match random {
+        Some(side) => random_inputs(run, model.as_ref(), n, side),
+        None => run.dataset("attribution")?,
+    };
     let samples = (0..n.min(data.len())).map(|i| data.get(i)).collect::<Result<Vec<Sample>>>()?;
     let cx = AttributionCtx { device: run.device, seed: run.cfg.seed, ..Default::default() };
     let bs = attr.batch_size();
@@ -264,15 +269,23 @@ pub fn run_input_iba(run: &Run, n_est: usize, n_images: usize, random: Option<i6
         precision.run(|| attr.attribute(model.as_ref(), &samples[0], &cx))?; // warm-up: cuDNN autotuning, allocator
     }
     let mut secs = [0f64; 3];
+    let mut gan_epochs = 0.0; // with [gan.stop], the epochs each GAN ran
+    let first = |a: &crate::explanation::Attribution, tag: &str| {
+        a.curves.iter().find(|(t, _)| t == tag).and_then(|(_, v)| v.first()).copied()
+    };
     for chunk in samples.chunks(attr.batch_size()) {
         for a in precision.run(|| attr.attribute_batch(model.as_ref(), chunk, &cx))? {
             for (s, tag) in secs.iter_mut().zip(STAGE_SECONDS) {
-                *s += a.curves.iter().find(|(t, _)| t == tag).and_then(|(_, v)| v.first()).copied().unwrap_or(0.0);
+                *s += first(&a, tag).unwrap_or(0.0);
             }
+            gan_epochs += first(&a, "gan/epochs").unwrap_or(cfg.gan.epochs as f64);
         }
     }
     let n = samples.len() as f64;
-    let f = stage_flops(model.as_ref(), &cfg, &samples[0].input.to_device(run.device))?;
+    let mut f = stage_flops(model.as_ref(), &cfg, &samples[0].input.to_device(run.device))?;
+    if let Some(f) = f.as_mut().filter(|_| cfg.gan.epochs > 0) {
+        f.wgan *= gan_epochs / n / cfg.gan.epochs as f64; // counted for the full schedule
+    }
     let stages = vec![
         stage("estimation", est_s, f.as_ref().map(|f| f.estimation_per_image)),
         stage("feature_iba", secs[0] / n, f.as_ref().map(|f| f.feature_iba)),

@@ -5,7 +5,7 @@
 //! merging with it.
 //! Every value keeps its provenance, so an error names the file or the override that set it.
 mod overrides;
-mod replace;
+pub(crate) mod replace;
 pub mod validate;
 
 pub use overrides::CfgOption;

@@ -5,6 +5,7 @@
 //! whose snake_case name the label is (`insertion_deletion` → `InsertionDeletion`) with the
 //! original's defaults. A metric already in `metrics.json` with the same parameters and samples is
 //! not recomputed; one interrupted half-way resumes from its progress in `state/`.
+pub mod cost;
 mod explainer;
 pub mod grid;
 mod plots;

@@ -44,19 +44,29 @@ pub fn summary_table(f: &MetricsFile, labels: &[String]) -> String {
     s
 }
 
-/// (Markdown, CSV) of every metric across `rows` = (name, metrics file).
-pub fn compare(rows: &[(String, MetricsFile)]) -> (String, String) {
+/// (Markdown, CSV) of every metric across `rows` = (name, metrics file), after a column of
+/// attribution seconds per image when any row has one (`seconds`, by row: [`super::cost`]).
+pub fn compare(rows: &[(String, MetricsFile)], seconds: &[Option<f64>]) -> (String, String) {
     let cols = columns(rows.iter().map(|r| &r.1));
+    let timed = seconds.iter().any(Option::is_some);
+    let (cost_md, cost_csv) = if timed { ("s / image | ", "s_per_image,") } else { ("", "") };
     let head: Vec<String> = cols.iter().map(|(l, k)| format!("{l}/{k}")).collect();
-    let mut md = format!("| method | {} |\n|---|{}\n", head.join(" | "), "---|".repeat(cols.len()));
+    let n = cols.len() + usize::from(timed);
+    let mut md = format!("| method | {cost_md}{} |\n|---|{}\n", head.join(" | "), "---|".repeat(n));
     let mut csv = format!(
-        "method,{}\n",
+        "method,{cost_csv}{}\n",
         cols.iter().map(|(l, k)| format!("{l}/{k}_mean,{l}/{k}_std,{l}/{k}_n")).collect::<Vec<_>>().join(",")
     );
-    for (name, f) in rows {
+    for (row, (name, f)) in rows.iter().enumerate() {
         let cells: Vec<Option<(f64, f64, usize)>> = cols.iter().map(|c| cell(f, c)).collect();
+        let s = seconds.get(row).copied().flatten();
+        let (cost_md, cost_csv) = match (timed, s) {
+            (false, _) => (String::new(), String::new()),
+            (true, Some(s)) => (format!("{s:.3} | "), format!("{s},")),
+            (true, None) => ("– | ".into(), ",".into()),
+        };
         md += &format!(
-            "| {name} | {} |\n",
+            "| {name} | {cost_md}{} |\n",
             cells
                 .iter()
                 .map(|c| c.map(|(m, s, _)| format!("{m:.4} ± {s:.4}")).unwrap_or_else(|| "–".into()))
@@ -64,7 +74,7 @@ pub fn compare(rows: &[(String, MetricsFile)]) -> (String, String) {
                 .join(" | ")
         );
         csv += &format!(
-            "{name},{}\n",
+            "{name},{cost_csv}{}\n",
             cells
                 .iter()
                 .map(|c| c.map(|(m, s, n)| format!("{m},{s},{n}")).unwrap_or_else(|| ",,".into()))

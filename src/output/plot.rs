@@ -1,7 +1,8 @@
 //! Line plots for papers (`tools/eval`'s curves, `tools/compare`'s overlays, the SENN sweep), drawn
 //! by `plotters` in DejaVu Sans as PNG and, beside it, SVG: the data range widened by 4% (so a
 //! curve at its extreme is not hidden by the frame), round ticks, a log axis where the metric's x
-//! spans decades, one colour per series and the legend right of the frame, never on the data.
+//! spans decades, one colour per series (a marker at each point when there are few) and the
+//! legend right of the frame, never on the data.
 //! Written atomically.
 use super::font::{register_for_plots, text_width, FAMILY};
 use crate::error::{Error, Result};
@@ -28,6 +29,8 @@ pub struct LinePlot {
 const W: u32 = 720;
 const H: u32 = 480;
 const LEGEND_PX: f32 = 15.0;
+/// Series of at most this many points get a marker at each.
+const MARKED: usize = 16;
 /// matplotlib's tab10, so that figures beside the originals' use the same colours
 pub(crate) const COLOURS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -150,7 +153,13 @@ impl LinePlot {
             .map_err(drawing)?;
         for (k, s) in self.series.iter().enumerate() {
             let c = COLOURS[k % COLOURS.len()];
-            chart.draw_series(LineSeries::new(self.points(s), c.stroke_width(2))).map_err(drawing)?;
+            let points = self.points(s);
+            chart.draw_series(LineSeries::new(points.clone(), c.stroke_width(2))).map_err(drawing)?;
+            // a few measurements (runs, sweep values) are marked, so the reader sees where they
+            // are; a dense curve's points would only thicken the line
+            if points.len() <= MARKED {
+                chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(drawing)?;
+            }
         }
         Ok(())
     }

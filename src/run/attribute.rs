@@ -123,11 +123,13 @@ impl Run {
             }
             let batch: Vec<_> = samples.iter().map(|(_, s)| s.clone_shallow()).collect();
             let names = batch.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+            let t = std::time::Instant::now();
             match crate::panics::guard(&names, || precision.run(|| attr.attribute_batch(model.as_ref(), &batch, &cx))) {
                 Ok(results) => {
+                    let seconds = t.elapsed().as_secs_f64() / batch.len().max(1) as f64;
                     let probs = probabilities(model.as_ref(), &batch, self.device)?;
                     for (((i, s), a), p) in samples.iter().zip(results).zip(&probs) {
-                        let e = explained(s, &a, p, model.num_classes(), &specs);
+                        let e = explained(s, &a, p, model.num_classes(), &specs, seconds);
                         sink.write(*i, s, &a, &e, data.as_ref())?;
                         summary.record(s, e);
                     }
@@ -135,11 +137,13 @@ impl Run {
                 // one bad sample must not take its batch with it: redo the batch one by one
                 Err(_) if samples.len() > 1 => {
                     for (i, s) in &samples {
+                        let t = std::time::Instant::now();
                         match crate::panics::guard(&s.name, || precision.run(|| attr.attribute(model.as_ref(), s, &cx)))
                         {
                             Ok(a) => {
+                                let seconds = t.elapsed().as_secs_f64();
                                 let p = probabilities(model.as_ref(), std::slice::from_ref(s), self.device)?;
-                                let e = explained(s, &a, &p[0], model.num_classes(), &specs);
+                                let e = explained(s, &a, &p[0], model.num_classes(), &specs, seconds);
                                 sink.write(*i, s, &a, &e, data.as_ref())?;
                                 summary.record(s, e);
                             }
@@ -185,13 +189,14 @@ fn probabilities(
 }
 
 /// What `a` explains for `s`: its target (the label where the method names none), and the model's
-/// prediction and probabilities `p`; whether the result says nothing.
+/// prediction and probabilities `p`; whether the result says nothing; what it cost (`seconds`).
 fn explained(
     s: &crate::data::Sample,
     a: &crate::explanation::Attribution,
     p: &tch::Tensor,
     classes: i64,
     specs: &[crate::explanation::MapSpec],
+    seconds: f64,
 ) -> crate::explanation::Explained {
     let target = a.target.unwrap_or(s.target);
     let prediction = p.argmax(0, false).int64_value(&[]);
@@ -207,5 +212,6 @@ fn explained(
         p_prediction: p.double_value(&[prediction]),
         p_target: prob(target),
         degenerate,
+        seconds: Some(seconds),
     }
 }

@@ -74,4 +74,21 @@ pub fn tiny_vgg_params() -> ibex::models::VggParams {
         ..VggParams::default()
     }
 }
+
+/// Settings that make each method small enough for a test, on the tiny VGG (32×32, features.0–10).
+pub fn attributor_table(name: &str) -> String {
+    let extra = match name {
+        "FeatureIba" => "layer = \"features.8\"\nn_samples = 12",
+        "InputIba" => "[attributor.feat_iba]\nlayer = \"features.8\"\nn_samples = 12\n[attributor.gan]\ndataset_size = 16\nbatch_size = 8\nepochs = 1\n[attributor.input_iba]\nopt_steps = 3",
+        "ReadoutBottleneck" => "layer = \"features.3\"\nreadouts = [\"features.3\", \"features.6\", \"logits\"]\nn_samples = 12\n[attributor.fit]\nepochs = 1\nbatch_size = 8",
+        "Vibi" => "explainer_widths = [8, 16]\napproximator_widths = [8, 16]\nk = 4\nwarmup = 2\n[attributor.fit]\nepochs = 1\nbatch_size = 8",
+        "GradCam" | "GuidedGradCam" => "layer = \"features.9\"",
+        "IntegratedGradients" => "steps = 8\ninternal_batch_size = 8",
+        "NoiseTunnel" => "samples = 3",
+        "Occlusion" => "window = [8, 8]\nstride = [8, 8]",
+        _ => "",
+    };
+    format!("[attributor]\ntype = \"{name}\"\n{extra}\n")
+}
+
 pub mod text;

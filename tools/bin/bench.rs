@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         let r = ibex::bench::run_input_iba(&run, a.estimation_images, a.images, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        let r = ibex::bench::run_batched(&run, a.images, a.repeat)?;
+        let r = ibex::bench::run_batched(&run, a.images, a.repeat, a.random_images)?;
         println!("{}", serde_json::to_string_pretty(&r)?);
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! `tools/compare workdirs/a workdirs/b … [--csv out.csv]`: one table of every metric in the work
 //! dirs' `metrics.json` (methods as rows), as Markdown on stdout, optionally CSV, and with
-//! `--plots DIR` one PNG per curve metric with a line per work dir; `--grid DIR` draws the same
+//! `--plots DIR` one PNG (and SVG) per curve metric with a line per work dir and, where the work
+//! dirs recorded their attribution time, `quality_cost.png`: each bounded metric against seconds per
+//! image (the table then has that column too); `--grid DIR` draws the same
 //! images' maps in one column per work dir (PNG and HTML), and needs no metrics.
 use anyhow::Context;
 use clap::Parser;
@@ -58,7 +60,12 @@ fn main() -> anyhow::Result<()> {
             Ok((format!("{name} ({})", f.maps), f))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (md, csv) = ibex::evaluation::compare(&rows);
+    let seconds = a
+        .work_dirs
+        .iter()
+        .map(|d| ibex::evaluation::cost::seconds_per_image(d).with_context(|| format!("{}: its costs", d.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (md, csv) = ibex::evaluation::compare(&rows, &seconds);
     println!("{md}");
     if let Some(p) = &a.csv {
         ibex::io::atomic::write(p, csv.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
@@ -66,6 +73,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(d) = &a.plots {
         ibex::evaluation::write_compare_plots(&rows, d)
             .with_context(|| format!("writing plots into {}", d.display()))?;
+        if ibex::evaluation::cost::write_cost_plot(&rows, &seconds, d)
+            .with_context(|| format!("writing the quality-cost plot into {}", d.display()))?
+        {
+            println!("quality against cost: {}", d.join("quality_cost.png").display());
+        }
     }
     Ok(())
 }

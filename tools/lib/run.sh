@@ -11,7 +11,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 # only the tool asked for: the others are built (in seconds) when first used
 if [[ ! -x "$root/target/release/$tool" ]]; then
   [[ -f "$root/target/release/libibex.rlib" ]] ||
-    echo "ibex setup: building the library and tools/$tool (first time only: about 6 minutes on 2 cores)" >&2
+    echo "ibex setup: building the library and tools/$tool (first time only: about 5 minutes on 2 cores)" >&2
   cargo build --release --bin "$tool" --manifest-path "$root/Cargo.toml" >&2
 else
   log=$(mktemp)

@@ -5,10 +5,12 @@
 //! `BaseAttributor.make_attribution` (`train_feat_iba` → `train_gan` → `train_input_iba`).
 mod critic;
 pub mod flops;
+mod gan_stop;
 mod input_bottleneck;
 pub mod wgan;
 
 pub use critic::{Critic, CriticNet, SequenceCritic};
+pub use gan_stop::GanStop;
 pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputBottleneckParams};
 pub use wgan::{GanResult, RealMask, WganParams};
 

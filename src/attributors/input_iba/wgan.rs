@@ -4,6 +4,7 @@
 //! plus per-channel noise mean μ_G and std σ_G. The critic is the original's conv/MLP on the feature
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
 use super::critic::{CriticNet, SequenceCritic};
+use super::gan_stop::{GanStop, Settling};
 use super::Critic;
 use crate::attributors::{Curves, SampleCurves, Streams};
 use crate::config::Checked;
@@ -42,6 +43,9 @@ pub struct WganParams {
     /// Draw the "real" set's noise once per GAN (the original's text GAN) instead of on every
     /// access (its vision GAN).
     pub static_real: bool,
+    /// End a sample's GAN once its mask has settled, `epochs` being then the most it trains
+    /// (`[gan.stop]`; absent, the default: the original's fixed `epochs`). See [`GanStop`].
+    pub stop: Option<GanStop>,
 }
 
 impl WganParams {
@@ -57,7 +61,8 @@ impl WganParams {
         positive("lr_mean", self.lr_mean)?;
         positive("lr_std", self.lr_std)?;
         positive("lr_mask", self.lr_mask)?;
-        non_negative("weight_clip", self.weight_clip)
+        non_negative("weight_clip", self.weight_clip)?;
+        self.stop.as_ref().map_or(Ok(()), GanStop::validate)
     }
 }
 
@@ -85,6 +90,7 @@ impl Default for WganParams {
             real_mask: RealMask::Capacity,
             post_relu: true,
             static_real: false,
+            stop: None,
         }
     }
 }
@@ -193,7 +199,15 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     let ones = vec![1i64; fshape.len()]; // per-item scalars broadcast over a feature map
                                          // the original's text GAN: the whole real set's noise, drawn once (N(0,1); scaled per item)
     let fixed = p.static_real.then(|| streams.randn(&[&[p.dataset_size][..], &fshape[..]].concat(), dev));
+    let mut settling = p.stop.clone().map(|rule| Settling::new(rule, &gen.theta.detach().sigmoid()));
+    let mut ran = 0;
     for epoch in 0..p.epochs {
+        // a stopped sample's losses weigh 0: no gradient, so RMSprop leaves its parameters be
+        let weight = settling.as_ref().map(|s| s.active(dev));
+        let total = |loss: &Tensor| match &weight {
+            Some(w) => (loss * w).sum(Kind::Float),
+            None => loss.sum(Kind::Float),
+        };
         let perms = streams.permutations(p.dataset_size as usize);
         for (i, start) in (0..p.dataset_size as usize).step_by(bs).enumerate() {
             let end = (start + bs).min(p.dataset_size as usize);
@@ -234,7 +248,7 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             opt_d.zero_grad()?;
             let loss_d = -critic.score(&real).mean_dim(1, false, Kind::Float)
                 + critic.score(&fake).mean_dim(1, false, Kind::Float);
-            loss_d.sum(Kind::Float).backward();
+            total(&loss_d).backward();
             opt_d.step()?;
             critic.clip(p.weight_clip);
             d_curves.push(&[&loss_d], g.names, |v| {
@@ -243,19 +257,31 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
             if i % p.critic_iter == 0 {
                 opt_g.zero_grad()?;
                 let loss_g = -critic.score(&features(&gen.images(g.x, &z))?).mean_dim(1, false, Kind::Float);
-                loss_g.sum(Kind::Float).backward();
+                total(&loss_g).backward();
                 opt_g.step()?;
                 g_curves.push(&[&loss_g], g.names, |v| {
                     format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}")
                 })?;
             }
         }
+        ran = epoch + 1;
+        if let Some(s) = settling.as_mut() {
+            s.after_epoch(epoch, &gen.theta.detach().sigmoid(), streams, &mut [&mut d_curves, &mut g_curves]);
+            if s.all_stopped() {
+                break;
+            }
+        }
     }
+    let epochs_run = settling.map(|s| s.finish(streams, ran));
     let curves = d_curves
         .into_curves()
         .into_iter()
         .zip(g_curves.into_curves())
-        .map(|(d, g)| d.into_iter().chain(g).collect())
+        .enumerate()
+        .map(|(k, (d, g))| {
+            let epochs = epochs_run.as_ref().map(|e| ("gan/epochs".to_string(), vec![e[k] as f64]));
+            d.into_iter().chain(g).chain(epochs).collect()
+        })
         .collect();
     Ok(GanResult { masks: gen.theta.detach().sigmoid(), curves, critic })
 }
