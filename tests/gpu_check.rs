@@ -45,6 +45,7 @@ fn gpu_check_runs_its_parts_and_writes_one_json() {
         }
         let mass = row["mass_in_box"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&mass), "{row}");
+        assert!(row["seconds_per_image"].as_f64().is_some_and(|s| s > 0.0), "the samples' recorded time: {row}");
     }
     assert!(cwd.join("workdirs/gpu_check/original/input_masks").is_dir());
 

@@ -83,6 +83,8 @@ impl Default for GpuCheckParams {
 pub struct PrecisionRow {
     pub precision: String,
     pub images: usize,
+    /// Attribution seconds per image as the samples recorded them (the estimator's fit not
+    /// included), the figure `tools/compare` reads.
     pub seconds_per_image: f64,
     /// Map folder → the largest |Δ| against the reference precision's map, over all samples.
     pub max_abs_diff: BTreeMap<String, f64>,
@@ -177,15 +179,13 @@ fn precision_run(p: &GpuCheckParams, pr: Precision) -> Result<PrecisionRow> {
     wd.write_config(&crate::config::resolved_toml(&run.fig)?, true)?;
     run.prepare()?;
     wd.write_model_digest(&run.model_digest()?, true)?;
-    let t = Instant::now();
     let summary = run.attribute(&wd, None)?;
-    let seconds = t.elapsed().as_secs_f64();
     let metrics = crate::evaluation::evaluate(&run, &wd, &["relevance_mass".into()])?;
     let mass = metrics.metrics.get("relevance_mass").and_then(|m| m.aggregate.get("mass")).map_or(f64::NAN, |s| s.mean);
     Ok(PrecisionRow {
         precision: pr.name().into(),
         images: summary.attributed,
-        seconds_per_image: seconds / summary.attributed.max(1) as f64,
+        seconds_per_image: crate::evaluation::cost::seconds_per_image(&dir)?.unwrap_or(f64::NAN),
         max_abs_diff: BTreeMap::new(),
         mass_in_box: mass,
         degenerate: summary.degenerate.len(),
