@@ -2,7 +2,8 @@
 //! architecture, weight clipping and the generator mask's range.
 mod common;
 use common::{rng_lock, tiny_vgg};
-use ibex::attributors::input_iba::{input_capacity, wgan, Critic, CriticNet, WganParams};
+use ibex::attributors::input_iba::critic::{vision, CriticKernels, CriticTraining};
+use ibex::attributors::input_iba::{input_capacity, wgan, ConvCritic, WganParams};
 use ibex::attributors::{capacity, Split, Splits, Streams};
 use ibex::models::{Classifier, Macs, Randomise};
 use tch::{Device, Kind, Tensor};
@@ -38,16 +39,16 @@ fn input_kl_is_the_kl_against_the_gan_prior() {
 fn the_critic_has_the_originals_architecture() {
     let _rng = rng_lock();
     // VGG16 at features.17: 512×28×28 → the original's ≈ 64.4 M parameters, one output per sample
-    let c = Critic::new(512, 28, 28, Device::Cpu, &mut Streams::new([1]));
+    let c = ConvCritic::new(512, 28, 28, Device::Cpu, &mut Streams::new([1]));
     let n = c.num_parameters();
     assert!((64_300_000..64_500_000).contains(&n), "{n}");
     // three critics side by side: one score per critic and sample, each critic seeing only its
     // own channels
-    let small = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([1, 2, 3]));
+    let small = ConvCritic::new(8, 8, 8, Device::Cpu, &mut Streams::new([1, 2, 3]));
     let x = Tensor::randn([5, 24, 8, 8], (Kind::Float, Device::Cpu));
     let out = small.forward(&x);
     assert_eq!(out.size(), vec![3, 5]);
-    let alone = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([2])).forward(&x.narrow(1, 8, 8));
+    let alone = ConvCritic::new(8, 8, 8, Device::Cpu, &mut Streams::new([2])).forward(&x.narrow(1, 8, 8));
     assert!((out.get(1) - alone.get(0)).abs().max().double_value(&[]) < 1e-5);
 }
 
@@ -94,15 +95,20 @@ fn gan_training_clips_the_critic_and_keeps_the_mask_in_range() {
 #[test]
 fn weight_clipping_holds_after_a_critic_step() {
     let _rng = rng_lock();
-    // the clip is applied to every trainable critic parameter (BN's γ/β included)
-    let c = Critic::new(8, 8, 8, Device::Cpu, &mut Streams::new([4]));
-    // PyTorch's default init: U(±1/√fan_in); conv1 has fan_in 8·4·4 = 128; BN's γ starts at 1
-    let bound = 1.0 / 128f64.sqrt();
-    let conv1 = c.parameters()[0].abs().max().double_value(&[]);
-    assert!(conv1 <= bound && conv1 > 0.9 * bound, "{conv1} vs {bound}");
-    assert!(c.max_abs_parameter() >= 1.0, "default init exceeds the clip");
-    c.clip(0.01);
-    assert!(c.max_abs_parameter() <= 0.01 + 1e-9);
+    // the clip is applied to every trainable critic parameter (BN's γ/β included), both ways of
+    // computing the critic
+    for kernels in [CriticKernels::Convolution, CriticKernels::Gemm] {
+        let training = CriticTraining { lr: 5e-5, clip: 0.01 };
+        let mut c = vision(8, 8, 8, Device::Cpu, &mut Streams::new([4]), kernels, training).unwrap();
+        // PyTorch's default init: U(±1/√fan_in); conv1 has fan_in 8·4·4 = 128; BN's γ starts at 1
+        let bound = 1.0 / 128f64.sqrt();
+        let conv1 = c.parameters()[0].abs().max().double_value(&[]);
+        assert!(conv1 <= bound && conv1 > 0.9 * bound, "{kernels:?}: {conv1} vs {bound}");
+        assert!(c.max_abs_parameter() >= 1.0, "default init exceeds the clip");
+        let maps = || Tensor::randn([1, 4, 8, 8, 8], (Kind::Float, Device::Cpu)).relu();
+        let _ = c.train_step(&maps(), &maps(), None).unwrap();
+        assert!(c.max_abs_parameter() <= 0.01 + 1e-9, "{kernels:?}");
+    }
 }
 
 /// InputIBA with small settings on the tiny VGG, fitted on 20 random images.

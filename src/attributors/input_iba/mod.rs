@@ -3,13 +3,13 @@
 //! → a WGAN fits an input-space mask whose noisy images look, at that layer, like the feature
 //! bottleneck → the input bottleneck, with the GAN mask as its prior. Port of the original's
 //! `BaseAttributor.make_attribution` (`train_feat_iba` → `train_gan` → `train_input_iba`).
-mod critic;
+pub mod critic;
 pub mod flops;
 mod gan_stop;
 mod input_bottleneck;
 pub mod wgan;
 
-pub use critic::{Critic, CriticNet, SequenceCritic};
+pub use critic::{ConvCritic, CriticKernels, CriticNet, CriticTraining, GemmCritic, SequenceCritic};
 pub use gan_stop::GanStop;
 pub use input_bottleneck::{input_capacity, optimise as optimise_input, InputBottleneckParams};
 pub use wgan::{GanResult, RealMask, WganParams};

@@ -3,9 +3,8 @@
 //! network: a mask logit θ_G over the input (initialised from the feature-IBA map in bits per pixel),
 //! plus per-channel noise mean μ_G and std σ_G. The critic is the original's conv/MLP on the feature
 //! map, trained as a Wasserstein critic with weight clipping; RMSprop for both sides.
-use super::critic::{CriticNet, SequenceCritic};
+use super::critic::{self, CriticKernels, CriticNet, CriticTraining};
 use super::gan_stop::{GanStop, Settling};
-use super::Critic;
 use crate::attributors::{Curves, SampleCurves, Streams};
 use crate::config::Checked;
 use crate::error::Error;
@@ -46,6 +45,10 @@ pub struct WganParams {
     /// End a sample's GAN once its mask has settled, `epochs` being then the most it trains
     /// (`[gan.stop]`; absent, the default: the original's fixed `epochs`). See [`GanStop`].
     pub stop: Option<GanStop>,
+    /// How the vision critic is computed: "auto" (the default: "gemm" on the CPU, "convolution"
+    /// on a GPU), "convolution" (libtorch's, under autograd, as the original) or "gemm" (matrix
+    /// products over the valid kernel taps, gradients by hand; equal up to float rounding).
+    pub critic_kernels: CriticKernels,
 }
 
 impl WganParams {
@@ -91,6 +94,7 @@ impl Default for WganParams {
             post_relu: true,
             static_real: false,
             stop: None,
+            critic_kernels: CriticKernels::Auto,
         }
     }
 }
@@ -157,18 +161,15 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     }
     .unsqueeze(1);
     let fshape = clean.size()[2..].to_vec();
-    let critic: Box<dyn CriticNet> = if g.model.modality() == Modality::Tokens {
+    let training = CriticTraining { lr: p.lr, clip: p.weight_clip };
+    let mut critic: Box<dyn CriticNet> = if g.model.modality() == Modality::Tokens {
         if n != 1 {
             return Err(Error::ConfigMsg("text: one sentence at a time (samples_per_batch = 1)".into()));
         }
-        Box::new(SequenceCritic::new(fshape[1], dev, streams))
+        critic::sequence(fshape[1], dev, streams, training)?
     } else {
-        Box::new(Critic::new(fshape[0], fshape[1], fshape[2], dev, streams))
+        critic::vision(fshape[0], fshape[1], fshape[2], dev, streams, p.critic_kernels, training)?
     };
-    let mut opt_d = tch::COptimizer::rms_prop(p.lr, 0.99, 1e-8, 0.0, 0.0, false)?;
-    for v in critic.parameters() {
-        opt_d.add_parameters(&v, 0)?;
-    }
     let size = g.x.size();
     // μ_G, σ_G: per channel for images [N,C,1,1], per token for text [N,T,1]
     let stat: Vec<i64> = size.iter().enumerate().map(|(i, &d)| if i < 2 { d } else { 1 }).collect();
@@ -204,10 +205,6 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
     for epoch in 0..p.epochs {
         // a stopped sample's losses weigh 0: no gradient, so RMSprop leaves its parameters be
         let weight = settling.as_ref().map(|s| s.active(dev));
-        let total = |loss: &Tensor| match &weight {
-            Some(w) => (loss * w).sum(Kind::Float),
-            None => loss.sum(Kind::Float),
-        };
         let perms = streams.permutations(p.dataset_size as usize);
         for (i, start) in (0..p.dataset_size as usize).step_by(bs).enumerate() {
             let end = (start + bs).min(p.dataset_size as usize);
@@ -244,20 +241,21 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
                 }),
                 dev,
             );
-            let fake = tch::no_grad(|| features(&gen.images(g.x, &z)))?;
-            opt_d.zero_grad()?;
-            let loss_d = -critic.score(&real).mean_dim(1, false, Kind::Float)
-                + critic.score(&fake).mean_dim(1, false, Kind::Float);
-            total(&loss_d).backward();
-            opt_d.step()?;
-            critic.clip(p.weight_clip);
+            // θ_G does not change in the critic's step and the generator's sees the same noise, so
+            // one pass to the layer serves both
+            let generator_step = i % p.critic_iter == 0;
+            let fake_g = if generator_step { Some(features(&gen.images(g.x, &z))?) } else { None };
+            let fake = match &fake_g {
+                Some(f) => f.detach(),
+                None => tch::no_grad(|| features(&gen.images(g.x, &z)))?,
+            };
+            let loss_d = critic.train_step(&real, &fake, weight.as_ref())?;
             d_curves.push(&[&loss_d], g.names, |v| {
                 format!("WGAN stage: critic loss is {v} at epoch {epoch}, iteration {i}")
             })?;
-            if i % p.critic_iter == 0 {
+            if let Some(fake_g) = fake_g {
                 opt_g.zero_grad()?;
-                let loss_g = -critic.score(&features(&gen.images(g.x, &z))?).mean_dim(1, false, Kind::Float);
-                total(&loss_g).backward();
+                let loss_g = critic.generator_backward(&fake_g, weight.as_ref())?;
                 opt_g.step()?;
                 g_curves.push(&[&loss_g], g.names, |v| {
                     format!("WGAN stage: generator loss is {v} at epoch {epoch}, iteration {i}")
