@@ -12,6 +12,7 @@
 //! alone, and the batch ends when its last sample stops.
 use crate::attributors::{SampleCurves, Streams};
 use crate::config::Checked;
+use crate::error::Result;
 use crate::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -75,10 +76,17 @@ impl Settling {
     }
 
     /// After epoch `epoch` (0-based) with the mask `mask`: stops the samples whose mask has
-    /// settled, ending their curves and keeping their streams' states.
-    pub fn after_epoch(&mut self, epoch: usize, mask: &Tensor, streams: &Streams, curves: &mut [&mut SampleCurves]) {
+    /// settled, ending their curves and keeping their streams' states. A change that cannot be
+    /// read back is an error, not "no change".
+    pub fn after_epoch(
+        &mut self,
+        epoch: usize,
+        mask: &Tensor,
+        streams: &Streams,
+        curves: &mut [&mut SampleCurves],
+    ) -> Result<()> {
         let change = (mask - &self.previous).abs().flatten(1, -1).mean_dim(1, false, Kind::Double);
-        let change = Vec::<f64>::try_from(change.to_device(Device::Cpu)).unwrap_or_default();
+        let change = Vec::<f64>::try_from(change.to_device(Device::Cpu))?;
         self.previous = mask.detach().copy();
         for (k, d) in change.into_iter().enumerate() {
             if self.epochs[k].is_some() {
@@ -92,6 +100,7 @@ impl Settling {
                 curves.iter_mut().for_each(|c| c.end(k));
             }
         }
+        Ok(())
     }
 
     /// Puts the stopped samples' streams back; returns the epochs each sample trained (`ran`:

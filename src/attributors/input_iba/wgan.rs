@@ -264,7 +264,7 @@ pub fn train(g: &GanInput, p: &WganParams, streams: &mut Streams) -> Result<GanR
         }
         ran = epoch + 1;
         if let Some(s) = settling.as_mut() {
-            s.after_epoch(epoch, &gen.theta.detach().sigmoid(), streams, &mut [&mut d_curves, &mut g_curves]);
+            s.after_epoch(epoch, &gen.theta.detach().sigmoid(), streams, &mut [&mut d_curves, &mut g_curves])?;
             if s.all_stopped() {
                 break;
             }
