@@ -66,7 +66,8 @@ pub struct Progress {
     last: Mutex<std::time::Instant>,
 }
 
-/// A progress report for `len` items of the stage `what`, a log line at most every 10 s.
+/// A progress report for `len` items of the stage `what`, a log line at most every 10 s and one
+/// for the last item.
 pub fn progress(len: u64, what: &str) -> Progress {
     let bar = ProgressBar::new(len).with_message(what.to_string());
     bar.set_style(
@@ -114,7 +115,9 @@ impl Progress {
         }
         let Ok(mut last) = self.last.lock() else { return };
         let now = std::time::Instant::now();
-        if now.duration_since(*last) < self.every {
+        // the last item always gets its line: a log ends on how long the whole stage took
+        let done = self.bar.length().is_some_and(|len| self.bar.position() >= len);
+        if now.duration_since(*last) < self.every && !done {
             return;
         }
         *last = now;
