@@ -62,6 +62,12 @@ fn views(flat: &Tensor, shapes: &[Vec<i64>]) -> Views {
     }
 }
 
+/// The raster index (row · width + column) of each of a layer's output positions, in its order.
+fn raster_index(layer: &TapConv, device: Device) -> Tensor {
+    let (_, w) = layer.out;
+    Tensor::from_slice(&layer.order.iter().map(|&(r, q)| r * w + q).collect::<Vec<_>>()).to_device(device)
+}
+
 /// What the backward pass needs of one conv block.
 struct BlockTape {
     gathered: Vec<Tensor>,
@@ -108,10 +114,7 @@ impl GemmCritic {
         let flat = Tensor::zeros([n, total], (Kind::Float, device));
         let params = views(&flat, &shapes);
         // the first linear layer reads the last conv's positions in its order, channels last
-        let last = &layers[2];
-        let (_, w4) = last.out;
-        let order =
-            Tensor::from_slice(&last.order.iter().map(|&(r, q)| r * w4 + q).collect::<Vec<_>>()).to_device(device);
+        let order = raster_index(&layers[2], device);
         tch::no_grad(|| {
             for (k, (conv, fc)) in draw_copies(c, h, w, device, streams).into_iter().enumerate() {
                 let k = k as i64;
@@ -148,14 +151,8 @@ impl GemmCritic {
             out.push(wt.permute([0, 4, 3, 1, 2]).flatten(0, 1));
             out.extend([b, g, beta].map(|t| t.reshape([-1])));
         }
-        let last = &self.layers[2];
-        let (_, w4) = last.out;
-        // position p of the last conv's order is raster position order[p]: invert it
-        let mut raster = vec![0i64; last.order.len()];
-        for (p, &(r, q)) in last.order.iter().enumerate() {
-            raster[(r * w4 + q) as usize] = p as i64;
-        }
-        let raster = Tensor::from_slice(&raster).to_device(self.opt.params.device());
+        // the inverse of the last conv's order: for each raster position, its place in that order
+        let raster = raster_index(&self.layers[2], self.opt.params.device()).argsort(0, false);
         for (l, [wt, b]) in v.fc.iter().enumerate() {
             let wt = if l == 0 {
                 let outs = wt.size()[2];
