@@ -35,7 +35,7 @@ impl std::str::FromStr for Shard {
 }
 
 /// What an attribution run did.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub attributed: usize,
     pub skipped: usize,
@@ -63,6 +63,13 @@ impl Run {
         log::error!("{e}; going on with the next sample");
         summary.failed.push((name, e.to_string()));
         Ok(())
+    }
+
+    /// The gallery (or text pages) of every output in `wd`, as a finished run leaves them.
+    pub(super) fn finish_outputs(&self, wd: &WorkDir) -> Result<()> {
+        let data = self.dataset("attribution")?;
+        let specs = self.attributor()?.outputs();
+        crate::output::write_index(wd, &specs, data.modality(), data.class_names())
     }
 
     /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
