@@ -389,17 +389,15 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
 
     // --jobs 2: the same as two shards started by hand, merged: one summary, one gallery of all 16,
     // and the maps of the shards above (which ran with 2 threads each, these with 1: float rounding)
-    let out = Command::new(env!("CARGO_BIN_EXE_train"))
-        .current_dir(cwd)
-        .args([
-            "--config",
-            repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
-            "--work-dir",
-            "workdirs/jobs",
-        ])
-        .args(["--jobs", "2"])
-        .output()
-        .unwrap();
+    let jobs = || {
+        Command::new(env!("CARGO_BIN_EXE_train"))
+            .current_dir(cwd)
+            .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap()])
+            .args(["--work-dir", "workdirs/jobs", "--jobs", "2"])
+            .output()
+            .unwrap()
+    };
+    let out = jobs();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.contains("2 jobs of ") && err.contains(" thread(s) each"), "{err}");
     assert!(!err.contains('\r'), "no progress bars from the jobs: {err}");
@@ -414,17 +412,7 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         assert!(d <= 1e-3 * b.abs().max().double_value(&[]), "{n}: --jobs 2 and --shard differ by {d}");
     }
     // a second run finds everything done
-    let out = Command::new(env!("CARGO_BIN_EXE_train"))
-        .current_dir(cwd)
-        .args([
-            "--config",
-            repo("configs/quickstart_feature_iba.toml").to_str().unwrap(),
-            "--work-dir",
-            "workdirs/jobs",
-        ])
-        .args(["--jobs", "2"])
-        .output()
-        .unwrap();
+    let out = jobs();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary(&cwd.join("workdirs/jobs"))["skipped"].as_i64(), Some(16));
 
