@@ -7,7 +7,10 @@
 //! single-threaded processes on N cores never wait on each other; threads in one process would
 //! share libtorch's global random generator, which ibex seeds per draw (`Streams`), and so lose
 //! the per-sample determinism that processes keep: each sample's maps are the same whichever job
-//! attributes it, and the same as with `--jobs 1`.
+//! attributes it, and the same as with `--jobs 1` up to the rounding of another thread count.
+//!
+//! What the whole split shares (the estimator, a trained explainer) is fitted here first, with all
+//! the cores, and cached in the work dir; the jobs find it there instead of racing to make it.
 use super::{Run, Summary};
 use crate::error::{Error, Result};
 use crate::output::WorkDir;
@@ -60,6 +63,7 @@ impl Run {
             &wd.state("attribution.lock"),
             "another run is attributing in this work dir",
         )?;
+        drop(self.fitted(wd)?);
         let threads = threads_per_job(jobs).to_string();
         // a summary left by an earlier run must not stand in for a job that dies before writing its own
         for i in 0..jobs {
@@ -69,19 +73,28 @@ impl Run {
             }
         }
         log::info!("{jobs} jobs of {threads} thread(s) each");
-        let children = (0..jobs)
-            .map(|i| {
-                Command::new(&job.program)
-                    .args(&job.args)
-                    .arg("--shard")
-                    .arg(format!("{i}/{jobs}"))
-                    .env("OMP_NUM_THREADS", &threads)
-                    .env("MKL_NUM_THREADS", &threads)
-                    .env(crate::logging::PROGRESS_LINES_ENV, "1")
-                    .spawn()
-                    .map_err(|e| Error::io(&job.program, e))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut children = Vec::with_capacity(jobs);
+        for i in 0..jobs {
+            let started = Command::new(&job.program)
+                .args(&job.args)
+                .arg("--shard")
+                .arg(format!("{i}/{jobs}"))
+                .env("OMP_NUM_THREADS", &threads)
+                .env("MKL_NUM_THREADS", &threads)
+                .env(crate::logging::PROGRESS_LINES_ENV, "1")
+                .spawn();
+            match started {
+                Ok(child) => children.push(child),
+                Err(e) => {
+                    // no half-started set of jobs left running without their parent
+                    for mut c in children {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                    }
+                    return Err(Error::io(&job.program, e));
+                }
+            }
+        }
         let mut parts = Vec::new();
         let mut lost = Vec::new();
         for (i, mut child) in children.into_iter().enumerate() {
