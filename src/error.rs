@@ -31,6 +31,8 @@ pub enum Error {
     Attribution { sample: String, why: String },
     #[error("training: {0}")]
     Fit(String),
+    #[error("jobs: {0}")]
+    Jobs(String),
     #[error("device: {0}")]
     Device(String),
     #[error("libtorch: {}", libtorch_message(.0))]

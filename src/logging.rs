@@ -66,6 +66,10 @@ pub struct Progress {
     last: Mutex<std::time::Instant>,
 }
 
+/// Set in a process's environment: its progress reports are log lines, never a bar (one of
+/// several processes sharing a terminal, `tools/train --jobs`).
+pub const PROGRESS_LINES_ENV: &str = "IBEX_PROGRESS_LINES";
+
 /// A progress report for `len` items of the stage `what`, a log line at most every 10 s and one
 /// for the last item.
 pub fn progress(len: u64, what: &str) -> Progress {
@@ -75,7 +79,13 @@ pub fn progress(len: u64, what: &str) -> Progress {
             .expect("template")
             .progress_chars("=> "),
     );
+    // one of several jobs sharing a terminal (`tools/train --jobs`): lines only
+    let forced = std::env::var_os(PROGRESS_LINES_ENV).is_some();
     let bar = match BARS.get() {
+        _ if forced => {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            bar
+        }
         Some(m) => m.add(bar),
         None => bar,
     };
@@ -83,7 +93,7 @@ pub fn progress(len: u64, what: &str) -> Progress {
     Progress {
         bar,
         what: what.to_string(),
-        lines: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        lines: forced || !std::io::IsTerminal::is_terminal(&std::io::stderr()),
         every: std::time::Duration::from_secs(10),
         started: now,
         last: Mutex::new(now),

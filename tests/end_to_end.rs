@@ -387,6 +387,35 @@ fn quickstart_runs_resumes_and_points_at_the_objects() {
         .count();
     assert_eq!(npys, 16);
 
+    // --jobs 2: the same as two shards started by hand, merged: one summary, one gallery of all 16,
+    // and the maps of the shards above (which ran with 2 threads each, these with 1: float rounding)
+    let jobs = || {
+        Command::new(env!("CARGO_BIN_EXE_train"))
+            .current_dir(cwd)
+            .args(["--config", repo("configs/quickstart_feature_iba.toml").to_str().unwrap()])
+            .args(["--work-dir", "workdirs/jobs", "--jobs", "2"])
+            .output()
+            .unwrap()
+    };
+    let out = jobs();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("2 jobs of ") && err.contains(" thread(s) each"), "{err}");
+    assert!(!err.contains('\r'), "no progress bars from the jobs: {err}");
+    let s = summary(&cwd.join("workdirs/jobs"));
+    assert_eq!((s["attributed"].as_i64(), s["skipped"].as_i64()), (Some(16), Some(0)), "{s}");
+    let gallery = std::fs::read_to_string(cwd.join("workdirs/jobs/index.html")).unwrap();
+    for n in &names {
+        assert!(gallery.contains(n.as_str()), "{n} missing from the gallery");
+        let a = tch::Tensor::read_npy(cwd.join("workdirs/jobs/feat_masks").join(format!("{n}.npy"))).unwrap();
+        let b = tch::Tensor::read_npy(cwd.join("workdirs/shards/feat_masks").join(format!("{n}.npy"))).unwrap();
+        let d = (&a - &b).abs().max().double_value(&[]);
+        assert!(d <= 1e-3 * b.abs().max().double_value(&[]), "{n}: --jobs 2 and --shard differ by {d}");
+    }
+    // a second run finds everything done
+    let out = jobs();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&cwd.join("workdirs/jobs"))["skipped"].as_i64(), Some(16));
+
     // InputIBA as the quickstart ships it, on half of the images (2 per class): no map says nothing
     // (with the original's input β 20 this model gave 7 to 9 of 16), the input masks point at the
     // objects far better than the feature masks, a fixed seed gives identical masks again (the 4

@@ -121,3 +121,63 @@ fn weights_round_trip_through_safetensors_and_ot() {
         assert_eq!(max_abs_diff(&tch::no_grad(|| back.forward(&x)), &want), 0.0, "{ext}");
     }
 }
+
+/// A frozen Vgg folds each batch norm into the conv before it (eval mode): the same features,
+/// logits and input gradients as the two layers run apart, to float rounding; a conv's own
+/// (pre-norm) output when asked for; and the folding follows the weights when they are randomised.
+#[test]
+fn folded_batch_norm_gives_the_unfolded_values() {
+    let _guard = tch::no_grad_guard();
+    let c = |n| CfgItem::Conv(n);
+    let m = || CfgItem::Pool("M".into());
+    let p = VggParams {
+        cfg: vec![c(8), m(), c(16), m(), c(16)],
+        batch_norm: true,
+        avgpool: [2, 2],
+        classifier: vec![16],
+        num_classes: 3,
+        ..VggParams::default()
+    };
+    tch::manual_seed(7);
+    let mut vgg = Vgg::new(&p, Device::Cpu).unwrap();
+    // running statistics and affine parameters far from the identity
+    for (name, mut v) in vgg.var_store_mut().unwrap().variables() {
+        let (lo, hi) = match name.rsplit('.').next() {
+            Some("running_var") => (0.2, 3.0),
+            Some("running_mean") | Some("bias") => (-1.0, 1.0),
+            Some("weight") if ["features.1.", "features.5.", "features.9."].iter().any(|b| name.starts_with(b)) => {
+                (0.5, 2.0)
+            }
+            _ => continue,
+        };
+        v.set_data(&Tensor::empty(v.size(), (Kind::Float, Device::Cpu)).uniform_(lo, hi));
+    }
+    let x = Tensor::randn([4, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let layers = ["features.0", "features.1", "features.5", "features.9", ibex::models::LOGITS];
+    let targets = Tensor::from_slice(&[0i64, 1, 2, 0]);
+    let grad = |v: &Vgg| {
+        let _on = tch::with_grad(|| ibex::attributors::gradient::input_gradients(v, &x, &targets, Default::default()));
+        _on.unwrap().0
+    };
+    let close = |a: &Tensor, b: &Tensor, what: &str| {
+        let scale = b.abs().max().double_value(&[]).max(1e-6);
+        let d = max_abs_diff(a, b);
+        assert!(d <= 1e-5 * scale, "{what}: max |Δ| {d} of max {scale}");
+    };
+    let apart = vgg.features_many(&x, &layers).unwrap();
+    let g_apart = grad(&vgg);
+    vgg.freeze();
+    let folded = vgg.features_many(&x, &layers).unwrap();
+    for ((a, b), l) in folded.iter().zip(&apart).zip(layers) {
+        close(a, b, l);
+    }
+    close(&vgg.features(&x, "features.5").unwrap(), &apart[2], "features(features.5)");
+    close(&vgg.forward(&x), &apart[4], "forward");
+    close(&grad(&vgg), &g_apart, "input gradient");
+    // randomised after freezing: the folded copies are redone from the new weights
+    ibex::models::Randomise::randomise_from(&mut vgg, "features.4").unwrap();
+    let refolded = (vgg.forward(&x), grad(&vgg));
+    let _ = vgg.var_store_mut(); // drops the folded copies: the layers run apart again
+    close(&refolded.0, &vgg.forward(&x), "randomised forward");
+    close(&refolded.1, &grad(&vgg), "randomised input gradient");
+}

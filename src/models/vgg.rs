@@ -81,9 +81,51 @@ enum Layer {
     Pool,
 }
 
+/// Batch norm's ε (PyTorch's default, which the layers are built with).
+const BN_EPS: f64 = 1e-5;
+
+/// A conv and the eval-mode batch norm after it as one conv: with s = γ/√(σ²_run + ε),
+/// W' = s·W and b' = s·(b − μ_run) + β give s·(W∗x + b − μ_run) + β, the two layers' output.
+struct Folded {
+    ws: Tensor,
+    bs: Tensor,
+}
+
+impl Folded {
+    /// `nhwc`: lay the weight out channels-last, as a frozen CPU model's are (see `freeze`).
+    fn new(conv: &nn::Conv2D, norm: &nn::BatchNorm, nhwc: bool) -> Self {
+        tch::no_grad(|| {
+            let mut s = (&norm.running_var + BN_EPS).rsqrt();
+            if let Some(g) = &norm.ws {
+                s *= g;
+            }
+            let b = conv.bs.as_ref().map_or_else(|| norm.running_mean.zeros_like(), Tensor::shallow_clone);
+            let mut bs = (b - &norm.running_mean) * &s;
+            if let Some(beta) = &norm.bs {
+                bs += beta;
+            }
+            let ws = &conv.ws * s.view([-1, 1, 1, 1]);
+            Folded { ws: if nhwc { channels_last(&ws) } else { ws.contiguous() }, bs }
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.ws, Some(&self.bs), [1, 1], [1, 1], [1, 1], 1)
+    }
+}
+
+fn channels_last(w: &Tensor) -> Tensor {
+    w.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
 pub struct Vgg {
     vs: nn::VarStore,
     features: Vec<Layer>,
+    /// Per feature layer, once frozen: the conv and its batch norm folded (a conv followed by a
+    /// batch norm), used wherever both run in eval mode and the conv's own output is not asked for.
+    /// One pass over the activations fewer each way, and a frozen model's whole answer to
+    /// Integrated Gradients, SmoothGrad, InputIBA: values equal up to float rounding.
+    folded: Vec<Option<Folded>>,
     avgpool: [i64; 2],
     classifier: Vec<nn::Linear>,
     dropout: f64,
@@ -116,7 +158,8 @@ impl Vgg {
                 CfgItem::Conv(w) => {
                     features.push(Layer::Conv(nn::conv2d(&f / features.len(), ch, *w, 3, conv_cfg)));
                     if p.batch_norm {
-                        features.push(Layer::Norm(nn::batch_norm2d(&f / features.len(), *w, Default::default())));
+                        let bn = nn::BatchNormConfig { eps: BN_EPS, ..Default::default() };
+                        features.push(Layer::Norm(nn::batch_norm2d(&f / features.len(), *w, bn)));
                     }
                     features.push(Layer::Relu);
                     ch = *w;
@@ -133,8 +176,15 @@ impl Vgg {
         widths.push(p.num_classes);
         let classifier =
             widths.windows(2).enumerate().map(|(i, w)| nn::linear(&c / (3 * i), w[0], w[1], lin_cfg)).collect();
-        let mut vgg =
-            Vgg { vs, features, avgpool: p.avgpool, classifier, dropout: p.dropout, num_classes: p.num_classes };
+        let mut vgg = Vgg {
+            vs,
+            features,
+            folded: Vec::new(),
+            avgpool: p.avgpool,
+            classifier,
+            dropout: p.dropout,
+            num_classes: p.num_classes,
+        };
         if !p.weights.is_empty() {
             weights::load(&mut vgg.vs, &PathBuf::from(&p.weights))?;
         }
@@ -157,15 +207,39 @@ impl Vgg {
     /// Runs `features[from..to]`.
     fn run_features(&self, x: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
         let mut h = x.shallow_clone();
-        for layer in &self.features[from..to] {
-            h = match layer {
-                Layer::Conv(c) => c.forward(&h),
-                Layer::Norm(b) => b.forward_t(&h, train),
-                Layer::Relu => h.relu(),
-                Layer::Pool => h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
-            };
+        let mut k = from;
+        while k < to {
+            (h, k) = self.step(&h, k, to, train);
         }
         h
+    }
+
+    /// Layer k's output and the next layer's index: k and k + 1 at once when they are a conv and
+    /// its batch norm, both below `to`, in eval mode and folded.
+    fn step(&self, h: &Tensor, k: usize, to: usize, train: bool) -> (Tensor, usize) {
+        if let (false, true, Some(Some(f))) = (train, k + 1 < to, self.folded.get(k)) {
+            return (f.forward(h), k + 2);
+        }
+        let out = match &self.features[k] {
+            Layer::Conv(c) => c.forward(h),
+            Layer::Norm(b) => b.forward_t(h, train),
+            Layer::Relu => h.relu(),
+            Layer::Pool => h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
+        };
+        (out, k + 1)
+    }
+
+    /// Each conv's batch norm folded into it (none without batch norm).
+    fn fold(&mut self) {
+        let nhwc = self.vs.device() == tch::Device::Cpu;
+        let pairs = self.features.iter().zip(self.features.iter().skip(1));
+        self.folded = pairs
+            .map(|pair| match pair {
+                (Layer::Conv(c), Layer::Norm(b)) => Some(Folded::new(c, b, nhwc)),
+                _ => None,
+            })
+            .chain([None])
+            .collect();
     }
 
     /// [N,C,h,w] output of the last feature layer → [N,classes].
@@ -260,6 +334,9 @@ impl Randomise for Vgg {
                 log::debug!("randomised classifier.{}", 3 * i);
             }
         });
+        if !self.folded.is_empty() {
+            self.fold();
+        }
         Ok(())
     }
 }
@@ -285,16 +362,21 @@ impl Classifier for Vgg {
             .iter()
             .map(|&l| if l == super::LOGITS { Ok(logits) } else { self.layer_index(l) })
             .collect::<Result<Vec<_>>>()?;
-        let last = idx.iter().copied().max().map_or(0, |k| k + 1);
-        let mut outs: Vec<Option<Tensor>> = (0..idx.len()).map(|_| None).collect();
-        let mut h = x.shallow_clone();
-        for k in 0..last {
-            h = if k == logits { self.run_head(&h, false) } else { self.run_features(&h, k, k + 1, false) };
-            for (o, _) in outs.iter_mut().zip(&idx).filter(|(_, &i)| i == k) {
-                *o = Some(h.shallow_clone());
-            }
+        let mut wanted = idx.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // from one asked layer to the next, so that a conv whose output is asked for runs unfolded
+        let (mut h, mut pos, mut at) = (x.shallow_clone(), 0, std::collections::HashMap::new());
+        for &k in &wanted {
+            h = if k == logits {
+                self.run_head(&self.run_features(&h, pos, logits, false), false)
+            } else {
+                self.run_features(&h, pos, k + 1, false)
+            };
+            pos = k + 1;
+            at.insert(k, h.shallow_clone());
         }
-        Ok(outs.into_iter().map(|o| o.expect("every asked layer is below `last`").contiguous()).collect())
+        Ok(idx.iter().map(|k| at[k].contiguous()).collect())
     }
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.run_head(&self.run_features(x, 0, self.features.len(), train), train)
@@ -317,6 +399,8 @@ impl Classifier for Vgg {
         self.num_classes
     }
     fn var_store_mut(&mut self) -> Option<&mut nn::VarStore> {
+        // whoever asks may change the weights: the folded copies would be stale
+        self.folded.clear();
         Some(&mut self.vs)
     }
     /// Stops weight gradients and, on the CPU, lays the convolution weights out channels-last:
@@ -329,12 +413,12 @@ impl Classifier for Vgg {
             tch::no_grad(|| {
                 for (_, mut w) in self.vs.variables() {
                     if w.dim() == 4 {
-                        let nhwc = w.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
-                        w.set_data(&nhwc);
+                        w.set_data(&channels_last(&w));
                     }
                 }
             });
         }
+        self.fold();
     }
 }
 

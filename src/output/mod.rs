@@ -15,6 +15,6 @@ pub mod text_page;
 pub mod workdir;
 
 pub use map_format::MapFormat;
-pub use sink::{MapSink, OutputConfig};
+pub use sink::{write_index, MapSink, OutputConfig};
 pub use tensorboard::{EventWriter, LazyEventWriter};
 pub use workdir::WorkDir;

@@ -240,14 +240,20 @@ impl<'a> MapSink<'a> {
     /// Text: one HTML page per map folder (`<dir>.html`) showing every review written so far with
     /// its words shaded by score (max-normalised per review); readable without a server.
     pub fn finish(&self, classes: &[String]) -> Result<()> {
-        if !self.strips() {
-            return super::gallery::write(self.wd.root(), &self.specs, classes);
-        }
-        for spec in self.specs.iter().filter(|s| s.layout == Layout::Input) {
-            super::text_page::write(&self.wd.path(&spec.dir), &self.wd.path(&format!("{}.html", spec.dir)))?;
-        }
-        Ok(())
+        write_index(self.wd, &self.specs, self.modality, classes)
     }
+}
+
+/// The gallery of an image run (`index.html`) or the text pages of a 1-D one, of every sample in
+/// `wd` so far.
+pub fn write_index(wd: &WorkDir, specs: &[MapSpec], modality: Modality, classes: &[String]) -> Result<()> {
+    if !modality.is_one_dimensional() {
+        return super::gallery::write(wd.root(), specs, classes);
+    }
+    for spec in specs.iter().filter(|s| s.layout == Layout::Input) {
+        super::text_page::write(&wd.path(&spec.dir), &wd.path(&format!("{}.html", spec.dir)))?;
+    }
+    Ok(())
 }
 
 /// A sample's figure title: its name, the map and the class explained.

@@ -2,8 +2,9 @@
 //! of the attribution split (or one shard of it) in the attributor's batches, skipping samples
 //! whose outputs exist, recording failed ones and going on.
 use super::Run;
-use crate::attributors::AttributionCtx;
+use crate::attributors::{AttributionCtx, Attributor};
 use crate::error::{Error, Result};
+use crate::models::Classifier;
 use crate::output::{MapSink, WorkDir};
 
 /// The work dir's folder of a trained explainer's checkpoints.
@@ -34,8 +35,11 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// A run's frozen model, its fitted attributor and the context they attribute in.
+pub(super) type Fitted = (Box<dyn Classifier>, Box<dyn Attributor>, AttributionCtx);
+
 /// What an attribution run did.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub attributed: usize,
     pub skipped: usize,
@@ -65,18 +69,17 @@ impl Run {
         Ok(())
     }
 
-    /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
-    /// whose position k in the attribution split has k mod count = index.
-    pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
-        // two unsharded runs in one work dir would attribute the same samples at once; the second
-        // waits and then finds them done (shards split the samples and need no such lock)
-        let _whole = match shard {
-            None => Some(crate::io::lock::FileLock::acquire_or_say(
-                &wd.state("attribution.lock"),
-                "another run is attributing in this work dir",
-            )?),
-            Some(_) => None,
-        };
+    /// The gallery (or text pages) of every output in `wd`, as a finished run leaves them.
+    pub(super) fn finish_outputs(&self, wd: &WorkDir) -> Result<()> {
+        let data = self.dataset("attribution")?;
+        let specs = self.attributor()?.outputs();
+        crate::output::write_index(wd, &specs, data.modality(), data.class_names())
+    }
+
+    /// The frozen model and the attributor, checked against it and fitted on the splits it
+    /// declares (the estimator and a trained explainer's checkpoints cached in `wd`, so that a
+    /// later run or another shard finds them), with the context attribution needs.
+    pub(super) fn fitted(&self, wd: &WorkDir) -> Result<Fitted> {
         let mut model = self.model()?;
         model.freeze();
         let mut attr = self.attributor()?;
@@ -103,6 +106,23 @@ impl Run {
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
         let report = attr.fit_report();
         crate::output::fit_report::write(wd.root(), &report.figures, &report.pictures, &report.tables)?;
+        Ok((model, attr, cx))
+    }
+
+    /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
+    /// whose position k in the attribution split has k mod count = index.
+    pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
+        // two unsharded runs in one work dir would attribute the same samples at once; the second
+        // waits and then finds them done (shards split the samples and need no such lock)
+        let _whole = match shard {
+            None => Some(crate::io::lock::FileLock::acquire_or_say(
+                &wd.state("attribution.lock"),
+                "another run is attributing in this work dir",
+            )?),
+            Some(_) => None,
+        };
+        let (model, mut attr, cx) = self.fitted(wd)?;
+        let data = self.dataset("attribution")?;
         let precision = self.cfg.precision;
         precision.apply()?;
         let specs = attr.outputs();

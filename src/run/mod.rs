@@ -2,10 +2,11 @@
 //! builds its components (here); `prepare` makes what the config asks for and is missing (the
 //! synthetic data, the review corpus, the classifier's weights); `attribute` fits the attributor
 //! and explains every sample of the attribution split, skipping samples whose outputs exist, and
-//! writes maps, TensorBoard events and a summary.
+//! writes maps, TensorBoard events and a summary; `jobs` runs that as N shard processes.
 mod attribute;
 mod config;
 mod eval_config;
+mod jobs;
 mod prepare;
 mod senn;
 mod senn_sweep;
@@ -13,6 +14,7 @@ mod senn_sweep;
 pub use attribute::{Shard, Summary, CHECKPOINTS, FIT_EVENTS};
 pub use config::{DataConfig, RunConfig};
 pub use eval_config::{EvalConfig, RoarConfig};
+pub use jobs::{threads_per_job, JobCommand};
 pub use senn_sweep::{SennSweepConfig, SweepPoint};
 
 use crate::attributors::Attributor;

@@ -22,13 +22,18 @@ struct Args {
     overwrite_config: bool,
     /// Attribute only part i of n of the attribution split (0 ≤ i < n); n processes with one work
     /// dir share the work (see tools/slurm_train.sh)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jobs")]
     shard: Option<ibex::run::Shard>,
+    /// Attribute in n processes on this machine, each a shard with 1/n of the cores (on a few
+    /// cores small models run faster so: threads of one process wait on each other)
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     ibex::cli::start();
     let a = Args::parse();
+    anyhow::ensure!(a.jobs >= 1, "--jobs: need at least 1");
     let run = ibex::Run::load(&a.config, &a.cfg_options).with_context(|| format!("loading {}", a.config.display()))?;
     let wd = ibex::output::WorkDir::create(&ibex::cli::work_dir(a.work_dir.as_deref(), &a.config))?;
     ibex::logging::attach_file(&wd.log_file()).with_context(|| format!("opening {}", wd.log_file().display()))?;
@@ -38,7 +43,18 @@ fn main() -> anyhow::Result<()> {
     log::info!("work dir {}, device {:?}", wd.root().display(), run.device);
     run.prepare().context("preparing data and model")?;
     wd.write_model_digest(&run.model_digest()?, a.overwrite_config)?;
-    let s = run.attribute(&wd, a.shard).context("attribution")?;
+    let s = if a.jobs > 1 {
+        let mut args = vec!["--config".to_string(), a.config.display().to_string()];
+        args.extend(["--work-dir".to_string(), wd.root().display().to_string()]);
+        if !a.cfg_options.is_empty() {
+            args.push("--cfg-options".into());
+            args.extend(a.cfg_options.iter().cloned());
+        }
+        let program = std::env::current_exe().context("finding this program to start its jobs")?;
+        run.attribute_in_jobs(&wd, a.jobs, &ibex::run::JobCommand { program, args }).context("attribution in jobs")?
+    } else {
+        run.attribute(&wd, a.shard).context("attribution")?
+    };
     log::info!("done: {} attributed, {} already there, {} failed", s.attributed, s.skipped, s.failed.len());
     if !s.degenerate.is_empty() {
         log::warn!(
