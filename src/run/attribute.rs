@@ -3,6 +3,7 @@
 //! whose outputs exist, recording failed ones and going on.
 use super::Run;
 use crate::attributors::{AttributionCtx, Attributor};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::Classifier;
 use crate::output::{MapSink, WorkDir};
@@ -35,6 +36,23 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// The lock an unsharded run (or a set of `--jobs`) holds on its work dir: two of them would
+/// attribute the same samples at once; the second waits and then finds them done.
+pub(super) fn whole_run_lock(wd: &WorkDir) -> Result<crate::io::lock::FileLock> {
+    crate::io::lock::FileLock::acquire_or_say(
+        &wd.state("attribution.lock"),
+        "another run is attributing in this work dir",
+    )
+}
+
+/// Where a run writes its [`Summary`]: `summary.json`, or one file per shard.
+pub(super) fn summary_file(wd: &WorkDir, shard: Option<Shard>) -> std::path::PathBuf {
+    match shard {
+        Some(s) => wd.path(&format!("summary.shard-{}-of-{}.json", s.index, s.count)),
+        None => wd.path("summary.json"),
+    }
+}
+
 /// A run's frozen model, its fitted attributor and the context they attribute in.
 pub(super) type Fitted = (Box<dyn Classifier>, Box<dyn Attributor>, AttributionCtx);
 
@@ -50,6 +68,10 @@ pub struct Summary {
 }
 
 impl Summary {
+    pub(super) fn write(&self, path: &std::path::Path) -> Result<()> {
+        crate::io::atomic::write(path, serde_json::to_string_pretty(self).expect("json").as_bytes())
+    }
+
     fn record(&mut self, s: &crate::data::Sample, e: crate::explanation::Explained) {
         self.attributed += 1;
         if !e.degenerate.is_empty() {
@@ -69,9 +91,8 @@ impl Run {
         Ok(())
     }
 
-    /// The gallery (or text pages) of every output in `wd`, as a finished run leaves them.
-    pub(super) fn finish_outputs(&self, wd: &WorkDir) -> Result<()> {
-        let data = self.dataset("attribution")?;
+    /// The gallery (or text pages) of every output of `data` in `wd`, as a finished run leaves them.
+    pub(super) fn finish_outputs(&self, wd: &WorkDir, data: &dyn Dataset) -> Result<()> {
         let specs = self.attributor()?.outputs();
         crate::output::write_index(wd, &specs, data.modality(), data.class_names())
     }
@@ -79,13 +100,12 @@ impl Run {
     /// The frozen model and the attributor, checked against it and fitted on the splits it
     /// declares (the estimator and a trained explainer's checkpoints cached in `wd`, so that a
     /// later run or another shard finds them), with the context attribution needs.
-    pub(super) fn fitted(&self, wd: &WorkDir) -> Result<Fitted> {
+    pub(super) fn fitted(&self, wd: &WorkDir, data: &dyn Dataset) -> Result<Fitted> {
         let mut model = self.model()?;
         model.freeze();
         let mut attr = self.attributor()?;
         attr.check(model.as_ref())?;
         let splits = self.splits(attr.as_ref())?;
-        let data = self.dataset("attribution")?;
         if data.modality() != model.modality() {
             return Err(Error::ConfigMsg(format!(
                 "data.attribution holds {} inputs, the model reads {} inputs",
@@ -112,17 +132,13 @@ impl Run {
     /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
     /// whose position k in the attribution split has k mod count = index.
     pub fn attribute(&self, wd: &WorkDir, shard: Option<Shard>) -> Result<Summary> {
-        // two unsharded runs in one work dir would attribute the same samples at once; the second
-        // waits and then finds them done (shards split the samples and need no such lock)
+        // shards split the samples and need no such lock
         let _whole = match shard {
-            None => Some(crate::io::lock::FileLock::acquire_or_say(
-                &wd.state("attribution.lock"),
-                "another run is attributing in this work dir",
-            )?),
+            None => Some(whole_run_lock(wd)?),
             Some(_) => None,
         };
-        let (model, mut attr, cx) = self.fitted(wd)?;
         let data = self.dataset("attribution")?;
+        let (model, mut attr, cx) = self.fitted(wd, data.as_ref())?;
         let precision = self.cfg.precision;
         precision.apply()?;
         let specs = attr.outputs();
@@ -179,11 +195,7 @@ impl Run {
         }
         bar.finish_and_clear();
         sink.finish(data.class_names())?;
-        let file = match shard {
-            Some(s) => format!("summary.shard-{}-of-{}.json", s.index, s.count),
-            None => "summary.json".into(),
-        };
-        crate::io::atomic::write(&wd.path(&file), serde_json::to_string_pretty(&summary).expect("json").as_bytes())?;
+        summary.write(&summary_file(wd, shard))?;
         Ok(summary)
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! What the whole split shares (the estimator, a trained explainer) is fitted here first, with all
 //! the cores, and cached in the work dir; the jobs find it there instead of racing to make it.
-use super::{Run, Summary};
+use super::attribute::{summary_file, whole_run_lock};
+use super::{Run, Shard, Summary};
 use crate::error::{Error, Result};
 use crate::output::WorkDir;
 use std::path::{Path, PathBuf};
@@ -27,10 +28,6 @@ pub struct JobCommand {
 pub fn threads_per_job(jobs: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / jobs.max(1)).max(1)
-}
-
-fn shard_summary(wd: &WorkDir, index: usize, count: usize) -> PathBuf {
-    wd.path(&format!("summary.shard-{index}-of-{count}.json"))
 }
 
 fn read_summary(path: &Path) -> Result<Summary> {
@@ -59,15 +56,13 @@ impl Run {
         if jobs == 0 {
             return Err(Error::Jobs("need at least 1".into()));
         }
-        let _whole = crate::io::lock::FileLock::acquire_or_say(
-            &wd.state("attribution.lock"),
-            "another run is attributing in this work dir",
-        )?;
-        drop(self.fitted(wd)?);
+        let _whole = whole_run_lock(wd)?;
+        let data = self.dataset("attribution")?;
+        drop(self.fitted(wd, data.as_ref())?);
         let threads = threads_per_job(jobs).to_string();
         // a summary left by an earlier run must not stand in for a job that dies before writing its own
         for i in 0..jobs {
-            let path = shard_summary(wd, i, jobs);
+            let path = summary_file(wd, Some(Shard { index: i, count: jobs }));
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             }
@@ -99,7 +94,7 @@ impl Run {
         let mut lost = Vec::new();
         for (i, mut child) in children.into_iter().enumerate() {
             let status = child.wait().map_err(|e| Error::io(&job.program, e))?;
-            match read_summary(&shard_summary(wd, i, jobs)) {
+            match read_summary(&summary_file(wd, Some(Shard { index: i, count: jobs }))) {
                 Ok(s) => parts.push(s),
                 // a job that failed samples still writes its summary; one without any stopped early
                 Err(e) => lost.push(format!("job {i}/{jobs} ({status}): {e}")),
@@ -114,9 +109,8 @@ impl Run {
             )));
         }
         let summary = Summary::merge(parts);
-        self.finish_outputs(wd)?;
-        let text = serde_json::to_string_pretty(&summary).expect("json");
-        crate::io::atomic::write(&wd.path("summary.json"), text.as_bytes())?;
+        self.finish_outputs(wd, data.as_ref())?;
+        summary.write(&summary_file(wd, None))?;
         Ok(summary)
     }
 }
