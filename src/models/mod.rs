@@ -2,6 +2,7 @@
 //! hooking `features.17` as the Python original does, a model runs "up to and including" a layer
 //! ([`Classifier::features`]) and "from after it" ([`Classifier::head`]); `head(features(x)) == forward(x)`.
 pub mod deep_lstm;
+mod folded_conv;
 pub mod senn;
 mod torchscript;
 mod vgg;

@@ -2,6 +2,7 @@
 //! `features.17` and the keys of a converted torchvision `state_dict` mean the same thing here.
 //! The layer list is torchvision's `cfg` (`[64, "M", 128, ...]`), so a small VGG-style net for small
 //! images is the same code as VGG16.
+use super::folded_conv::{channels_last, Folded, BN_EPS};
 use super::{weights, Classifier, Macs, Randomise, Stage, Stages};
 use crate::error::{Error, Result};
 use crate::modality::Modality;
@@ -79,43 +80,6 @@ enum Layer {
     Norm(nn::BatchNorm),
     Relu,
     Pool,
-}
-
-/// Batch norm's ε (PyTorch's default, which the layers are built with).
-const BN_EPS: f64 = 1e-5;
-
-/// A conv and the eval-mode batch norm after it as one conv: with s = γ/√(σ²_run + ε),
-/// W' = s·W and b' = s·(b − μ_run) + β give s·(W∗x + b − μ_run) + β, the two layers' output.
-struct Folded {
-    ws: Tensor,
-    bs: Tensor,
-}
-
-impl Folded {
-    /// `nhwc`: lay the weight out channels-last, as a frozen CPU model's are (see `freeze`).
-    fn new(conv: &nn::Conv2D, norm: &nn::BatchNorm, nhwc: bool) -> Self {
-        tch::no_grad(|| {
-            let mut s = (&norm.running_var + BN_EPS).rsqrt();
-            if let Some(g) = &norm.ws {
-                s *= g;
-            }
-            let b = conv.bs.as_ref().map_or_else(|| norm.running_mean.zeros_like(), Tensor::shallow_clone);
-            let mut bs = (b - &norm.running_mean) * &s;
-            if let Some(beta) = &norm.bs {
-                bs += beta;
-            }
-            let ws = &conv.ws * s.view([-1, 1, 1, 1]);
-            Folded { ws: if nhwc { channels_last(&ws) } else { ws.contiguous() }, bs }
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.conv2d(&self.ws, Some(&self.bs), [1, 1], [1, 1], [1, 1], 1)
-    }
-}
-
-fn channels_last(w: &Tensor) -> Tensor {
-    w.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 pub struct Vgg {
