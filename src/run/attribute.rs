@@ -53,8 +53,14 @@ pub(super) fn summary_file(wd: &WorkDir, shard: Option<Shard>) -> std::path::Pat
     }
 }
 
-/// A run's frozen model, its fitted attributor and the context they attribute in.
-pub(super) type Fitted = (Box<dyn Classifier>, Box<dyn Attributor>, AttributionCtx);
+/// A run's frozen model, its fitted attributor, the context they attribute in, and the
+/// attribution split.
+pub(super) struct Fitted {
+    model: Box<dyn Classifier>,
+    attr: Box<dyn Attributor>,
+    cx: AttributionCtx,
+    pub(super) data: Box<dyn Dataset>,
+}
 
 /// What an attribution run did.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -99,13 +105,15 @@ impl Run {
 
     /// The frozen model and the attributor, checked against it and fitted on the splits it
     /// declares (the estimator and a trained explainer's checkpoints cached in `wd`, so that a
-    /// later run or another shard finds them), with the context attribution needs.
-    pub(super) fn fitted(&self, wd: &WorkDir, data: &dyn Dataset) -> Result<Fitted> {
+    /// later run or another shard finds them), with the context attribution needs and the
+    /// attribution split (loaded after the model: a missing model is named first).
+    pub(super) fn fitted(&self, wd: &WorkDir) -> Result<Fitted> {
         let mut model = self.model()?;
         model.freeze();
         let mut attr = self.attributor()?;
         attr.check(model.as_ref())?;
         let splits = self.splits(attr.as_ref())?;
+        let data = self.dataset("attribution")?;
         if data.modality() != model.modality() {
             return Err(Error::ConfigMsg(format!(
                 "data.attribution holds {} inputs, the model reads {} inputs",
@@ -126,7 +134,7 @@ impl Run {
         attr.fit(model.as_ref(), &splits.view(), &cx)?;
         let report = attr.fit_report();
         crate::output::fit_report::write(wd.root(), &report.figures, &report.pictures, &report.tables)?;
-        Ok((model, attr, cx))
+        Ok(Fitted { model, attr, cx, data })
     }
 
     /// The attribution run into `wd`; with `shard = Some(Shard { index, count })` only the samples
@@ -137,8 +145,7 @@ impl Run {
             None => Some(whole_run_lock(wd)?),
             Some(_) => None,
         };
-        let data = self.dataset("attribution")?;
-        let (model, mut attr, cx) = self.fitted(wd, data.as_ref())?;
+        let Fitted { model, mut attr, cx, data } = self.fitted(wd)?;
         let precision = self.cfg.precision;
         precision.apply()?;
         let specs = attr.outputs();

@@ -57,8 +57,7 @@ impl Run {
             return Err(Error::Jobs("need at least 1".into()));
         }
         let _whole = whole_run_lock(wd)?;
-        let data = self.dataset("attribution")?;
-        drop(self.fitted(wd, data.as_ref())?);
+        let data = self.fitted(wd)?.data;
         let threads = threads_per_job(jobs).to_string();
         // a summary left by an earlier run must not stand in for a job that dies before writing its own
         for i in 0..jobs {
